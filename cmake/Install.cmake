@@ -1,0 +1,21 @@
+# Installs the engine with an exported CMake package:
+#   find_package(wire_engine CONFIG REQUIRED)
+#   target_link_libraries(app PRIVATE wire::engine)
+include(GNUInstallDirs)
+include(CMakePackageConfigHelpers)
+
+install(TARGETS engine EXPORT wire_engine_targets
+  ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
+  INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+install(DIRECTORY engine/include/wire DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+install(EXPORT wire_engine_targets NAMESPACE wire:: DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/wire_engine)
+
+configure_package_config_file(cmake/wire_engine-config.cmake.in
+  ${CMAKE_CURRENT_BINARY_DIR}/wire_engine-config.cmake
+  INSTALL_DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/wire_engine)
+write_basic_package_version_file(${CMAKE_CURRENT_BINARY_DIR}/wire_engine-config-version.cmake
+  COMPATIBILITY SameMinorVersion)
+install(FILES
+  ${CMAKE_CURRENT_BINARY_DIR}/wire_engine-config.cmake
+  ${CMAKE_CURRENT_BINARY_DIR}/wire_engine-config-version.cmake
+  DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/wire_engine)

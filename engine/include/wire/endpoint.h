@@ -1,0 +1,41 @@
+#pragma once
+// An IPv4 or IPv6 address and port, stored as the raw socket address so that this public
+// header needs no Windows headers. Parsed from and printed as text ("127.0.0.1", "::1").
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace wire {
+
+class endpoint {
+public:
+    endpoint() = default;
+
+    // Parses a numeric IPv4 or IPv6 address (no name resolution). nullopt when it is not one.
+    [[nodiscard]] static std::optional<endpoint> parse(std::string_view address, std::uint16_t port);
+    [[nodiscard]] static endpoint loopback_v4(std::uint16_t port);
+    [[nodiscard]] static endpoint loopback_v6(std::uint16_t port);
+    [[nodiscard]] static endpoint any_v4(std::uint16_t port);
+    [[nodiscard]] static endpoint any_v6(std::uint16_t port);
+
+    [[nodiscard]] bool is_v6() const noexcept;
+    [[nodiscard]] std::uint16_t port() const noexcept;
+    [[nodiscard]] std::string address() const;     // "127.0.0.1" or "::1"
+    [[nodiscard]] std::string to_string() const;   // "127.0.0.1:80" or "[::1]:80"
+
+    // The raw sockaddr_in / sockaddr_in6 bytes, for the engine's Win32 side.
+    [[nodiscard]] const std::byte* data() const noexcept { return storage_.data(); }
+    [[nodiscard]] std::byte* data() noexcept { return storage_.data(); }
+    [[nodiscard]] int size() const noexcept;
+    static constexpr std::size_t capacity = 28;  // sizeof(sockaddr_in6)
+
+    friend bool operator==(const endpoint& a, const endpoint& b) noexcept;
+
+private:
+    alignas(8) std::array<std::byte, capacity> storage_{};
+};
+
+}  // namespace wire

@@ -1,0 +1,52 @@
+#pragma once
+// The engine: one I/O completion port and the worker threads that drain it.
+#include <wire/connection.h>
+#include <wire/endpoint.h>
+#include <wire/error.h>
+#include <wire/listener.h>
+#include <wire/options.h>
+#include <wire/statistics.h>
+
+#include <functional>
+#include <memory>
+
+namespace wire {
+
+namespace detail {
+class engine_core;
+}
+
+class engine {
+public:
+    // Starts Winsock, the completion port and the workers. Throws std::system_error on failure
+    // (set-up is the only place the engine throws).
+    explicit engine(engine_options options = {});
+    // Stops (see stop()). Handles that outlive the engine stay safe to use; they report closed.
+    ~engine();
+    engine(const engine&) = delete;
+    engine& operator=(const engine&) = delete;
+
+    // Listens on `local` and calls `make_handler` once per accepted connection (on a worker).
+    // Throws std::system_error when the address cannot be bound.
+    [[nodiscard]] listener listen(const endpoint& local, handler_factory make_handler,
+                                  listen_options options = {});
+
+    // Starts connecting; returns at once. The handler's on_open runs when connected; when the
+    // connect fails (refused, unreachable, timed out) only on_close runs, with the reason.
+    connection connect(const endpoint& remote, std::unique_ptr<connection_handler> handler);
+
+    // Stops accepting, closes every connection (gracefully until options.stop_timeout, then
+    // abortively), waits for every outstanding operation to complete, joins the workers.
+    // Idempotent. Must not be called from inside a callback (it waits for the workers).
+    void stop() noexcept;
+
+    [[nodiscard]] statistics stats() const noexcept;
+    [[nodiscard]] const engine_options& options() const noexcept;
+    // What the platform turned out to support (probed at start-up, not assumed).
+    [[nodiscard]] platform_features features() const noexcept;
+
+private:
+    std::shared_ptr<detail::engine_core> core_;
+};
+
+}  // namespace wire

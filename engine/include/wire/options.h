@@ -1,0 +1,48 @@
+#pragma once
+// Tunables and limits, with the defaults a server on an untrusted network should start from.
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+
+namespace wire {
+
+class connection_handler;
+using handler_factory = std::function<std::unique_ptr<connection_handler>()>;
+
+struct engine_options {
+    unsigned worker_threads = 0;         // 0: one per logical processor
+    unsigned dequeue_batch = 64;         // entries per GetQueuedCompletionStatusEx call
+    std::size_t receive_buffer_size = 16 * 1024;  // bytes per receive
+    std::size_t send_queue_cap = 4 * 1024 * 1024;  // queued bytes per connection before send refuses
+    std::size_t send_queue_low_water = 0;  // on_drained when the queue falls to this (0: cap / 4)
+    std::size_t max_connections = 10'000;  // open connections (accepted + connected); excess closed at once
+    std::chrono::milliseconds connect_timeout{10'000};
+    std::chrono::milliseconds close_timeout{5'000};  // graceful close: wait this long for the peer's FIN
+    std::chrono::milliseconds idle_timeout{0};       // close connections silent this long (0: never)
+    std::chrono::milliseconds stop_timeout{2'000};   // stop(): graceful phase before aborting the rest
+    // FILE_SKIP_COMPLETION_PORT_ON_SUCCESS: handle synchronous completions inline (fewer dequeues).
+    bool skip_completion_port_on_success = true;
+    unsigned max_inline_completions = 16;  // in a row per connection, then yield through the port
+    // Idle connections wait in a zero-byte receive and hold no receive buffer; buffers come from a
+    // pool once data has arrived.
+    bool zero_byte_receives = false;
+    // Reuse sockets with DisconnectEx(TF_REUSE_SOCKET) where the platform supports it.
+    bool recycle_sockets = true;
+};
+
+struct listen_options {
+    unsigned pending_accepts = 16;  // AcceptEx calls kept posted
+    int backlog = 512;              // listen() backlog (SOMAXCONN caps it)
+    bool dual_stack = false;        // IPv6 listener also accepts IPv4 (IPV6_V6ONLY off)
+};
+
+// What start-up probing found.
+struct platform_features {
+    bool skip_completion_port_on_success = false;
+    bool disconnect_reuse_for_accept = false;   // DisconnectEx(TF_REUSE_SOCKET) then AcceptEx works
+    bool disconnect_reuse_for_connect = false;  // ... then ConnectEx works (not under Wine 8)
+};
+
+}  // namespace wire

@@ -1,0 +1,29 @@
+#pragma once
+// Counters an engine keeps (relaxed atomics; a snapshot is approximately consistent).
+#include <cstdint>
+
+namespace wire {
+
+struct statistics {
+    std::uint64_t connections_open = 0;      // now
+    std::uint64_t connections_accepted = 0;  // total
+    std::uint64_t connections_connected = 0;
+    std::uint64_t connections_closed = 0;
+    std::uint64_t connections_rejected = 0;  // over max_connections
+    std::uint64_t connect_failures = 0;
+    std::uint64_t accept_failures = 0;       // accept completions with an error (re-posted)
+    std::uint64_t idle_timeouts = 0;
+    std::uint64_t bytes_received = 0;
+    std::uint64_t bytes_sent = 0;
+    std::uint64_t receive_calls = 0;         // WSARecv issued
+    std::uint64_t send_calls = 0;            // WSASend issued
+    std::uint64_t dequeue_calls = 0;         // GetQueuedCompletionStatusEx calls that returned entries
+    std::uint64_t completions_dequeued = 0;  // entries those calls returned
+    std::uint64_t completions_inline = 0;    // synchronous completions handled without the port
+    std::uint64_t sends_refused = 0;         // send() refused with send_queue_full
+    std::uint64_t operations_pending = 0;    // overlapped operations not yet completed (0 when idle)
+    std::uint64_t connection_objects = 0;    // connection objects alive (leak check)
+    std::uint64_t buffered_bytes = 0;        // bytes in send queues now
+};
+
+}  // namespace wire

@@ -1,0 +1,47 @@
+// The public connection handle: forwards to the implementation, harmless when empty or closed.
+#include <wire/connection.h>
+#include <wire/error.h>
+
+#include "win/connection_impl.h"
+
+namespace wire {
+
+connection::connection(std::shared_ptr<detail::connection_impl> impl) noexcept : impl_(std::move(impl)) {}
+
+std::error_code connection::send(gsl::span<const std::byte> data) const noexcept {
+    return impl_ ? impl_->send(data) : make_error_code(error::not_connected);
+}
+
+void connection::close() const noexcept {
+    if (impl_) {
+        impl_->close();
+    }
+}
+
+void connection::abort() const noexcept { abort(make_error_code(error::aborted)); }
+
+void connection::abort(std::error_code reason) const noexcept {
+    if (impl_) {
+        impl_->abort(reason);
+    }
+}
+
+void connection::pause_receiving() const noexcept {
+    if (impl_) {
+        impl_->pause_receiving();
+    }
+}
+
+void connection::resume_receiving() const noexcept {
+    if (impl_) {
+        impl_->resume_receiving();
+    }
+}
+
+std::size_t connection::queued_bytes() const noexcept { return impl_ ? impl_->queued_bytes() : 0; }
+bool connection::is_open() const noexcept { return impl_ && impl_->is_open(); }
+endpoint connection::local_endpoint() const noexcept { return impl_ ? impl_->local_endpoint() : endpoint{}; }
+endpoint connection::remote_endpoint() const noexcept { return impl_ ? impl_->remote_endpoint() : endpoint{}; }
+std::uint64_t connection::id() const noexcept { return impl_ ? impl_->id() : 0; }
+
+}  // namespace wire

@@ -1,0 +1,86 @@
+#include "core/send_queue.h"
+
+#include <algorithm>
+#include <cassert>
+#include <cstring>
+
+namespace wire::detail {
+
+void send_queue::append(gsl::span<const std::byte> data) {
+    if (data.empty()) {
+        return;
+    }
+    std::size_t copied = 0;
+    if (!blocks_.empty()) {
+        block& tail = blocks_.back();
+        copied = std::min(data.size(), tail.capacity - tail.end);
+        std::memcpy(tail.data.get() + tail.end, data.data(), copied);
+        tail.end += copied;
+    }
+    if (copied < data.size()) {
+        const std::size_t rest = data.size() - copied;
+        block fresh = take_block(rest);  // may throw: nothing of this call is visible yet but the tail copy
+        std::memcpy(fresh.data.get(), data.data() + copied, rest);
+        fresh.end = rest;
+        blocks_.push_back(std::move(fresh));
+    }
+    size_ += data.size();
+}
+
+std::size_t send_queue::gather(gsl::span<gsl::span<const std::byte>> out) const noexcept {
+    std::size_t count = 0;
+    for (const block& b : blocks_) {
+        if (count == out.size()) {
+            break;
+        }
+        if (b.end > b.begin) {
+            out[count++] = gsl::span<const std::byte>(b.data.get() + b.begin, b.end - b.begin);
+        }
+    }
+    return count;
+}
+
+void send_queue::consume(std::size_t count) noexcept {
+    assert(count <= size_);
+    size_ -= count;
+    while (count > 0) {
+        block& front = blocks_.front();
+        const std::size_t step = std::min(count, front.end - front.begin);
+        front.begin += step;
+        count -= step;
+        if (front.begin == front.end && blocks_.size() > 1) {
+            recycle(std::move(front));
+            blocks_.pop_front();
+        }
+    }
+    // A fully sent single block is rewound so its whole capacity serves the next appends.
+    if (blocks_.size() == 1 && blocks_.front().begin == blocks_.front().end) {
+        blocks_.front().begin = blocks_.front().end = 0;
+    }
+}
+
+void send_queue::clear() noexcept {
+    while (!blocks_.empty()) {
+        recycle(std::move(blocks_.front()));
+        blocks_.pop_front();
+    }
+    size_ = 0;
+}
+
+send_queue::block send_queue::take_block(std::size_t min_capacity) {
+    if (min_capacity <= block_size_ && spare_count_ > 0) {
+        return std::move(spare_[--spare_count_]);
+    }
+    const std::size_t capacity = std::max(min_capacity, block_size_);
+    return block{std::make_unique_for_overwrite<std::byte[]>(capacity), capacity, 0, 0};
+}
+
+void send_queue::recycle(block&& b) noexcept {
+    // Only standard-size blocks are worth keeping; one-off large ones go back to the heap.
+    if (b.capacity == block_size_ && spare_count_ < spare_.size()) {
+        b.begin = b.end = 0;
+        spare_[spare_count_++] = std::move(b);
+    }
+}
+
+}  // namespace wire::detail

@@ -1,0 +1,77 @@
+#include "core/timer_queue.h"
+
+namespace wire::detail {
+
+timer_queue::timer_queue() : thread_([this](std::stop_token stop) { run(std::move(stop)); }) {}
+
+timer_queue::~timer_queue() { stop(); }
+
+timer_queue::timer_id timer_queue::schedule(clock::time_point when, std::function<void()> callback) {
+    std::lock_guard lock(mutex_);
+    const timer_id id = next_id_++;
+    deadlines_.emplace(id, when);
+    try {
+        by_deadline_.emplace(when, entry{id, std::move(callback)});
+    } catch (...) {
+        deadlines_.erase(id);
+        throw;
+    }
+    wake_.notify_one();
+    return id;
+}
+
+bool timer_queue::cancel(timer_id id) noexcept {
+    std::lock_guard lock(mutex_);
+    const auto found = deadlines_.find(id);
+    if (found == deadlines_.end()) {
+        return false;
+    }
+    auto [first, last] = by_deadline_.equal_range(found->second);
+    for (auto it = first; it != last; ++it) {
+        if (it->second.id == id) {
+            by_deadline_.erase(it);
+            break;
+        }
+    }
+    deadlines_.erase(found);
+    return true;
+}
+
+void timer_queue::stop() noexcept {
+    if (!thread_.joinable()) {
+        return;
+    }
+    thread_.request_stop();
+    thread_.join();
+    std::lock_guard lock(mutex_);
+    by_deadline_.clear();
+    deadlines_.clear();
+}
+
+std::size_t timer_queue::pending() const noexcept {
+    std::lock_guard lock(mutex_);
+    return deadlines_.size();
+}
+
+void timer_queue::run(std::stop_token stop) {
+    std::unique_lock lock(mutex_);
+    while (!stop.stop_requested()) {
+        if (by_deadline_.empty()) {
+            wake_.wait(lock, stop, [this] { return !by_deadline_.empty(); });
+            continue;
+        }
+        const auto next = by_deadline_.begin()->first;
+        if (clock::now() < next) {
+            // Woken early by a new, earlier deadline, a cancel or stop: just look again.
+            wake_.wait_until(lock, stop, next, [] { return false; });
+            continue;
+        }
+        auto node = by_deadline_.extract(by_deadline_.begin());
+        deadlines_.erase(node.mapped().id);
+        lock.unlock();
+        node.mapped().callback();
+        lock.lock();
+    }
+}
+
+}  // namespace wire::detail

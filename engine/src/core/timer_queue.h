@@ -1,0 +1,51 @@
+#pragma once
+// Deadlines for connect, graceful close and idle sweeps, run by one thread of their own.
+// Callbacks run on that thread and must be short and non-blocking: the engine's only post work
+// (an abort, a cancel) that the completion path then finishes. Platform-neutral.
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <thread>
+
+namespace wire::detail {
+
+class timer_queue {
+public:
+    using clock = std::chrono::steady_clock;
+    using timer_id = std::uint64_t;
+
+    timer_queue();
+    ~timer_queue();  // stops: pending callbacks are dropped without running
+    timer_queue(const timer_queue&) = delete;
+    timer_queue& operator=(const timer_queue&) = delete;
+
+    // Runs `callback` once at `when` (or soon after). Returns an id for cancel(). Throws bad_alloc only.
+    timer_id schedule(clock::time_point when, std::function<void()> callback);
+    timer_id schedule_after(clock::duration delay, std::function<void()> callback) {
+        return schedule(clock::now() + delay, std::move(callback));
+    }
+    // true when the callback was removed before it started; false when it ran, is running, or is unknown.
+    bool cancel(timer_id id) noexcept;
+    // Drops every pending callback and joins the thread; waits for a running callback to return.
+    void stop() noexcept;
+    [[nodiscard]] std::size_t pending() const noexcept;
+
+private:
+    void run(std::stop_token stop);
+
+    struct entry {
+        timer_id id;
+        std::function<void()> callback;
+    };
+    mutable std::mutex mutex_;
+    std::condition_variable_any wake_;
+    std::multimap<clock::time_point, entry> by_deadline_;
+    std::map<timer_id, clock::time_point> deadlines_;
+    timer_id next_id_ = 1;
+    std::jthread thread_;  // last: started after every member it uses exists
+};
+
+}  // namespace wire::detail

@@ -1,0 +1,589 @@
+#include "win/connection_impl.h"
+
+#include <wire/error.h>
+
+#include "win/engine_core.h"
+#include "win/error_mapping.h"
+#include "win/socket_address.h"
+
+#include <gsl/narrow>
+
+#include <algorithm>
+
+namespace wire::detail {
+
+namespace {
+
+timer_queue::clock::rep now_ticks() noexcept { return timer_queue::clock::now().time_since_epoch().count(); }
+
+HANDLE as_handle(SOCKET s) noexcept { return reinterpret_cast<HANDLE>(s); }
+
+}  // namespace
+
+connection_impl::connection_impl(std::shared_ptr<engine_core> engine, std::unique_ptr<connection_handler> handler)
+    : engine_(std::move(engine)),
+      handler_(std::move(handler)),
+      id_(engine_->next_connection_id()),
+      receive_buffer_size_(engine_->options().receive_buffer_size),
+      last_activity_(now_ticks()) {
+    engine_counters::add(engine_->counters().connection_objects);
+}
+
+connection_impl::~connection_impl() {
+    engine_counters::sub(engine_->counters().buffered_bytes, queue_.size());
+    engine_counters::sub(engine_->counters().connection_objects);
+}
+
+// ---- start -------------------------------------------------------------------------------------
+
+void connection_impl::start_accepted(unique_socket socket, const endpoint& local, const endpoint& remote) noexcept {
+    lock_type lock(mutex_);
+    socket_ = std::move(socket);
+    local_ = local;
+    remote_ = remote;
+    if (const std::error_code ec = engine_->associate(socket_.get(), skips_port_); ec) {
+        release_socket(lock, ec, true);
+        ++busy_;
+        release_busy(lock, true);  // finalizes: on_close without on_open
+        return;
+    }
+    set_no_delay(socket_.get());
+    state_ = state::open;
+    opened_ = true;
+    ++busy_;  // held across on_open, then handed to the first receive
+    lock.unlock();
+
+    touch();
+    connection handle(shared_from_this());
+    handler_->on_open(handle);
+    begin_receiving();
+}
+
+void connection_impl::start_connect(const endpoint& remote) noexcept {
+    lock_type lock(mutex_);
+    remote_ = remote;
+    std::error_code ec;
+    socket_ = make_tcp_socket(remote.is_v6(), ec);
+    if (!ec) {
+        ec = engine_->associate(socket_.get(), skips_port_);
+    }
+    if (!ec) {
+        // ConnectEx needs a bound socket.
+        const endpoint any = remote.is_v6() ? endpoint::any_v6(0) : endpoint::any_v4(0);
+        if (::bind(socket_.get(), as_sockaddr(any), any.size()) == SOCKET_ERROR) {
+            ec = last_socket_error();
+        }
+    }
+    if (ec) {
+        engine_counters::add(engine_->counters().connect_failures);
+        release_socket(lock, ec, true);
+        ++busy_;
+        release_busy(lock, false);  // posts the finalization: on_close runs on a worker
+        return;
+    }
+    set_no_delay(socket_.get());
+
+    ++busy_;  // the connect operation
+    try {
+        deadline_ = engine_->timers().schedule_after(engine_->options().connect_timeout, [weak = weak_from_this()] {
+            if (const auto self = weak.lock()) {
+                self->abort(make_error_code(error::timed_out));
+            }
+        });
+    } catch (const std::bad_alloc&) {
+        deadline_.reset();  // no timer memory: the connect still completes or fails on its own
+    }
+    connect_op_.reset_overlapped();
+    const BOOL done = engine_->extensions().connect_ex(socket_.get(), as_sockaddr(remote), remote.size(), nullptr, 0,
+                                                       nullptr, &connect_op_);
+    if (done != FALSE) {
+        if (skips_port_) {
+            engine_->post(connect_op_, ERROR_SUCCESS);  // never open inside the caller's connect()
+        }
+        return;
+    }
+    if (const int error = ::WSAGetLastError(); error != ERROR_IO_PENDING) {
+        engine_->post(connect_op_, static_cast<DWORD>(error));
+    }
+}
+
+void connection_impl::fail_start(std::error_code reason) noexcept {
+    lock_type lock(mutex_);
+    engine_counters::add(engine_->counters().connect_failures);
+    release_socket(lock, reason, true);
+    settle(lock, false);
+}
+
+void connection_impl::on_connect(operation& op, DWORD error, DWORD /*bytes*/) noexcept {
+    static_cast<connect_operation&>(op).owner->handle_connect(error);
+}
+
+void connection_impl::handle_connect(DWORD error) noexcept {
+    lock_type lock(mutex_);
+    if (deadline_) {
+        engine_->timers().cancel(*deadline_);
+        deadline_.reset();
+    }
+    if (state_ != state::connecting || error != ERROR_SUCCESS) {
+        engine_counters::add(engine_->counters().connect_failures);
+        release_socket(lock, to_error_code(error), true);  // keeps an earlier reason (timeout, abort)
+        release_busy(lock, true);
+        return;
+    }
+    if (::setsockopt(socket_.get(), SOL_SOCKET, SO_UPDATE_CONNECT_CONTEXT, nullptr, 0) == SOCKET_ERROR) {
+        engine_counters::add(engine_->counters().connect_failures);
+        release_socket(lock, last_socket_error(), true);
+        release_busy(lock, true);
+        return;
+    }
+    local_ = local_endpoint_of(socket_.get());
+    state_ = state::open;
+    opened_ = true;
+    engine_counters::add(engine_->counters().connections_connected);
+    lock.unlock();
+
+    touch();
+    connection handle(shared_from_this());
+    handler_->on_open(handle);
+
+    // Bytes queued while connecting leave now.
+    lock.lock();
+    bool drained = false;
+    if (state_ == state::open && !send_active_ && !queue_.empty()) {
+        drained = pump_send(lock);
+    }
+    lock.unlock();
+    if (drained) {
+        notify_drained();
+    }
+    begin_receiving();  // the connect operation's busy unit passes to the first receive
+}
+
+// ---- receive -----------------------------------------------------------------------------------
+
+void connection_impl::begin_receiving() noexcept {
+    lock_type lock(mutex_);
+    const bool readable = state_ == state::open || state_ == state::closing || state_ == state::shutdown_sent;
+    if (readable && !receive_active_ && !paused_ && !peer_fin_) {
+        receive_active_ = true;
+        DWORD error = 0;
+        DWORD bytes = 0;
+        if (!issue_receive(lock, error, bytes)) {
+            return;  // pending: the busy unit now belongs to the outstanding receive
+        }
+        lock.unlock();
+        receive_loop(error, bytes);
+        return;
+    }
+    release_busy(lock, true);
+}
+
+bool connection_impl::issue_receive(lock_type& /*lock*/, DWORD& error, DWORD& bytes) noexcept {
+    if (!receive_buffer_) {
+        try {
+            receive_buffer_ = std::make_unique_for_overwrite<std::byte[]>(receive_buffer_size_);
+        } catch (const std::bad_alloc&) {
+            error = ERROR_NOT_ENOUGH_MEMORY;
+            bytes = 0;
+            return true;
+        }
+    }
+    receive_op_.reset_overlapped();
+    WSABUF buffer{gsl::narrow_cast<ULONG>(receive_buffer_size_), reinterpret_cast<char*>(receive_buffer_.get())};
+    DWORD flags = 0;
+    DWORD received = 0;
+    engine_counters::add(engine_->counters().receive_calls);
+    if (::WSARecv(socket_.get(), &buffer, 1, &received, &flags, &receive_op_, nullptr) == 0) {
+        if (!skips_port_) {
+            return false;  // a packet is queued for this success too: handle it there, not twice
+        }
+        engine_counters::add(engine_->counters().completions_inline);
+        error = ERROR_SUCCESS;
+        bytes = received;
+        return true;
+    }
+    const int failure = ::WSAGetLastError();
+    if (failure == WSA_IO_PENDING) {
+        return false;
+    }
+    error = static_cast<DWORD>(failure);  // immediate failure: no packet is queued
+    bytes = 0;
+    return true;
+}
+
+void connection_impl::on_receive(operation& op, DWORD error, DWORD bytes) noexcept {
+    static_cast<receive_operation&>(op).owner->receive_loop(error, bytes);
+}
+
+// Runs on a worker holding the receive's busy unit. Loops over synchronous completions, at most
+// max_inline_completions in a row before yielding through the port so other connections run.
+void connection_impl::receive_loop(DWORD error, DWORD bytes) noexcept {
+    for (unsigned inline_runs = 0;; ++inline_runs) {
+        if (error != ERROR_SUCCESS || bytes == 0) {
+            lock_type lock(mutex_);
+            receive_active_ = false;
+            if (error != ERROR_SUCCESS) {
+                release_socket(lock, to_error_code(error), true);
+            } else {
+                peer_fin_ = true;
+                if (state_ == state::shutdown_sent) {
+                    release_socket(lock, {}, false);  // both FINs exchanged: a clean close
+                } else {
+                    enter_closing(lock, make_error_code(error::end_of_stream));
+                }
+            }
+            release_busy(lock, true);
+            return;
+        }
+
+        engine_counters::add(engine_->counters().bytes_received, bytes);
+        touch();
+        {
+            connection handle(shared_from_this());
+            handler_->on_data(handle, gsl::span<const std::byte>(receive_buffer_.get(), bytes));
+        }
+
+        lock_type lock(mutex_);
+        const bool readable = state_ == state::open || state_ == state::closing || state_ == state::shutdown_sent;
+        if (!readable || paused_) {
+            receive_active_ = false;
+            release_busy(lock, true);
+            return;
+        }
+        if (!issue_receive(lock, error, bytes)) {
+            return;
+        }
+        lock.unlock();
+        if (inline_runs + 1 >= engine_->options().max_inline_completions && engine_->post(receive_op_, error, bytes)) {
+            return;  // continues on a worker after whatever else is queued
+        }
+    }
+}
+
+void connection_impl::pause_receiving() noexcept {
+    lock_type lock(mutex_);
+    paused_ = true;
+}
+
+void connection_impl::resume_receiving() noexcept {
+    lock_type lock(mutex_);
+    if (!paused_) {
+        return;
+    }
+    paused_ = false;
+    if (opened_ && !receive_active_ && state_ != state::closed) {
+        post_control(lock, resume_op_);  // the receive starts on a worker, never inside this call
+    }
+}
+
+void connection_impl::on_resume(operation& op, DWORD /*error*/, DWORD /*bytes*/) noexcept {
+    auto& control = static_cast<control_operation&>(op);
+    {
+        lock_type lock(control.owner->mutex_);
+        control.queued = false;
+    }
+    control.owner->begin_receiving();  // the posted packet's busy unit passes on
+}
+
+// ---- send --------------------------------------------------------------------------------------
+
+std::error_code connection_impl::send(gsl::span<const std::byte> data) noexcept {
+    lock_type lock(mutex_);
+    if (state_ != state::open && state_ != state::connecting) {
+        return make_error_code(error::not_connected);
+    }
+    if (data.empty()) {
+        return {};
+    }
+    const std::size_t queued = queue_.size();
+    if (queued > 0 && data.size() > engine_->options().send_queue_cap - std::min(queued, engine_->options().send_queue_cap)) {
+        drain_wanted_ = true;
+        engine_counters::add(engine_->counters().sends_refused);
+        return make_error_code(error::send_queue_full);
+    }
+    try {
+        queue_.append(data);
+    } catch (const std::bad_alloc&) {
+        return std::make_error_code(std::errc::not_enough_memory);
+    }
+    engine_counters::add(engine_->counters().buffered_bytes, data.size());
+    if (state_ == state::open && !send_active_) {
+        if (pump_send(lock)) {
+            post_control(lock, drained_op_);  // never call back inside send()
+        }
+    }
+    settle(lock, false);
+    return {};
+}
+
+bool connection_impl::pump_send(lock_type& lock) noexcept {
+    while (!queue_.empty() && (state_ == state::open || state_ == state::closing)) {
+        std::array<gsl::span<const std::byte>, max_send_buffers> spans;
+        const std::size_t count = queue_.gather(spans);
+        for (std::size_t i = 0; i < count; ++i) {
+            // A block never exceeds what one send() accepted, and spans are bounded by the queue
+            // cap's order of magnitude; ULONG holds 4 GiB.
+            send_op_.buffers[i].len = gsl::narrow<ULONG>(spans[i].size());
+            send_op_.buffers[i].buf = reinterpret_cast<char*>(const_cast<std::byte*>(spans[i].data()));
+        }
+        send_op_.reset_overlapped();
+        send_active_ = true;
+        ++busy_;
+        DWORD sent = 0;
+        engine_counters::add(engine_->counters().send_calls);
+        const int result =
+            ::WSASend(socket_.get(), send_op_.buffers.data(), gsl::narrow_cast<DWORD>(count), &sent, 0, &send_op_, nullptr);
+        if (result == 0 && skips_port_) {
+            engine_counters::add(engine_->counters().completions_inline);
+            send_active_ = false;
+            --busy_;
+            queue_.consume(sent);
+            engine_counters::sub(engine_->counters().buffered_bytes, sent);
+            engine_counters::add(engine_->counters().bytes_sent, sent);
+            continue;
+        }
+        if (result == 0 || ::WSAGetLastError() == WSA_IO_PENDING) {
+            return false;  // the completion finishes this send
+        }
+        const std::error_code failure = last_socket_error();
+        send_active_ = false;
+        --busy_;
+        release_socket(lock, failure, true);
+        return false;
+    }
+    if (state_ == state::closing && queue_.empty()) {
+        send_fin(lock);
+    }
+    if (drain_wanted_ && queue_.size() <= engine_->options().send_queue_low_water && state_ != state::closed) {
+        drain_wanted_ = false;
+        return true;
+    }
+    return false;
+}
+
+void connection_impl::on_send(operation& op, DWORD error, DWORD bytes) noexcept {
+    static_cast<send_operation&>(op).owner->handle_send(error, bytes);
+}
+
+void connection_impl::handle_send(DWORD error, DWORD bytes) noexcept {
+    lock_type lock(mutex_);
+    send_active_ = false;
+    if (error != ERROR_SUCCESS || state_ == state::closed) {
+        release_socket(lock, to_error_code(error), true);
+        discard_queue();  // the kernel no longer reads these blocks
+        release_busy(lock, true);
+        return;
+    }
+    const std::size_t sent = std::min<std::size_t>(bytes, queue_.size());
+    queue_.consume(sent);
+    engine_counters::sub(engine_->counters().buffered_bytes, sent);
+    engine_counters::add(engine_->counters().bytes_sent, sent);
+    bool drained = false;
+    if (state_ == state::open || state_ == state::closing) {
+        drained = pump_send(lock);
+    }
+    if (drained) {
+        lock.unlock();
+        notify_drained();  // this send's busy unit is still held: on_close cannot overtake it
+        lock.lock();
+    }
+    release_busy(lock, true);
+}
+
+void connection_impl::on_drained_notice(operation& op, DWORD /*error*/, DWORD /*bytes*/) noexcept {
+    auto& control = static_cast<control_operation&>(op);
+    connection_impl& self = *control.owner;
+    lock_type lock(self.mutex_);
+    control.queued = false;
+    if (self.state_ != state::closed) {
+        lock.unlock();
+        self.notify_drained();
+        lock.lock();
+    }
+    self.release_busy(lock, true);
+}
+
+void connection_impl::notify_drained() noexcept {
+    connection handle(shared_from_this());
+    handler_->on_drained(handle);
+}
+
+// ---- close -------------------------------------------------------------------------------------
+
+void connection_impl::close(std::error_code reason) noexcept {
+    lock_type lock(mutex_);
+    enter_closing(lock, reason);
+    settle(lock, false);
+}
+
+void connection_impl::abort(std::error_code reason) noexcept {
+    lock_type lock(mutex_);
+    release_socket(lock, reason ? reason : make_error_code(error::aborted), true);
+    settle(lock, false);
+}
+
+void connection_impl::enter_closing(lock_type& lock, std::error_code reason) noexcept {
+    if (state_ == state::connecting) {
+        release_socket(lock, reason ? reason : make_error_code(error::aborted), true);
+        return;
+    }
+    if (state_ != state::open) {
+        return;  // already closing or closed
+    }
+    if (reason) {
+        set_reason(reason);
+    }
+    state_ = state::closing;
+    try {
+        deadline_ = engine_->timers().schedule_after(engine_->options().close_timeout, [weak = weak_from_this()] {
+            if (const auto self = weak.lock()) {
+                self->abort(make_error_code(error::timed_out));
+            }
+        });
+    } catch (const std::bad_alloc&) {
+        release_socket(lock, reason, true);  // cannot bound the wait: close now
+        return;
+    }
+    // The peer's FIN can only be seen by a receive: make sure one runs.
+    paused_ = false;
+    if (!receive_active_ && !peer_fin_) {
+        post_control(lock, resume_op_);
+    }
+    if (!send_active_) {
+        if (pump_send(lock)) {
+            post_control(lock, drained_op_);
+        }
+    }
+}
+
+void connection_impl::send_fin(lock_type& lock) noexcept {
+    if (::shutdown(socket_.get(), SD_SEND) == SOCKET_ERROR) {
+        release_socket(lock, last_socket_error(), true);
+        return;
+    }
+    state_ = state::shutdown_sent;
+    if (peer_fin_) {
+        release_socket(lock, {}, false);
+    }
+}
+
+void connection_impl::release_socket(lock_type& /*lock*/, std::error_code reason, bool abortive) noexcept {
+    if (state_ == state::closed) {
+        return;
+    }
+    set_reason(reason);
+    state_ = state::closed;
+    if (deadline_) {
+        engine_->timers().cancel(*deadline_);
+        deadline_.reset();
+    }
+    if (socket_) {
+        if (abortive) {
+            const linger reset_on_close{1, 0};  // RST instead of FIN: nothing queued is delivered
+            ::setsockopt(socket_.get(), SOL_SOCKET, SO_LINGER, reinterpret_cast<const char*>(&reset_on_close),
+                         sizeof(reset_on_close));
+        }
+        // Cancel first: under Wine a send stuck on a peer that does not read completes only then.
+        ::CancelIoEx(as_handle(socket_.get()), nullptr);
+        socket_.reset();
+    }
+    if (!send_active_) {
+        discard_queue();  // otherwise the outstanding WSASend still reads it: freed at its completion
+    }
+}
+
+void connection_impl::discard_queue() noexcept {
+    engine_counters::sub(engine_->counters().buffered_bytes, queue_.size());
+    queue_.clear();
+}
+
+void connection_impl::set_reason(std::error_code reason) noexcept {
+    if (!reason_set_) {
+        reason_ = reason;
+        reason_set_ = true;
+    }
+}
+
+// ---- lifetime ----------------------------------------------------------------------------------
+
+void connection_impl::post_control(lock_type& /*lock*/, control_operation& op) noexcept {
+    if (op.queued) {
+        return;
+    }
+    op.queued = true;
+    ++busy_;
+    if (!engine_->post(op, ERROR_SUCCESS)) {
+        op.queued = false;
+        --busy_;
+    }
+}
+
+void connection_impl::release_busy(lock_type& lock, bool on_worker) noexcept {
+    --busy_;
+    settle(lock, on_worker);
+}
+
+void connection_impl::settle(lock_type& lock, bool on_worker) noexcept {
+    if (busy_ == 0 && state_ == state::closed && !finalized_) {
+        if (on_worker) {
+            finalized_ = true;
+            lock.unlock();
+            finalize();  // may destroy *this: nothing may follow
+            return;
+        }
+        post_control(lock, finalize_op_);
+    }
+    lock.unlock();
+}
+
+void connection_impl::on_finalize_notice(operation& op, DWORD /*error*/, DWORD /*bytes*/) noexcept {
+    auto& control = static_cast<control_operation&>(op);
+    lock_type lock(control.owner->mutex_);
+    control.queued = false;
+    control.owner->release_busy(lock, true);
+}
+
+void connection_impl::finalize() noexcept {
+    const std::shared_ptr<connection_impl> self = shared_from_this();
+    {
+        connection handle(self);
+        handler_->on_close(handle, reason_);
+    }
+    handler_.reset();  // the handler may hold handles to this connection: drop them now
+    engine_counters::add(engine_->counters().connections_closed);
+    engine_counters::sub(engine_->counters().connections_open);
+    if (holds_slot_) {
+        engine_->release_slot();
+    }
+    engine_->remove_connection(this);
+}
+
+// ---- queries -----------------------------------------------------------------------------------
+
+void connection_impl::touch() noexcept { last_activity_.store(now_ticks(), std::memory_order_relaxed); }
+
+timer_queue::clock::duration connection_impl::idle_for(timer_queue::clock::time_point now) const noexcept {
+    return now - timer_queue::clock::time_point(timer_queue::clock::duration(last_activity_.load(std::memory_order_relaxed)));
+}
+
+std::size_t connection_impl::queued_bytes() const noexcept {
+    lock_type lock(mutex_);
+    return queue_.size();
+}
+
+bool connection_impl::is_open() const noexcept {
+    lock_type lock(mutex_);
+    return state_ == state::open;
+}
+
+endpoint connection_impl::local_endpoint() const noexcept {
+    lock_type lock(mutex_);
+    return local_;
+}
+
+endpoint connection_impl::remote_endpoint() const noexcept {
+    lock_type lock(mutex_);
+    return remote_;
+}
+
+}  // namespace wire::detail

@@ -1,0 +1,66 @@
+#include "win/error_mapping.h"
+
+#include <wire/error.h>
+
+namespace wire::detail {
+
+namespace {
+
+// Wine completes a receive pending on a socket closed under it with this; older SDK headers lack it.
+constexpr DWORD error_handles_closed = 676;
+
+using rtl_nt_status_to_dos_error = ULONG(WINAPI*)(LONG status);
+
+rtl_nt_status_to_dos_error load_status_converter() noexcept {
+    const HMODULE ntdll = ::GetModuleHandleW(L"ntdll.dll");
+    if (ntdll == nullptr) {
+        return nullptr;
+    }
+    // Through the generic function-pointer type: converting FARPROC directly draws
+    // -Wcast-function-type, and this is the documented way to call an exported function.
+    const auto generic = reinterpret_cast<void (*)()>(::GetProcAddress(ntdll, "RtlNtStatusToDosError"));
+    return reinterpret_cast<rtl_nt_status_to_dos_error>(generic);
+}
+
+}  // namespace
+
+DWORD completion_error(const OVERLAPPED& overlapped) noexcept {
+    const auto status = static_cast<LONG>(overlapped.Internal);
+    if (status == 0) {
+        return ERROR_SUCCESS;
+    }
+    static const rtl_nt_status_to_dos_error convert = load_status_converter();
+    return convert != nullptr ? static_cast<DWORD>(convert(status)) : static_cast<DWORD>(ERROR_GEN_FAILURE);
+}
+
+std::error_code to_error_code(DWORD error) noexcept {
+    switch (error) {
+    case ERROR_SUCCESS:
+        return {};
+    case ERROR_OPERATION_ABORTED:  // == WSA_OPERATION_ABORTED
+    case error_handles_closed:
+    case ERROR_INVALID_HANDLE:
+    case WSAENOTSOCK:
+    case WSAEINTR:
+        return make_error_code(error::aborted);
+    case ERROR_NETNAME_DELETED:
+    case WSAECONNRESET:
+        return {WSAECONNRESET, std::system_category()};
+    case ERROR_CONNECTION_REFUSED:
+    case ERROR_PORT_UNREACHABLE:
+        return {WSAECONNREFUSED, std::system_category()};
+    case ERROR_CONNECTION_ABORTED:
+        return {WSAECONNABORTED, std::system_category()};
+    case ERROR_SEM_TIMEOUT:
+    case WAIT_TIMEOUT:
+        return {WSAETIMEDOUT, std::system_category()};
+    case ERROR_NETWORK_UNREACHABLE:
+        return {WSAENETUNREACH, std::system_category()};
+    case ERROR_HOST_UNREACHABLE:
+        return {WSAEHOSTUNREACH, std::system_category()};
+    default:
+        return {static_cast<int>(error), std::system_category()};
+    }
+}
+
+}  // namespace wire::detail

@@ -1,0 +1,40 @@
+#pragma once
+// An overlapped operation: the OVERLAPPED the kernel writes to, and the function that finishes it.
+//
+// Ownership rule: an operation is a member of the object that issued it (connection or listener)
+// and is never copied, moved or freed while the kernel may still write to it. The issuing object
+// counts it as busy from just before the Winsock call until its completion has been handled
+// (dequeued from the port, or handled inline after a synchronous success), and the object is kept
+// alive by the engine's registry until that count is zero. The OVERLAPPED is the first base, so
+// the pointer the port returns is converted back with a static_cast, never looked up.
+#include "win/winsock.h"
+
+#include <cstdint>
+
+namespace wire::detail {
+
+struct operation : OVERLAPPED {
+    // A plain function pointer rather than a virtual call: one indirect call per completion, and
+    // the OVERLAPPED stays at offset zero.
+    using complete_fn = void (*)(operation& op, DWORD error, DWORD bytes) noexcept;
+
+    explicit operation(complete_fn on_complete) noexcept : OVERLAPPED{}, complete(on_complete) {}
+    operation(const operation&) = delete;
+    operation& operator=(const operation&) = delete;
+
+    // Clears the kernel's fields before the operation is issued again.
+    void reset_overlapped() noexcept { static_cast<OVERLAPPED&>(*this) = OVERLAPPED{}; }
+
+    complete_fn complete;
+    // The error a posted (not kernel-completed) packet carries, for immediate failures.
+    DWORD posted_error = 0;
+};
+
+// Completion keys: sockets are associated with io; the engine posts the others itself.
+enum class completion_key : ULONG_PTR {
+    io = 0,      // kernel completion: status in OVERLAPPED::Internal
+    posted = 1,  // engine-posted operation: status in operation::posted_error
+    quit = 2,    // a worker leaves its loop
+};
+
+}  // namespace wire::detail

@@ -1,0 +1,140 @@
+#!/usr/bin/env bash
+# The Linux entry point: installs whatever is missing (idempotently, from Debian's archive only),
+# cross-builds with MinGW-w64 and runs under Wine.
+#
+#   ./run.sh demo            server and client exchange verified data over loopback
+#   ./run.sh test            build and run the whole suite (what CI runs)
+#   ./run.sh bench [args]    build and run the benchmarks (see benchmarks/README section in README.md)
+#   ./run.sh setup           only install and build the dependencies
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+BUILD="$ROOT/build"
+DEPS="$BUILD/deps"
+PRESET=mingw-release
+BIN="$BUILD/$PRESET"
+export WINEPREFIX="$BUILD/wineprefix"
+export WINEDEBUG=-all
+
+PACKAGES=(
+  g++-mingw-w64-x86-64-posix wine wine64 cmake ninja-build python3
+  libmsgsl-dev googletest libasio-dev libcli11-dev
+  clang clang-tidy libclang-rt-14-dev gnuplot-nox
+)
+
+log() { printf '[run.sh] %s\n' "$*" >&2; }
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+ensure_packages() {
+  local missing=()
+  for p in "${PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    log "installing: ${missing[*]}"
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+}
+
+# Google Benchmark has no MinGW build in Debian: take its sources from Debian's source package.
+# The deb-src entry mirrors whichever Debian entry the machine has (deb822 or one-line format).
+ensure_benchmark_sources() {
+  [ -f "$DEPS/src/benchmark/CMakeLists.txt" ] && return
+  if ! apt-get source --download-only --print-uris benchmark >/dev/null 2>&1; then
+    log "adding a deb-src entry for Debian's source packages"
+    if [ -f /etc/apt/sources.list.d/debian.sources ]; then
+      sed 's/^Types: deb$/Types: deb-src/' /etc/apt/sources.list.d/debian.sources |
+        as_root tee /etc/apt/sources.list.d/wire-deb-src.sources >/dev/null
+    else
+      grep -E '^deb ' /etc/apt/sources.list | sed 's/^deb /deb-src /' |
+        as_root tee /etc/apt/sources.list.d/wire-deb-src.list >/dev/null
+    fi
+    as_root apt-get update -qq
+  fi
+  mkdir -p "$DEPS/src/download"
+  (cd "$DEPS/src/download" && apt-get source --download-only benchmark >/dev/null 2>&1)
+  local tarball
+  tarball="$(ls "$DEPS"/src/download/benchmark_*.orig.tar.* | head -n1)"
+  rm -rf "$DEPS/src/benchmark" && mkdir -p "$DEPS/src/benchmark"
+  tar -xf "$tarball" -C "$DEPS/src/benchmark" --strip-components=1
+}
+
+cross_build_dep() { # name source-dir [cmake args...]
+  local name="$1" src="$2"; shift 2
+  log "cross-building $name (once)"
+  cmake -S "$src" -B "$DEPS/build/$name" -G Ninja \
+    -DCMAKE_TOOLCHAIN_FILE="$ROOT/cmake/mingw-w64-x86_64.cmake" \
+    -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX="$DEPS/prefix" "$@" >/dev/null
+  cmake --build "$DEPS/build/$name" >/dev/null
+  cmake --install "$DEPS/build/$name" >/dev/null
+}
+
+ensure_dependencies() {
+  if [ ! -f "$DEPS/prefix/lib/libgtest.a" ]; then
+    cross_build_dep googletest /usr/src/googletest -Dgtest_disable_pthreads=OFF
+  fi
+  if [ ! -f "$DEPS/prefix/lib/libbenchmark.a" ]; then
+    ensure_benchmark_sources
+    cross_build_dep benchmark "$DEPS/src/benchmark" -DBENCHMARK_ENABLE_TESTING=OFF \
+      -DBENCHMARK_ENABLE_GTEST_TESTS=OFF -DBENCHMARK_ENABLE_WERROR=OFF
+  fi
+  # Header-only libraries are copied, never included from /usr/include (it breaks MinGW's headers).
+  if [ ! -f "$DEPS/include/.stamp" ]; then
+    mkdir -p "$DEPS/include"
+    cp -r /usr/include/gsl /usr/include/CLI /usr/include/asio /usr/include/asio.hpp "$DEPS/include/"
+    touch "$DEPS/include/.stamp"
+  fi
+}
+
+WINESERVER_STARTED=0
+start_wine() {
+  if [ ! -f "$WINEPREFIX/system.reg" ]; then
+    log "creating the Wine prefix (once)"
+    wineboot -i >/dev/null 2>&1 || true
+    wineserver -w
+  fi
+  # A persistent wineserver makes each process start cost ~0.1 s instead of ~3 s.
+  wineserver -p
+  WINESERVER_STARTED=1
+}
+stop_wine() {
+  if [ "$WINESERVER_STARTED" -eq 1 ]; then wineserver -k 2>/dev/null || true; fi
+}
+trap stop_wine EXIT
+
+build() {
+  ensure_packages
+  ensure_dependencies
+  cmake --preset "$PRESET" >/dev/null
+  cmake --build --preset "$PRESET"
+}
+
+cmd_test() {
+  build
+  start_wine
+  ctest --preset "$PRESET" -j2 "$@"
+}
+
+cmd_demo() {
+  build
+  start_wine
+  "$ROOT/tools/demo.sh" "$BIN"
+}
+
+cmd_bench() {
+  build
+  start_wine
+  python3 "$ROOT/tools/bench.py" --bin "$BIN" --out "$ROOT/benchmarks/results" "$@"
+}
+
+case "${1:-}" in
+  test) shift; cmd_test "$@" ;;
+  demo) shift; cmd_demo "$@" ;;
+  bench) shift; cmd_bench "$@" ;;
+  setup) ensure_packages; ensure_dependencies ;;
+  *) echo "usage: $0 demo | test | bench [options] | setup" >&2; exit 2 ;;
+esac

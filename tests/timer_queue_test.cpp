@@ -1,0 +1,76 @@
+#include "core/timer_queue.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <thread>
+#include <vector>
+
+namespace wire::detail {
+namespace {
+
+using namespace std::chrono_literals;
+
+template <typename Predicate>
+bool wait_until(Predicate done) {
+    const auto deadline = std::chrono::steady_clock::now() + 20s;
+    while (!done() && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(1ms);
+    }
+    return done();
+}
+
+TEST(TimerQueue, RunsCallbacksInDeadlineOrder) {
+    timer_queue timers;
+    std::mutex mutex;
+    std::vector<int> order;
+    const auto now = timer_queue::clock::now();
+    for (int i : {3, 1, 2}) {
+        timers.schedule(now + std::chrono::milliseconds(20 * i), [&, i] {
+            std::lock_guard lock(mutex);
+            order.push_back(i);
+        });
+    }
+    ASSERT_TRUE(wait_until([&] {
+        std::lock_guard lock(mutex);
+        return order.size() == 3;
+    }));
+    EXPECT_EQ(order, (std::vector<int>{1, 2, 3}));
+}
+
+TEST(TimerQueue, CancelledCallbackNeverRuns) {
+    timer_queue timers;
+    std::atomic<int> ran{0};
+    const auto id = timers.schedule_after(50ms, [&] { ++ran; });
+    std::atomic<bool> marker{false};
+    timers.schedule_after(100ms, [&] { marker = true; });
+    EXPECT_TRUE(timers.cancel(id));
+    EXPECT_FALSE(timers.cancel(id));  // unknown now
+    ASSERT_TRUE(wait_until([&] { return marker.load(); }));
+    EXPECT_EQ(ran.load(), 0);
+}
+
+TEST(TimerQueue, StopDropsPendingCallbacks) {
+    std::atomic<int> ran{0};
+    {
+        timer_queue timers;
+        timers.schedule_after(1h, [&] { ++ran; });
+        EXPECT_EQ(timers.pending(), 1U);
+        timers.stop();
+        EXPECT_EQ(timers.pending(), 0U);
+    }
+    EXPECT_EQ(ran.load(), 0);
+}
+
+TEST(TimerQueue, CallbackMayScheduleAnother) {
+    timer_queue timers;
+    std::atomic<int> ran{0};
+    timers.schedule_after(1ms, [&] {
+        ++ran;
+        timers.schedule_after(1ms, [&] { ++ran; });
+    });
+    ASSERT_TRUE(wait_until([&] { return ran.load() == 2; }));
+}
+
+}  // namespace
+}  // namespace wire::detail

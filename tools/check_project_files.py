@@ -1,0 +1,278 @@
+#!/usr/bin/env python3
+"""Fail when the Visual Studio project files disagree with the tree or with the CMake targets.
+
+Usage: check_project_files.py --root REPO [--cmake-sources project_sources.json]
+
+No Windows machine builds engine.sln here, so this is what keeps it honest: every .cpp/.h under a
+project's folder (minus project_layout.EXCLUDED_DIRS) must be in its .vcxproj and in one of its
+CMake targets, every listed file must exist, both x64 configurations must exist, GUIDs must be
+unique and agree between the .sln and the .vcxproj files, and Directory.Build.props must keep the
+compiler settings the code relies on. Prints one line per problem and exits 1, or prints
+"OK: N projects, M files checked". The JSON comes from cmake/ProjectFilesCheck.cmake:
+{"binary_dir", "targets": [{"name", "source_dir", "sources", "header_set"}]}, where a source is
+absolute or relative to source_dir.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import posixpath
+import re
+import sys
+import xml.etree.ElementTree as ET
+from collections import defaultdict
+from pathlib import Path, PurePosixPath
+
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from project_layout import ITEM_TYPES, PROJECTS, Project, is_excluded, source_files  # noqa: E402
+
+MSB = "{http://schemas.microsoft.com/developer/msbuild/2003}"
+CONFIGS = ("Debug|x64", "Release|x64")
+SOLUTION_FOLDER = "2150E333-8FDC-42A3-9474-1A3956D46DE8"  # a folder in the .sln, not a project
+SLN_PROJECT = re.compile(r'^Project\("\{([^}]*)\}"\)\s*=\s*"([^"]*)",\s*"([^"]*)",\s*"([^"]*)"', re.M)
+GUID = re.compile(r"\{[0-9A-F]{8}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{12}\}", re.I)
+
+# What Directory.Build.props must keep, outside any Condition: a description and the
+# (element, token) pairs of which one must be present. Tokens are the element's value split on ';'
+# and whitespace, so "/utf-8" is found in "/Zc:__cplusplus /utf-8 %(AdditionalOptions)".
+PROPS_REQUIRED = (
+    ("C++20", [("LanguageStandard", "stdcpp20")]),
+    ("/W4", [("WarningLevel", "Level4")]),
+    ("/WX", [("TreatWarningAsError", "true")]),
+    ("/permissive-", [("ConformanceMode", "true"), ("AdditionalOptions", "/permissive-")]),
+    ("/Zc:__cplusplus", [("AdditionalOptions", "/Zc:__cplusplus")]),
+    ("/utf-8", [("AdditionalOptions", "/utf-8")]),
+    ("/EHsc", [("ExceptionHandling", "Sync"), ("AdditionalOptions", "/EHsc")]),
+    ("_WIN32_WINNT=0x0A00", [("PreprocessorDefinitions", "_WIN32_WINNT=0x0A00")]),
+    ("WIN32_LEAN_AND_MEAN", [("PreprocessorDefinitions", "WIN32_LEAN_AND_MEAN")]),
+    ("NOMINMAX", [("PreprocessorDefinitions", "NOMINMAX")]),
+    ("the shared output folder", [("OutDir", "$(SolutionDir)out\\$(Platform)\\$(Configuration)\\")]),
+    ("vcpkg manifest mode", [("VcpkgEnableManifest", "true")]),
+)
+
+
+def repo_path(project: Project, include: str) -> str:
+    """Repository-relative posix path of an Include="..." written relative to the project."""
+    return posixpath.normpath(f"{project.folder}/{include.replace(chr(92), '/')}")
+
+
+def parse_xml(path: Path, problems: list[str], shown: str) -> ET.Element | None:
+    try:
+        return ET.parse(path).getroot()
+    except (OSError, ET.ParseError) as e:
+        problems.append(f"{shown}: cannot read it as XML ({e})")
+        return None
+
+
+def props_values(root: ET.Element) -> dict[str, set[str]]:
+    """Tokens of every unconditional setting, with MSBuild's rule that a new value replaces the
+    old one unless it refers to it ($(Name) for properties, %(Name) for item metadata)."""
+    values: dict[str, set[str]] = {}
+
+    def walk(el: ET.Element) -> None:
+        for child in el:
+            if not isinstance(child.tag, str) or "Condition" in child.attrib:
+                continue
+            if len(child):
+                walk(child)
+                continue
+            name, text = child.tag.removeprefix(MSB), child.text or ""
+            tokens = {t for t in re.split(r"[;\s]+", text) if t}
+            if f"%({name})" in text or f"$({name})" in text:
+                tokens |= values.get(name, set())
+            values[name] = tokens
+
+    walk(root)
+    return values
+
+
+def check_props(root: Path, problems: list[str]) -> None:
+    props = parse_xml(root / "Directory.Build.props", problems, "Directory.Build.props")
+    if props is None:
+        return
+    values = props_values(props)
+    for meaning, options in PROPS_REQUIRED:
+        if not any(token in values.get(element, ()) for element, token in options):
+            wanted = " or ".join(f"<{e}> {t}" for e, t in options)
+            problems.append(f"Directory.Build.props: lost {meaning} (needs {wanted}, outside any Condition)")
+
+
+def load_cmake(path: Path) -> dict[str, set[str]]:
+    """Target name -> real paths of its sources, generated files (under binary_dir) left out."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    binary = os.path.realpath(data.get("binary_dir") or "/nonexistent")
+    targets = {}
+    for t in data["targets"]:
+        listed = t.get("sources", []) + t.get("header_set", [])
+        paths = {os.path.realpath(os.path.join(t["source_dir"], s)) for s in listed if s}
+        targets[t["name"]] = {p for p in paths if not p.startswith(binary + os.sep)}
+    return targets
+
+
+def check_project(root: Path, project: Project, problems: list[str],
+                  cmake: dict[str, set[str]] | None) -> tuple[str, list[str]]:
+    """Check one .vcxproj (and its .filters, and its CMake targets); return its GUID and files."""
+    shown = project.vcxproj
+    on_disk = source_files(root, project)
+    xml = parse_xml(root / shown, problems, shown) if (root / shown).is_file() else None
+    if xml is None:
+        if not (root / shown).is_file():
+            problems.append(f"{shown}: missing")
+        return "", on_disk
+
+    listed = {}
+    for tag in ("ClCompile", "ClInclude"):
+        for el in xml.iter(MSB + tag):
+            if "Include" not in el.attrib:  # an ItemDefinitionGroup's settings, not a file
+                continue
+            rel = repo_path(project, el.attrib["Include"])
+            listed[rel] = tag
+            kind = ITEM_TYPES.get(PurePosixPath(rel).suffix)
+            if not (root / rel).is_file():
+                problems.append(f"{shown}: lists {rel}, which does not exist")
+            elif is_excluded(rel):
+                problems.append(f"{shown}: lists {rel}, which project_layout.py excludes from Visual Studio")
+            elif kind and kind != tag:
+                problems.append(f"{shown}: {rel} is a <{tag}> but should be a <{kind}>")
+    for rel in on_disk:
+        if rel not in listed:
+            problems.append(f"{shown}: does not list {rel} (run tools/update_vcxproj.py)")
+
+    configs = {el.get("Include") for el in xml.iter(MSB + "ProjectConfiguration")}
+    for config in CONFIGS:
+        if config not in configs:
+            problems.append(f"{shown}: no ProjectConfiguration {config}")
+
+    guids = [el.text or "" for el in xml.iter(MSB + "ProjectGuid")]
+    guid = guids[0].strip().upper() if guids else ""
+    if not GUID.fullmatch(guid):
+        problems.append(f"{shown}: ProjectGuid {guid or '(none)'} is not a {{GUID}}")
+
+    for ref in xml.iter(MSB + "ProjectReference"):
+        target = repo_path(project, ref.get("Include", ""))
+        if not (root / target).is_file():
+            problems.append(f"{shown}: ProjectReference {target} does not exist")
+        elif (other := parse_xml(root / target, problems, target)) is not None:
+            theirs = [el.text or "" for el in other.iter(MSB + "ProjectGuid")]
+            ours = (ref.findtext(MSB + "Project") or "").strip().upper()
+            if theirs and ours != theirs[0].strip().upper():
+                problems.append(f"{shown}: ProjectReference to {target} says {ours}, the project says {theirs[0]}")
+
+    check_filters(root, project, set(listed), problems)
+    if cmake is not None:
+        check_cmake(root, project, on_disk, cmake, problems)
+    return guid, on_disk
+
+
+def check_filters(root: Path, project: Project, listed: set[str], problems: list[str]) -> None:
+    """A .filters file must place exactly the .vcxproj's files, each in a defined filter."""
+    shown = project.vcxproj + ".filters"
+    if not (root / shown).is_file() or (xml := parse_xml(root / shown, problems, shown)) is None:
+        return
+    defined = {el.get("Include") for el in xml.iter(MSB + "Filter") if el.get("Include")}
+    placed = set()
+    for tag in ("ClCompile", "ClInclude"):
+        for el in xml.iter(MSB + tag):
+            if "Include" not in el.attrib:
+                continue
+            rel = repo_path(project, el.attrib["Include"])
+            placed.add(rel)
+            where = el.findtext(MSB + "Filter")
+            if where is not None and where not in defined:
+                problems.append(f"{shown}: {rel} is in filter '{where}', which is not defined")
+    for rel in sorted(listed - placed):
+        problems.append(f"{shown}: does not place {rel} (run tools/update_vcxproj.py)")
+    for rel in sorted(placed - listed):
+        problems.append(f"{shown}: places {rel}, which the .vcxproj does not list")
+
+
+def check_cmake(root: Path, project: Project, on_disk: list[str], cmake: dict[str, set[str]],
+                problems: list[str]) -> None:
+    present = [t for t in project.cmake_targets if t in cmake]
+    if not present:
+        if on_disk:
+            problems.append(f"CMake: no target {' or '.join(project.cmake_targets)} for {project.folder}/")
+        return
+    union = set().union(*(cmake[t] for t in present))
+    for rel in on_disk:
+        if os.path.realpath(root / rel) not in union:
+            problems.append(f"CMake: {rel} is in no target of {project.folder}/ ({', '.join(present)})")
+    for t in present:
+        for path in sorted(cmake[t]):
+            if not os.path.isfile(path):
+                shown = Path(path).relative_to(root) if Path(path).is_relative_to(root) else path
+                problems.append(f"CMake: target {t} lists {shown}, which does not exist")
+
+
+def check_solution(root: Path, guids: dict[str, str], problems: list[str]) -> None:
+    """guids: .vcxproj path -> its ProjectGuid."""
+    path = root / "engine.sln"
+    if not path.is_file():
+        problems.append("engine.sln: missing")
+        return
+    text = path.read_text(encoding="utf-8-sig")
+    in_sln, owners = {}, defaultdict(list)
+    for kind, name, rel, guid in SLN_PROJECT.findall(text):
+        if kind.upper() == SOLUTION_FOLDER:
+            continue
+        rel, guid = posixpath.normpath(rel.replace("\\", "/")), guid.upper()
+        in_sln[rel] = guid
+        owners[guid].append(rel)
+        if rel not in guids:
+            problems.append(f"engine.sln: lists {rel}, which project_layout.py does not know")
+        for config in CONFIGS:
+            if f"{guid}.{config}.Build.0".upper() not in text.upper():
+                problems.append(f"engine.sln: does not build {name} in {config}")
+    for guid, rels in owners.items():
+        if len(rels) > 1:
+            problems.append(f"engine.sln: GUID {guid} is used by {' and '.join(rels)}")
+    for rel, guid in guids.items():
+        if rel not in in_sln:
+            problems.append(f"engine.sln: does not include {rel}")
+        elif guid and in_sln[rel] != guid:
+            problems.append(f"engine.sln: {rel} has GUID {in_sln[rel]} but its ProjectGuid is {guid}")
+    for config in CONFIGS:
+        if f"{config} = {config}" not in text:
+            problems.append(f"engine.sln: no solution configuration {config}")
+
+
+def check(root: Path, cmake_json: Path | None) -> tuple[list[str], int]:
+    """All problems found, and how many source files were checked."""
+    problems: list[str] = []
+    cmake = load_cmake(cmake_json) if cmake_json else None
+    guids, files = {}, 0
+    owners = defaultdict(list)
+    for project in PROJECTS:
+        guid, on_disk = check_project(root, project, problems, cmake)
+        guids[project.vcxproj] = guid
+        files += len(on_disk)
+        if guid:
+            owners[guid].append(project.vcxproj)
+    for guid, rels in owners.items():
+        if len(rels) > 1:
+            problems.append(f"{' and '.join(rels)}: same ProjectGuid {guid}")
+    check_solution(root, guids, problems)
+    check_props(root, problems)
+    return problems, files
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--root", type=Path, required=True, help="repository root")
+    parser.add_argument("--cmake-sources", type=Path,
+                        help="project_sources.json written by CMake; without it CMake targets are not checked")
+    args = parser.parse_args(argv)
+    problems, files = check(args.root.resolve(), args.cmake_sources)
+    for line in problems:
+        print(line)
+    if problems:
+        return 1
+    note = "" if args.cmake_sources else " (CMake targets not checked)"
+    print(f"OK: {len(PROJECTS)} projects, {files} files checked{note}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,170 @@
+#!/usr/bin/env python3
+"""Self-test of check_project_files.py (and update_vcxproj.py): the checker passes on an intact
+tree and fails, naming the problem, on each kind of drift it exists to catch.
+
+Each test copies the repository's real project files next to a small fake source tree, fills the
+item groups with update_vcxproj.py, writes a CMake source list, breaks one thing and checks.
+Run: python3 tools/test_check_project_files.py (registered in CTest as project_files_selftest).
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import unittest
+from pathlib import Path
+
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+TOOLS = Path(__file__).resolve().parent
+REPO = TOOLS.parent
+sys.path.insert(0, str(TOOLS))
+import check_project_files  # noqa: E402
+import update_vcxproj  # noqa: E402
+from project_layout import PROJECTS  # noqa: E402
+
+FAKE_TREE = (
+    "engine/include/wire/api.h",
+    "engine/src/core/queue.cpp",
+    "engine/src/core/queue.h",
+    "engine/src/win/port.cpp",
+    "server/main.cpp",
+    "client/main.cpp",
+    "tests/queue_test.cpp",
+    "tests/fuzz/fuzz_frame.cpp",  # excluded by project_layout: in no .vcxproj, no CMake target
+    "benchmarks/echo_bench.cpp",
+    "docs/sample/sample.cpp",
+)
+
+
+class CheckProjectFilesTest(unittest.TestCase):
+    def setUp(self) -> None:
+        tmp = tempfile.TemporaryDirectory()
+        self.addCleanup(tmp.cleanup)
+        self.root = Path(tmp.name)
+        copied = ["engine.sln", "Directory.Build.props"]
+        for p in PROJECTS:
+            copied += [p.vcxproj, p.vcxproj + ".filters"]
+        for rel in copied:
+            if (REPO / rel).is_file():
+                (self.root / rel).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(REPO / rel, self.root / rel)
+        for rel in FAKE_TREE:
+            (self.root / rel).parent.mkdir(parents=True, exist_ok=True)
+            (self.root / rel).write_text("// fake\n")
+        self.assertEqual(self.update(), 0)
+        self.cmake_json = self.root / "build" / "project_sources.json"
+        self.write_cmake()
+
+    def update(self) -> int:
+        with contextlib.redirect_stdout(io.StringIO()):
+            return update_vcxproj.main(["--root", str(self.root)])
+
+    def write_cmake(self, drop: str = "", extra: str = "") -> None:
+        """Put each project's files in its first CMake target, as CMake would report them: the
+        engine's relative to its source dir, the others absolute, plus a generated file."""
+        targets = []
+        for p in PROJECTS:
+            files = [f for f in FAKE_TREE if f.startswith(p.folder + "/") and "/fuzz/" not in f and f != drop]
+            if p.folder == "engine":
+                sources = [f.removeprefix("engine/") for f in files]
+            else:
+                sources = [str(self.root / f) for f in files]
+            targets.append({"name": p.cmake_targets[0], "source_dir": str(self.root / p.folder),
+                            "sources": sources + [str(self.root / "build" / "generated.cpp")], "header_set": []})
+        if extra:
+            targets[0]["sources"].append(extra)
+        self.cmake_json.parent.mkdir(exist_ok=True)
+        self.cmake_json.write_text(json.dumps({"binary_dir": str(self.root / "build"), "targets": targets}))
+
+    def problems(self) -> list[str]:
+        return check_project_files.check(self.root, self.cmake_json)[0]
+
+    def assertFails(self, *fragments: str) -> None:
+        problems = self.problems()
+        for fragment in fragments:
+            self.assertTrue(any(fragment in p for p in problems), f"no problem mentions {fragment!r}: {problems}")
+
+    def edit(self, rel: str, pattern: str, replacement: str) -> None:
+        """Regex-edit a copied file, failing if the pattern is not there (the test would be void)."""
+        path = self.root / rel
+        text, n = re.subn(pattern, replacement, path.read_text(), flags=re.S)
+        self.assertGreater(n, 0, f"{pattern!r} not found in {rel}")
+        path.write_text(text)
+
+    def guid_of(self, rel: str) -> str:
+        return re.search(r"<ProjectGuid>(\{[^}]+\})</ProjectGuid>", (self.root / rel).read_text()).group(1)
+
+    def test_intact_tree_passes(self) -> None:
+        self.assertEqual(self.problems(), [])
+        run = subprocess.run([sys.executable, "-B", str(TOOLS / "check_project_files.py"), "--root", str(self.root),
+                              "--cmake-sources", str(self.cmake_json)], capture_output=True, text=True)
+        self.assertEqual(run.returncode, 0, run.stdout + run.stderr)
+        self.assertEqual(run.stdout.strip(), f"OK: {len(PROJECTS)} projects, {len(FAKE_TREE) - 1} files checked")
+
+    def test_updater_is_idempotent_and_skips_excluded_folders(self) -> None:
+        before = {p: (self.root / p.vcxproj).read_bytes() for p in PROJECTS}
+        self.assertEqual(self.update(), 0)
+        self.assertEqual(before, {p: (self.root / p.vcxproj).read_bytes() for p in PROJECTS})
+        self.assertNotIn("fuzz", (self.root / "tests/tests.vcxproj").read_text())
+
+    def test_cpp_dropped_from_vcxproj(self) -> None:
+        self.edit("engine/engine.vcxproj", r'[ \t]*<ClCompile Include="src\\core\\queue\.cpp" />\n', "")
+        self.assertFails("engine/engine.vcxproj: does not list engine/src/core/queue.cpp")
+
+    def test_listed_file_missing(self) -> None:
+        (self.root / "engine/src/win/port.cpp").unlink()
+        self.assertFails("engine/engine.vcxproj: lists engine/src/win/port.cpp, which does not exist",
+                         "CMake: target engine lists")
+
+    def test_project_lacks_release_configuration(self) -> None:
+        self.edit("server/server.vcxproj",
+                  r'[ \t]*<ProjectConfiguration Include="Release\|x64">.*?</ProjectConfiguration>\n', "")
+        self.assertFails("server/server.vcxproj: no ProjectConfiguration Release|x64")
+
+    def test_guids_clash(self) -> None:
+        server, client = self.guid_of("server/server.vcxproj"), self.guid_of("client/client.vcxproj")
+        self.edit("client/client.vcxproj", re.escape(client), server)
+        self.edit("engine.sln", re.escape(client), server)
+        self.assertFails("same ProjectGuid", f"engine.sln: GUID {server} is used by")
+
+    def test_solution_guid_differs_from_project(self) -> None:
+        client = self.guid_of("client/client.vcxproj")
+        self.edit("engine.sln", re.escape(client), "{00000000-0000-0000-0000-000000000001}")
+        self.assertFails("engine.sln: client/client.vcxproj has GUID {00000000-0000-0000-0000-000000000001}")
+
+    def test_solution_misses_project(self) -> None:
+        self.edit("engine.sln", r'Project\("[^"]*"\) = "sample".*?EndProject\n', "")
+        self.assertFails("engine.sln: does not include docs/sample/sample.vcxproj")
+
+    def test_props_loses_permissive(self) -> None:
+        self.edit("Directory.Build.props", "<ConformanceMode>true", "<ConformanceMode>false")
+        self.assertFails("Directory.Build.props: lost /permissive-")
+
+    def test_props_setting_only_under_a_condition_does_not_count(self) -> None:
+        self.edit("Directory.Build.props", "<ItemDefinitionGroup>",
+                  "<ItemDefinitionGroup Condition=\"'$(Configuration)' == 'Debug'\">")
+        self.assertFails("Directory.Build.props: lost C++20", "Directory.Build.props: lost /utf-8")
+
+    def test_cmake_target_misses_a_file(self) -> None:
+        self.write_cmake(drop="tests/queue_test.cpp")
+        self.assertFails("CMake: tests/queue_test.cpp is in no target of tests/")
+
+    def test_cmake_target_lists_absent_file(self) -> None:
+        self.write_cmake(extra="src/ghost.cpp")
+        self.assertFails("ghost.cpp, which does not exist")
+
+    def test_cli_reports_problems_with_exit_1(self) -> None:
+        (self.root / "server/extra.cpp").write_text("// fake\n")
+        run = subprocess.run([sys.executable, "-B", str(TOOLS / "check_project_files.py"), "--root", str(self.root),
+                              "--cmake-sources", str(self.cmake_json)], capture_output=True, text=True)
+        self.assertEqual(run.returncode, 1)
+        self.assertIn("server/server.vcxproj: does not list server/extra.cpp", run.stdout)
+
+
+if __name__ == "__main__":
+    unittest.main()
