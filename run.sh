@@ -98,7 +98,8 @@ start_wine() {
     wineserver -w
   fi
   # A persistent wineserver makes each process start cost ~0.1 s instead of ~3 s.
-  wineserver -p
+  # (It answers non-zero when one already runs for this prefix; that one serves just as well.)
+  wineserver -p 2>/dev/null || true
   WINESERVER_STARTED=1
 }
 stop_wine() {
