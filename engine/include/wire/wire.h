@@ -4,6 +4,7 @@
 #include <wire/endpoint.h>
 #include <wire/engine.h>
 #include <wire/error.h>
+#include <wire/frame_parser.h>
 #include <wire/listener.h>
 #include <wire/options.h>
 #include <wire/statistics.h>
