@@ -1,0 +1,178 @@
+#include "server_options.h"
+
+#include <CLI/CLI.hpp>
+
+#include <charconv>
+#include <cmath>
+#include <cstdlib>
+#include <ostream>
+#include <string>
+
+namespace wire::server {
+
+namespace {
+
+// Longest --duration or --idle-timeout: keeps the conversion to milliseconds far from overflow.
+constexpr double max_seconds = 1e7;
+
+// Validators that say what is wanted in the program's own words ("must be ...") rather than
+// CLI11's generic "Value x not in range"; CLI11 prefixes the option's name.
+CLI::Validator whole_number(long long lo, long long hi) {
+    return CLI::Validator(
+        [lo, hi](std::string& input) -> std::string {
+            long long value = 0;
+            const char* const last = input.data() + input.size();
+            const auto [end, ec] = std::from_chars(input.data(), last, value);
+            if (ec != std::errc{} || end != last || value < lo || value > hi) {
+                return "must be a whole number from " + std::to_string(lo) + " to " + std::to_string(hi) + " (got '" +
+                       input + "')";
+            }
+            return {};
+        },
+        "");
+}
+
+CLI::Validator seconds(bool zero_allowed) {
+    return CLI::Validator(
+        [zero_allowed](std::string& input) -> std::string {
+            char* end = nullptr;
+            const double value = std::strtod(input.c_str(), &end);
+            const bool parsed = !input.empty() && end == input.c_str() + input.size() && std::isfinite(value);
+            if (!parsed || value < 0 || (value == 0 && !zero_allowed) || value > max_seconds) {
+                return std::string(zero_allowed ? "must be a number of seconds, 0 or more" : "must be a number of seconds above 0") +
+                       " (got '" + input + "')";
+            }
+            return {};
+        },
+        "");
+}
+
+CLI::Validator one_of_modes() {
+    return CLI::Validator(
+        [](std::string& input) -> std::string {
+            if (input == "echo" || input == "discard" || input == "frame") {
+                return {};
+            }
+            return "must be echo, discard or frame (got '" + input + "')";
+        },
+        "");
+}
+
+std::chrono::milliseconds to_milliseconds(double seconds) {
+    // Rounded up, so a tiny positive duration never becomes 0 (which means "never" for timeouts).
+    return std::chrono::milliseconds(static_cast<long long>(std::ceil(seconds * 1000.0)));
+}
+
+mode parse_mode(const std::string& text) {
+    if (text == "discard") {
+        return mode::discard;
+    }
+    if (text == "frame") {
+        return mode::frame;
+    }
+    return mode::echo;
+}
+
+constexpr const char* footer_text =
+    "When ready, prints exactly one line 'listening on HOST:PORT' (the real port; IPv6 as [ADDR]:PORT)\n"
+    "to stdout. Every 2 s a statistics line goes to stderr: open and total connections, msgs/s\n"
+    "(frames in frame mode, completed receives otherwise) and MB/s in and out (1 MB = 10^6 bytes).\n"
+    "In frame mode a length above --max-frame closes that connection only (counted as a protocol error).\n"
+    "Ctrl+C, closing the console or the end of --duration: stops gracefully, prints a final statistics\n"
+    "line, exits 0. Bad arguments exit 2; failing to listen (address in use) exits 1.\n"
+    "\n"
+    "Examples:\n"
+    "  server --port 7000\n"
+    "  server --mode frame --max-frame 65536 --duration 60\n"
+    "  server --host ::1 --port 0 --workers 2 --idle-timeout 30";
+
+}  // namespace
+
+std::string_view to_string(mode m) noexcept {
+    switch (m) {
+    case mode::echo: return "echo";
+    case mode::discard: return "discard";
+    case mode::frame: return "frame";
+    }
+    return "?";
+}
+
+parse_result parse_options(int argc, const char* const* argv, std::ostream& out, std::ostream& err) {
+    CLI::App app("A TCP test server on the wire IOCP engine: echo, discard or length-prefixed frames.", "server");
+    app.footer(footer_text);
+    app.get_formatter()->column_width(34);
+
+    std::string host = "127.0.0.1";
+    long long port = 0;
+    std::string mode_text = "echo";
+    long long workers = 0;
+    long long max_connections = 10'000;
+    long long max_frame = frame_parser::default_max_frame;
+    double idle_timeout = 0;
+    double duration = 0;
+
+    app.add_option("--host", host, "Numeric IPv4 or IPv6 address to listen on ('localhost' means 127.0.0.1)")
+        ->type_name("HOST")
+        ->capture_default_str();
+    app.add_option("--port", port, "TCP port, 0 to 65535; 0 picks a free port")
+        ->type_name("PORT")
+        ->check(whole_number(0, 65535))
+        ->capture_default_str();
+    app.add_option("--mode", mode_text, "echo | discard | frame")
+        ->type_name("MODE")
+        ->check(one_of_modes())
+        ->capture_default_str();
+    app.add_option("--workers", workers, "Engine worker threads, 0 to 1024; 0 is one per logical processor")
+        ->type_name("N")
+        ->check(whole_number(0, 1024))
+        ->capture_default_str();
+    app.add_option("--max-connections", max_connections,
+                   "Open connections at most, 1 to 1000000; further ones are closed at once")
+        ->type_name("N")
+        ->check(whole_number(1, 1'000'000))
+        ->capture_default_str();
+    app.add_option("--max-frame", max_frame, "Largest frame payload in frame mode, 0 to 1073741824 bytes")
+        ->type_name("BYTES")
+        ->check(whole_number(0, max_frame_limit))
+        ->capture_default_str();
+    app.add_option("--idle-timeout", idle_timeout, "Close connections silent this long; 0 never does")
+        ->type_name("SECONDS")
+        ->check(seconds(true))
+        ->capture_default_str();
+    app.add_option("--duration", duration, "Serve this long, then stop gracefully (default: until Ctrl+C)")
+        ->type_name("SECONDS")
+        ->check(seconds(false));
+
+    const auto usage_error = [&](const std::string& message) {
+        err << "server: error: " << message << "\n\n" << app.help() << std::flush;
+        return parse_result{std::nullopt, 2};
+    };
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::CallForHelp&) {
+        out << app.help() << std::flush;
+        return {std::nullopt, 0};
+    } catch (const CLI::ParseError& e) {
+        return usage_error(e.what());
+    }
+
+    options result;
+    const std::string address = host == "localhost" ? "127.0.0.1" : host;
+    const auto parsed = endpoint::parse(address, static_cast<std::uint16_t>(port));
+    if (!parsed) {
+        return usage_error("--host: must be a numeric IPv4 or IPv6 address (got '" + host + "')");
+    }
+    result.address = *parsed;
+    result.mode = parse_mode(mode_text);
+    result.workers = static_cast<unsigned>(workers);
+    result.max_connections = static_cast<std::size_t>(max_connections);
+    result.max_frame = static_cast<std::uint32_t>(max_frame);
+    result.idle_timeout = to_milliseconds(idle_timeout);
+    if (app.count("--duration") > 0) {
+        result.duration = to_milliseconds(duration);
+    }
+    return {result, 0};
+}
+
+}  // namespace wire::server

@@ -1,0 +1,40 @@
+#pragma once
+// The statistics lines on stderr: one every interval while serving, one final line at the end.
+#include <wire/engine.h>
+
+#include "server_counters.h"
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+namespace wire::server {
+
+class stats_printer {
+public:
+    using clock = std::chrono::steady_clock;
+
+    stats_printer(const engine& e, const server_counters& counters) noexcept;
+
+    // Rates since the previous line (or the start), plus current totals.
+    void print_periodic();
+    // Totals and average rates over the whole run; call after the engine has stopped.
+    void print_final();
+
+private:
+    struct sample {
+        clock::time_point at;
+        std::uint64_t messages = 0;
+        std::uint64_t bytes_in = 0;
+        std::uint64_t bytes_out = 0;
+    };
+    [[nodiscard]] sample take() const noexcept;
+    [[nodiscard]] std::string totals(const statistics& s) const;
+
+    const engine& engine_;
+    const server_counters& counters_;
+    sample start_;
+    sample previous_;
+};
+
+}  // namespace wire::server
