@@ -1,6 +1,6 @@
 #include "frame_handler.h"
 
-#include "console_log.h"
+#include "console_output.h"
 
 #include <wire/error.h>
 

@@ -2,6 +2,7 @@
 // gracefully. The command-line contract is in docs (DESIGN.md, "Front-end contracts") and --help.
 #include <wire/engine.h>
 
+#include "console_output.h"
 #include "console_stop.h"
 #include "handler_factory.h"
 #include "server_counters.h"
@@ -52,7 +53,7 @@ int run(const options& opts) {
     engine e(settings);
     listener l = e.listen(opts.address, make_handler_factory(opts, counters));
     // The contract's readiness line: the real port, flushed at once (whoever waits for it reads a pipe).
-    std::cout << "listening on " << l.local_endpoint().to_string() << std::endl;
+    print_stdout_line("listening on " + l.local_endpoint().to_string());
 
     stats_printer stats(e, counters);
     serve(opts.duration, stats);

@@ -1,6 +1,6 @@
 #include "stats_printer.h"
 
-#include "console_log.h"
+#include "console_output.h"
 
 #include <cstdio>
 

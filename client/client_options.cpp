@@ -1,0 +1,174 @@
+#include "client_options.h"
+
+#include <CLI/CLI.hpp>
+
+#include <charconv>
+#include <cmath>
+#include <cstdlib>
+#include <ostream>
+#include <string>
+
+namespace wire::client {
+
+namespace {
+
+constexpr double max_seconds = 1e7;  // keeps the conversion to milliseconds far from overflow
+
+// Validators that say what is wanted in the program's own words ("must be ...") rather than
+// CLI11's generic "Value x not in range"; CLI11 prefixes the option's name.
+CLI::Validator whole_number(long long lo, long long hi) {
+    return CLI::Validator(
+        [lo, hi](std::string& input) -> std::string {
+            long long value = 0;
+            const char* const last = input.data() + input.size();
+            const auto [end, ec] = std::from_chars(input.data(), last, value);
+            if (ec != std::errc{} || end != last || value < lo || value > hi) {
+                return "must be a whole number from " + std::to_string(lo) + " to " + std::to_string(hi) + " (got '" +
+                       input + "')";
+            }
+            return {};
+        },
+        "");
+}
+
+CLI::Validator positive_seconds() {
+    return CLI::Validator(
+        [](std::string& input) -> std::string {
+            char* end = nullptr;
+            const double value = std::strtod(input.c_str(), &end);
+            const bool parsed = !input.empty() && end == input.c_str() + input.size() && std::isfinite(value);
+            if (!parsed || value <= 0 || value > max_seconds) {
+                return "must be a number of seconds above 0 (got '" + input + "')";
+            }
+            return {};
+        },
+        "");
+}
+
+CLI::Validator one_of_modes() {
+    return CLI::Validator(
+        [](std::string& input) -> std::string {
+            if (input == "echo" || input == "frame" || input == "churn") {
+                return {};
+            }
+            return "must be echo, frame or churn (got '" + input + "')";
+        },
+        "");
+}
+
+mode parse_mode(const std::string& text) {
+    if (text == "frame") {
+        return mode::frame;
+    }
+    if (text == "churn") {
+        return mode::churn;
+    }
+    return mode::echo;
+}
+
+constexpr const char* footer_text =
+    "Every byte that comes back is checked against what was sent (each connection sends its own\n"
+    "deterministic pseudo-random bytes). Latency is per message: from sending it to receiving the last\n"
+    "byte of its reply. Progress goes to stderr once a second; at the end a summary table goes to\n"
+    "stdout, or with --json one line with the keys connections, size, pipeline, seconds, messages,\n"
+    "msgs_per_s, mb_per_s, p50_us, p99_us, p999_us, errors, mismatches (churn adds connects_per_s).\n"
+    "MB/s counts payload bytes echoed back, 1 MB = 10^6 bytes.\n"
+    "Limits: --size up to 67108864 (16777216 in frame mode), and connections x pipeline x size up to\n"
+    "1073741824 bytes in flight. Exit 0: no errors and no mismatches; 1 otherwise; 2: bad arguments.\n"
+    "\n"
+    "Examples:\n"
+    "  client --port 7000\n"
+    "  client --port 7000 --connections 64 --size 1024 --pipeline 8 --duration 10 --json\n"
+    "  client --port 7000 --mode churn --connections 8 --size 32";
+
+}  // namespace
+
+std::string_view to_string(mode m) noexcept {
+    switch (m) {
+    case mode::echo: return "echo";
+    case mode::frame: return "frame";
+    case mode::churn: return "churn";
+    }
+    return "?";
+}
+
+parse_result parse_options(int argc, const char* const* argv, std::ostream& out, std::ostream& err) {
+    CLI::App app("A verifying TCP load generator on the wire IOCP engine (echo, frame or connection churn).",
+                 "client");
+    app.footer(footer_text);
+    app.get_formatter()->column_width(34);
+
+    std::string host = "127.0.0.1";
+    long long port = 0;
+    long long connections = 16;
+    long long size = 64;
+    long long pipeline = 1;
+    double duration = 5;
+    std::string mode_text = "echo";
+    bool json = false;
+
+    app.add_option("--host", host, "Numeric IPv4 or IPv6 address of the server ('localhost' means 127.0.0.1)")
+        ->type_name("HOST")
+        ->capture_default_str();
+    app.add_option("--port", port, "Server port, 1 to 65535")->type_name("PORT")->check(whole_number(1, 65535))->required();
+    app.add_option("--connections", connections, "Connections (churn: parallel connect loops), 1 to 50000")
+        ->type_name("C")
+        ->check(whole_number(1, static_cast<long long>(max_connections)))
+        ->capture_default_str();
+    app.add_option("--size", size, "Payload bytes per message, 1 or more")
+        ->type_name("S")
+        ->check(whole_number(1, static_cast<long long>(max_size)))
+        ->capture_default_str();
+    app.add_option("--pipeline", pipeline, "Messages in flight per connection, 1 to 10000 (not used by churn)")
+        ->type_name("D")
+        ->check(whole_number(1, static_cast<long long>(max_pipeline)))
+        ->capture_default_str();
+    app.add_option("--duration", duration, "Seconds to send for; replies still in flight are awaited")
+        ->type_name("SECONDS")
+        ->check(positive_seconds())
+        ->capture_default_str();
+    app.add_option("--mode", mode_text, "echo | frame | churn")->type_name("MODE")->check(one_of_modes())->capture_default_str();
+    app.add_flag("--json", json, "Print one JSON line on stdout instead of the summary table");
+
+    const auto usage_error = [&](const std::string& message) {
+        err << "client: error: " << message << "\n\n" << app.help() << std::flush;
+        return parse_result{std::nullopt, 2};
+    };
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::CallForHelp&) {
+        out << app.help() << std::flush;
+        return {std::nullopt, 0};
+    } catch (const CLI::ParseError& e) {
+        return usage_error(e.what());
+    }
+
+    options result;
+    const std::string address = host == "localhost" ? "127.0.0.1" : host;
+    const auto parsed = endpoint::parse(address, static_cast<std::uint16_t>(port));
+    if (!parsed) {
+        return usage_error("--host: must be a numeric IPv4 or IPv6 address (got '" + host + "')");
+    }
+    result.server = *parsed;
+    result.mode = parse_mode(mode_text);
+    result.connections = static_cast<std::size_t>(connections);
+    result.size = static_cast<std::size_t>(size);
+    result.pipeline = result.mode == mode::churn ? 1 : static_cast<std::size_t>(pipeline);
+    result.duration = std::chrono::milliseconds(static_cast<long long>(std::ceil(duration * 1000.0)));
+    result.json = json;
+
+    if (result.mode == mode::frame && result.size > max_frame_size) {
+        return usage_error("--size: must be at most " + std::to_string(max_frame_size) + " in frame mode (got " +
+                           std::to_string(result.size) + ")");
+    }
+    // Each factor is bounded above, so the product fits in 64 bits.
+    const auto in_flight = static_cast<std::uint64_t>(result.connections) * result.pipeline * (result.size + 4);
+    if (in_flight > max_bytes_in_flight) {
+        return usage_error("connections x pipeline x size: " + std::to_string(in_flight) +
+                           " bytes in flight is above the limit of " + std::to_string(max_bytes_in_flight));
+    }
+    return {result, 0};
+}
+
+}  // namespace wire::client

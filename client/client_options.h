@@ -1,0 +1,49 @@
+#pragma once
+// client.exe's command line: the flags of the front-end contract, parsed and validated.
+#include <wire/endpoint.h>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <iosfwd>
+#include <optional>
+#include <string_view>
+
+namespace wire::client {
+
+enum class mode {
+    echo,   // a plain byte stream: messages of --size bytes, echoed back by any echo server
+    frame,  // each message is a frame (4-byte little-endian length + payload), expected back unchanged
+    churn,  // each of --connections loops: connect, one exchange, disconnect, again
+};
+
+[[nodiscard]] std::string_view to_string(mode m) noexcept;
+
+struct options {
+    endpoint server;                  // --host and --port
+    std::size_t connections = 16;
+    std::size_t size = 64;            // payload bytes per message
+    std::size_t pipeline = 1;         // messages in flight per connection (echo, frame)
+    std::chrono::milliseconds duration{5000};
+    client::mode mode = mode::echo;
+    bool json = false;
+};
+
+// Limits, checked with a clear message. They bound the client's own memory: payloads in flight
+// sit in send queues until they come back.
+inline constexpr std::size_t max_connections = 50'000;
+inline constexpr std::size_t max_size = 64U << 20;        // echo and churn
+inline constexpr std::size_t max_frame_size = 16U << 20;  // frame mode (servers cap frames too: 1 MiB by default)
+inline constexpr std::size_t max_pipeline = 10'000;
+inline constexpr std::size_t max_bytes_in_flight = 1U << 30;  // connections x pipeline x size, all connections together
+
+// Either options to run with, or the exit code to leave with: 0 after --help (printed to
+// `out`), 2 after a bad argument (one error line, then the usage, on `err`).
+struct parse_result {
+    std::optional<options> value;
+    int exit_code = 0;
+};
+
+[[nodiscard]] parse_result parse_options(int argc, const char* const* argv, std::ostream& out, std::ostream& err);
+
+}  // namespace wire::client

@@ -1,0 +1,18 @@
+#pragma once
+// Turns Ctrl+C, Ctrl+Break and closing the console window into a stop request that the main
+// thread waits for, so the client can stop early and still print its summary.
+#include <chrono>
+
+namespace wire::client {
+
+// Registers the console control handler. Call once, before anything worth stopping starts.
+void install_console_stop_handler();
+
+// Waits until a stop is requested or `timeout` passes; true once a stop was requested.
+[[nodiscard]] bool wait_for_stop_request(std::chrono::milliseconds timeout);
+
+// Tells a console-close handler that may be waiting that the client has finished (its summary is out):
+// Windows ends the process as soon as that handler returns.
+void notify_stopped();
+
+}  // namespace wire::client
