@@ -99,7 +99,10 @@ start_wine() {
   fi
   # A persistent wineserver makes each process start cost ~0.1 s instead of ~3 s.
   # (It answers non-zero when one already runs for this prefix; that one serves just as well.)
-  wineserver -p 2>/dev/null || true
+  wineserver -p </dev/null >/dev/null 2>&1 || true
+  # Wine's service processes start with the first program and outlive it; start them here,
+  # detached from our output, so no pipe reading this script's output is held open by them.
+  wineboot </dev/null >/dev/null 2>&1 || true
   WINESERVER_STARTED=1
 }
 stop_wine() {
