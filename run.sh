@@ -99,13 +99,11 @@ start_wine() {
   fi
   # A persistent wineserver makes each process start cost ~0.1 s instead of ~3 s.
   # (It answers non-zero when one already runs for this prefix; that one serves just as well.)
-  wineserver -p 2>/dev/null || true
+  wineserver -p </dev/null >/dev/null 2>&1 || true
+  # Wine's service processes start with the first program and outlive it; start them here,
+  # detached from our output, so no pipe reading this script's output is held open by them.
+  wineboot </dev/null >/dev/null 2>&1 || true
   WINESERVER_STARTED=1
-  # The first Wine process of a session starts services.exe, winedevice.exe and friends, and they
-  # inherit its standard handles. Started by CTest (gtest discovery, a test), they would keep its
-  # output pipe open until the wineserver exits, and CTest waits for that pipe: a 60 s discovery
-  # timeout. Start them here, attached to nothing.
-  wine wineboot </dev/null >/dev/null 2>&1 || true
 }
 stop_wine() {
   if [ "$WINESERVER_STARTED" -eq 1 ]; then wineserver -k 2>/dev/null || true; fi

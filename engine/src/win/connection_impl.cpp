@@ -43,14 +43,14 @@ void connection_impl::start_accepted(unique_socket socket, const endpoint& local
     remote_ = remote;
     if (const std::error_code ec = engine_->associate(socket_.get(), skips_port_); ec) {
         release_socket(lock, ec, true);
-        ++busy_;
+        add_busy();
         release_busy(lock, true);  // finalizes: on_close without on_open
         return;
     }
     set_no_delay(socket_.get());
     state_ = state::open;
     opened_ = true;
-    ++busy_;  // held across on_open, then handed to the first receive
+    add_busy();  // held across on_open, then handed to the first receive
     lock.unlock();
 
     touch();
@@ -77,13 +77,13 @@ void connection_impl::start_connect(const endpoint& remote) noexcept {
     if (ec) {
         engine_counters::add(engine_->counters().connect_failures);
         release_socket(lock, ec, true);
-        ++busy_;
+        add_busy();
         release_busy(lock, false);  // posts the finalization: on_close runs on a worker
         return;
     }
     set_no_delay(socket_.get());
 
-    ++busy_;  // the connect operation
+    add_busy();  // the connect operation
     try {
         deadline_ = engine_->timers().schedule_after(engine_->options().connect_timeout, [weak = weak_from_this()] {
             if (const auto self = weak.lock()) {
@@ -328,7 +328,7 @@ bool connection_impl::pump_send(lock_type& lock) noexcept {
         }
         send_op_.reset_overlapped();
         send_active_ = true;
-        ++busy_;
+        add_busy();
         DWORD sent = 0;
         engine_counters::add(engine_->counters().send_calls);
         const int result =
@@ -336,7 +336,7 @@ bool connection_impl::pump_send(lock_type& lock) noexcept {
         if (result == 0 && skips_port_) {
             engine_counters::add(engine_->counters().completions_inline);
             send_active_ = false;
-            --busy_;
+            drop_busy();
             queue_.consume(sent);
             engine_counters::sub(engine_->counters().buffered_bytes, sent);
             engine_counters::add(engine_->counters().bytes_sent, sent);
@@ -347,7 +347,7 @@ bool connection_impl::pump_send(lock_type& lock) noexcept {
         }
         const std::error_code failure = last_socket_error();
         send_active_ = false;
-        --busy_;
+        drop_busy();
         release_socket(lock, failure, true);
         return false;
     }
@@ -511,15 +511,15 @@ void connection_impl::post_control(lock_type& /*lock*/, control_operation& op) n
         return;
     }
     op.queued = true;
-    ++busy_;
+    add_busy();
     if (!engine_->post(op, ERROR_SUCCESS)) {
         op.queued = false;
-        --busy_;
+        drop_busy();
     }
 }
 
 void connection_impl::release_busy(lock_type& lock, bool on_worker) noexcept {
-    --busy_;
+    drop_busy();
     settle(lock, on_worker);
 }
 
@@ -556,6 +556,16 @@ void connection_impl::finalize() noexcept {
         engine_->release_slot();
     }
     engine_->remove_connection(this);
+}
+
+void connection_impl::add_busy() noexcept {
+    ++busy_;
+    engine_counters::add(engine_->counters().operations_pending);
+}
+
+void connection_impl::drop_busy() noexcept {
+    --busy_;
+    engine_counters::sub(engine_->counters().operations_pending);
 }
 
 // ---- queries -----------------------------------------------------------------------------------

@@ -121,6 +121,9 @@ private:
     // any other thread (a user callback never runs inside a user's call).
     void settle(lock_type& lock, bool on_worker) noexcept;
     void finalize() noexcept;
+    // busy_ changes, mirrored in the engine's operations_pending counter (leak checks).
+    void add_busy() noexcept;
+    void drop_busy() noexcept;
     void set_reason(std::error_code reason) noexcept;
     void discard_queue() noexcept;
     void notify_drained() noexcept;

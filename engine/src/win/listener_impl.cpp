@@ -62,6 +62,7 @@ void listener_impl::start() {
             return;
         }
         ++pending_;
+        engine_counters::add(engine_->counters().operations_pending);
         DWORD error = 0;
         if (issue_accept(*op, error)) {
             engine_->post(*op, error);  // finish on a worker, not inside listen()
@@ -219,11 +220,13 @@ void listener_impl::close() noexcept {
         socket_.reset();
     }
     ++pending_;  // balance finish_operation's decrement: removes the listener when nothing is pending
+    engine_counters::add(engine_->counters().operations_pending);
     finish_operation(lock);
 }
 
 void listener_impl::finish_operation(lock_type& lock) noexcept {
     --pending_;
+    engine_counters::sub(engine_->counters().operations_pending);
     const bool done = closed_ && pending_ == 0;
     lock.unlock();
     if (done) {

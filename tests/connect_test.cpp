@@ -1,0 +1,92 @@
+// The connector: refusal and timeouts come back as errors through on_close, never as a hang.
+#include "test_support.h"
+
+namespace wire::test {
+namespace {
+
+// A port nobody listens on: bind, read the port, close.
+std::uint16_t closed_port() {
+    const SOCKET s = ::socket(AF_INET, SOCK_STREAM, IPPROTO_TCP);
+    const endpoint any = endpoint::loopback_v4(0);
+    ::bind(s, reinterpret_cast<const sockaddr*>(any.data()), any.size());
+    sockaddr_in bound{};
+    int length = sizeof(bound);
+    ::getsockname(s, reinterpret_cast<sockaddr*>(&bound), &length);
+    ::closesocket(s);
+    return ::ntohs(bound.sin_port);
+}
+
+TEST(Connect, ClosedPortIsRefused) {
+    engine e;
+    auto rec = std::make_shared<recorder>();
+    connection c = e.connect(endpoint::loopback_v4(closed_port()), std::make_unique<recording_handler>(rec));
+    ASSERT_TRUE(eventually([&] { return rec->is_closed(); }));
+    std::lock_guard lock(rec->mutex);
+    EXPECT_EQ(rec->opened, 0);
+    EXPECT_EQ(rec->reason, std::error_code(WSAECONNREFUSED, std::system_category())) << rec->reason.message();
+    EXPECT_EQ(e.stats().connect_failures, 1U);
+}
+
+TEST(Connect, TimeoutIsHonoured) {
+    // A listener that never accepts, its backlog filled: further SYNs are dropped and the
+    // connect would wait for the kernel's retries.
+    const SOCKET full = ::socket(AF_INET, SOCK_STREAM, IPPROTO_TCP);
+    const endpoint loopback = endpoint::loopback_v4(0);
+    ASSERT_EQ(::bind(full, reinterpret_cast<const sockaddr*>(loopback.data()), loopback.size()), 0);
+    ASSERT_EQ(::listen(full, 1), 0);
+    sockaddr_in bound{};
+    int length = sizeof(bound);
+    ::getsockname(full, reinterpret_cast<sockaddr*>(&bound), &length);
+    const endpoint target = endpoint::loopback_v4(::ntohs(bound.sin_port));
+
+    engine_options options;
+    options.connect_timeout = 300ms;
+    engine e(options);
+    std::vector<std::shared_ptr<recorder>> fillers;
+    std::vector<connection> filler_conns;
+    for (int i = 0; i < 8; ++i) {  // more than the backlog holds
+        fillers.push_back(std::make_shared<recorder>());
+        filler_conns.push_back(e.connect(target, std::make_unique<recording_handler>(fillers.back())));
+    }
+    // At least one of them cannot complete its handshake: it must end with timed_out.
+    ASSERT_TRUE(eventually([&] {
+        for (const auto& f : fillers) {
+            if (f->is_closed()) {
+                std::lock_guard lock(f->mutex);
+                if (f->reason == error::timed_out) {
+                    return true;
+                }
+            }
+        }
+        return false;
+    }));
+    ::closesocket(full);
+}
+
+TEST(Connect, CloseWhileConnectingEndsWithoutOpen) {
+    engine e;
+    auto rec = std::make_shared<recorder>();
+    listener l = e.listen(endpoint::loopback_v4(0), echo_factory());
+    connection c = e.connect(l.local_endpoint(), std::make_unique<recording_handler>(rec));
+    c.abort();
+    ASSERT_TRUE(eventually([&] { return rec->is_closed(); }));
+    std::lock_guard lock(rec->mutex);
+    EXPECT_EQ(rec->closed, 1);
+    // The connect may have completed just before the abort: then it opened, and still closed once.
+    EXPECT_LE(rec->opened, 1);
+    EXPECT_EQ(rec->reason, error::aborted);
+}
+
+TEST(Connect, NullHandlerIsRejected) {
+    engine e;
+    EXPECT_THROW((void)e.connect(endpoint::loopback_v4(1), nullptr), std::invalid_argument);
+}
+
+TEST(Connect, BusyPortCannotBeListenedOnTwice) {
+    engine e;
+    listener first = e.listen(endpoint::loopback_v4(0), echo_factory());
+    EXPECT_THROW((void)e.listen(first.local_endpoint(), echo_factory()), std::system_error);
+}
+
+}  // namespace
+}  // namespace wire::test

@@ -1,0 +1,83 @@
+// The listener keeps its accepts posted whatever clients do, and serves IPv6 and dual-stack.
+#include "test_support.h"
+
+namespace wire::test {
+namespace {
+
+TEST(Listener, KeepsAcceptingAfterHundredsOfResets) {
+    engine e;
+    listener l = e.listen(endpoint::loopback_v4(0), echo_factory(), listen_options{.pending_accepts = 8});
+    for (int i = 0; i < 300; ++i) {
+        blocking_client rude(l.local_endpoint());
+        rude.reset();  // RST, often before the accept has completed
+    }
+    // Accept capacity is intact: a well-behaved client is served.
+    blocking_client polite(l.local_endpoint());
+    ASSERT_TRUE(polite.connected());
+    const auto payload = random_bytes(1000, 12);
+    ASSERT_TRUE(polite.send_all(payload));
+    EXPECT_EQ(polite.receive_exactly(payload.size()), payload);
+    ASSERT_TRUE(eventually([&] { return e.stats().connections_open == 1; }));
+    const statistics s = e.stats();
+    EXPECT_EQ(s.connections_accepted + s.accept_failures, 301U);
+}
+
+TEST(Listener, DualStackAcceptsIpv4Clients) {
+    engine e;
+    listener l = e.listen(endpoint::any_v6(0), echo_factory(), listen_options{.dual_stack = true});
+    blocking_client v4(endpoint::loopback_v4(l.local_endpoint().port()));
+    ASSERT_TRUE(v4.connected());
+    const auto payload = random_bytes(100, 13);
+    ASSERT_TRUE(v4.send_all(payload));
+    EXPECT_EQ(v4.receive_exactly(payload.size()), payload);
+}
+
+TEST(Listener, MaxConnectionsClosesTheExcessAndKeepsServing) {
+    engine_options options;
+    options.max_connections = 2;
+    engine e(options);
+    listener l = e.listen(endpoint::loopback_v4(0), echo_factory());
+    blocking_client a(l.local_endpoint());
+    blocking_client b(l.local_endpoint());
+    ASSERT_TRUE(a.send_all(random_bytes(1, 1)));
+    ASSERT_TRUE(b.send_all(random_bytes(1, 1)));
+    EXPECT_EQ(a.receive_exactly(1).size(), 1U);
+    EXPECT_EQ(b.receive_exactly(1).size(), 1U);
+    blocking_client excess(l.local_endpoint());
+    auto [data, clean] = excess.receive_to_end();  // closed at once: reset or end of stream
+    EXPECT_TRUE(data.empty());
+    EXPECT_EQ(e.stats().connections_rejected, 1U);
+    a.close();
+    ASSERT_TRUE(eventually([&] { return e.stats().connections_open == 1; }));
+    blocking_client later(l.local_endpoint());  // a slot is free again
+    ASSERT_TRUE(later.send_all(random_bytes(3, 3)));
+    EXPECT_EQ(later.receive_exactly(3).size(), 3U);
+}
+
+TEST(Listener, IdleConnectionsAreClosed) {
+    engine_options options;
+    options.idle_timeout = 200ms;
+    engine e(options);
+    listener l = e.listen(endpoint::loopback_v4(0), echo_factory());
+    blocking_client silent(l.local_endpoint());
+    auto [data, clean] = silent.receive_to_end();
+    EXPECT_TRUE(data.empty());
+    ASSERT_TRUE(eventually([&] { return e.stats().idle_timeouts == 1; }));
+}
+
+TEST(Listener, ClosingTheListenerLeavesConnectionsAlone) {
+    engine e;
+    listener l = e.listen(endpoint::loopback_v4(0), echo_factory());
+    blocking_client client(l.local_endpoint());
+    ASSERT_TRUE(client.send_all(random_bytes(5, 5)));
+    EXPECT_EQ(client.receive_exactly(5).size(), 5U);
+    const endpoint address = l.local_endpoint();
+    l.close();
+    ASSERT_TRUE(client.send_all(random_bytes(5, 6)));
+    EXPECT_EQ(client.receive_exactly(5), random_bytes(5, 6));
+    blocking_client refused(address);
+    EXPECT_FALSE(refused.connected());
+}
+
+}  // namespace
+}  // namespace wire::test
