@@ -72,9 +72,9 @@ constexpr const char* footer_text =
     "byte of its reply. Progress goes to stderr once a second; at the end a summary table goes to\n"
     "stdout, or with --json one line with the keys connections, size, pipeline, seconds, messages,\n"
     "msgs_per_s, mb_per_s, p50_us, p99_us, p999_us, errors, mismatches (churn adds connects_per_s).\n"
-    "MB/s counts payload bytes echoed back, 1 MB = 10^6 bytes.\n"
-    "Limits: --size up to 67108864 (16777216 in frame mode), and connections x pipeline x size up to\n"
-    "1073741824 bytes in flight. Exit 0: no errors and no mismatches; 1 otherwise; 2: bad arguments.\n"
+    "MB/s counts payload bytes echoed back, 1 MB = 10^6 bytes. At most 1073741824 bytes may be in\n"
+    "flight (connections x pipeline x size, all connections together).\n"
+    "Exit 0: no errors, no mismatches and at least one verified message; 1 otherwise; 2: bad arguments.\n"
     "\n"
     "Examples:\n"
     "  client --port 7000\n"
@@ -115,7 +115,7 @@ parse_result parse_options(int argc, const char* const* argv, std::ostream& out,
         ->type_name("C")
         ->check(whole_number(1, static_cast<long long>(max_connections)))
         ->capture_default_str();
-    app.add_option("--size", size, "Payload bytes per message, 1 or more")
+    app.add_option("--size", size, "Payload bytes per message, 1 to 67108864 (frame mode: to 16777216)")
         ->type_name("S")
         ->check(whole_number(1, static_cast<long long>(max_size)))
         ->capture_default_str();

@@ -25,7 +25,7 @@ struct options {
     std::size_t size = 64;            // payload bytes per message
     std::size_t pipeline = 1;         // messages in flight per connection (echo, frame)
     std::chrono::milliseconds duration{5000};
-    client::mode mode = mode::echo;
+    client::mode mode = client::mode::echo;
     bool json = false;
 };
 

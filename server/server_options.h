@@ -22,7 +22,7 @@ enum class mode {
 
 struct options {
     endpoint address = endpoint::loopback_v4(0);  // --host, --port (0: any free port)
-    server::mode mode = mode::echo;
+    server::mode mode = server::mode::echo;
     unsigned workers = 0;                          // 0: one per logical processor
     std::size_t max_connections = 10'000;
     std::uint32_t max_frame = frame_parser::default_max_frame;
