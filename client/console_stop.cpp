@@ -49,7 +49,7 @@ BOOL WINAPI on_console_event(DWORD event) noexcept {
 
 }  // namespace
 
-void install_console_stop_handler() { ::SetConsoleCtrlHandler(&on_console_event, TRUE); }
+bool install_console_stop_handler() noexcept { return ::SetConsoleCtrlHandler(&on_console_event, TRUE) != FALSE; }
 
 bool wait_for_stop_request(std::chrono::milliseconds timeout) {
     std::unique_lock lock(state_mutex);

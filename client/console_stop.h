@@ -6,7 +6,8 @@
 namespace wire::client {
 
 // Registers the console control handler. Call once, before anything worth stopping starts.
-void install_console_stop_handler();
+// False when Windows refused it: Ctrl+C then ends the process at once, without the final report.
+[[nodiscard]] bool install_console_stop_handler() noexcept;
 
 // Waits until a stop is requested or `timeout` passes; true once a stop was requested.
 [[nodiscard]] bool wait_for_stop_request(std::chrono::milliseconds timeout);

@@ -74,7 +74,10 @@ int main(int argc, char* argv[]) {
     if (!parsed.value) {
         return parsed.exit_code;
     }
-    install_console_stop_handler();
+    if (!install_console_stop_handler()) {
+        std::cerr << "server: warning: no console control handler; Ctrl+C will end the server "
+                     "without its final report\n";
+    }
     int code = 1;
     try {
         code = run(*parsed.value);
