@@ -2,6 +2,7 @@
 
 #include <wire/error.h>
 
+#include <algorithm>
 #include <new>
 #include <string>
 
