@@ -38,11 +38,15 @@ struct listen_options {
     bool dual_stack = false;        // IPv6 listener also accepts IPv4 (IPV6_V6ONLY off)
 };
 
-// What start-up probing found.
+// What the platform turned out to support. Skip-on-success is probed at start-up; socket reuse
+// is learnt from use: true once a socket recycled with DisconnectEx(TF_REUSE_SOCKET) has worked
+// for that purpose, false while unknown or after it failed (Wine 8: ConnectEx on a reused socket).
 struct platform_features {
     bool skip_completion_port_on_success = false;
-    bool disconnect_reuse_for_accept = false;   // DisconnectEx(TF_REUSE_SOCKET) then AcceptEx works
-    bool disconnect_reuse_for_connect = false;  // ... then ConnectEx works (not under Wine 8)
+    bool disconnect_ex_probed = false;     // a DisconnectEx(TF_REUSE_SOCKET) has completed or timed out
+    bool disconnect_ex_completes = false;  // ... and it completed
+    bool disconnect_reuse_for_accept = false;
+    bool disconnect_reuse_for_connect = false;
 };
 
 }  // namespace wire

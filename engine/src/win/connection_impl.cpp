@@ -36,16 +36,20 @@ connection_impl::~connection_impl() {
 
 // ---- start -------------------------------------------------------------------------------------
 
-void connection_impl::start_accepted(unique_socket socket, const endpoint& local, const endpoint& remote) noexcept {
+void connection_impl::start_accepted(unique_socket socket, bool associated, bool skips_port, const endpoint& local,
+                                     const endpoint& remote) noexcept {
     lock_type lock(mutex_);
     socket_ = std::move(socket);
     local_ = local;
     remote_ = remote;
-    if (const std::error_code ec = engine_->associate(socket_.get(), skips_port_); ec) {
-        release_socket(lock, ec, true);
-        add_busy();
-        release_busy(lock, true);  // finalizes: on_close without on_open
-        return;
+    skips_port_ = skips_port;
+    if (!associated) {
+        if (const std::error_code ec = engine_->associate(socket_.get(), skips_port_); ec) {
+            release_socket(lock, ec, true);
+            add_busy();
+            release_busy(lock, true);  // finalizes: on_close without on_open
+            return;
+        }
     }
     set_no_delay(socket_.get());
     state_ = state::open;
@@ -62,28 +66,8 @@ void connection_impl::start_accepted(unique_socket socket, const endpoint& local
 void connection_impl::start_connect(const endpoint& remote) noexcept {
     lock_type lock(mutex_);
     remote_ = remote;
-    std::error_code ec;
-    socket_ = make_tcp_socket(remote.is_v6(), ec);
-    if (!ec) {
-        ec = engine_->associate(socket_.get(), skips_port_);
-    }
-    if (!ec) {
-        // ConnectEx needs a bound socket.
-        const endpoint any = remote.is_v6() ? endpoint::any_v6(0) : endpoint::any_v4(0);
-        if (::bind(socket_.get(), as_sockaddr(any), any.size()) == SOCKET_ERROR) {
-            ec = last_socket_error();
-        }
-    }
-    if (ec) {
-        engine_counters::add(engine_->counters().connect_failures);
-        release_socket(lock, ec, true);
-        add_busy();
-        release_busy(lock, false);  // posts the finalization: on_close runs on a worker
-        return;
-    }
-    set_no_delay(socket_.get());
-
-    add_busy();  // the connect operation
+    from_connect_ = true;
+    add_busy();  // the connect operation, until handle_connect
     try {
         deadline_ = engine_->timers().schedule_after(engine_->options().connect_timeout, [weak = weak_from_this()] {
             if (const auto self = weak.lock()) {
@@ -93,17 +77,54 @@ void connection_impl::start_connect(const endpoint& remote) noexcept {
     } catch (const std::bad_alloc&) {
         deadline_.reset();  // no timer memory: the connect still completes or fails on its own
     }
-    connect_op_.reset_overlapped();
-    const BOOL done = engine_->extensions().connect_ex(socket_.get(), as_sockaddr(remote), remote.size(), nullptr, 0,
-                                                       nullptr, &connect_op_);
-    if (done != FALSE) {
-        if (skips_port_) {
-            engine_->post(connect_op_, ERROR_SUCCESS);  // never open inside the caller's connect()
-        }
-        return;
+    if (const DWORD error = issue_connect(lock); error != ERROR_SUCCESS) {
+        engine_->post(connect_op_, error);  // report on a worker, never inside connect()
     }
-    if (const int error = ::WSAGetLastError(); error != ERROR_IO_PENDING) {
-        engine_->post(connect_op_, static_cast<DWORD>(error));
+}
+
+DWORD connection_impl::issue_connect(lock_type& /*lock*/) noexcept {
+    const bool ipv6 = remote_.is_v6();
+    for (;;) {
+        recycled_socket_ = false;
+        if (auto pooled = engine_->sockets().take(ipv6, reuse_use::connect)) {
+            socket_ = std::move(pooled->socket);
+            skips_port_ = pooled->skips_port;
+            recycled_socket_ = true;  // still bound and on the port
+        } else {
+            std::error_code ec;
+            socket_ = make_tcp_socket(ipv6, ec);
+            if (!ec) {
+                ec = engine_->associate(socket_.get(), skips_port_);
+            }
+            if (!ec) {
+                // ConnectEx needs a bound socket.
+                const endpoint any = ipv6 ? endpoint::any_v6(0) : endpoint::any_v4(0);
+                if (::bind(socket_.get(), as_sockaddr(any), any.size()) == SOCKET_ERROR) {
+                    ec = last_socket_error();
+                }
+            }
+            if (ec) {
+                return static_cast<DWORD>(ec.value());
+            }
+            set_no_delay(socket_.get());
+        }
+        connect_op_.reset_overlapped();
+        if (engine_->extensions().connect_ex(socket_.get(), as_sockaddr(remote_), remote_.size(), nullptr, 0, nullptr,
+                                             &connect_op_) != FALSE) {
+            if (skips_port_) {
+                engine_->post(connect_op_, ERROR_SUCCESS);  // on_open runs on a worker, not here
+            }
+            return ERROR_SUCCESS;
+        }
+        const int error = ::WSAGetLastError();
+        if (error == ERROR_IO_PENDING) {
+            return ERROR_SUCCESS;
+        }
+        if (!recycled_socket_) {
+            return static_cast<DWORD>(error);
+        }
+        engine_->sockets().report(reuse_use::connect, false);  // this platform cannot: fresh socket
+        socket_.reset();
     }
 }
 
@@ -120,6 +141,16 @@ void connection_impl::on_connect(operation& op, DWORD error, DWORD /*bytes*/) no
 
 void connection_impl::handle_connect(DWORD error) noexcept {
     lock_type lock(mutex_);
+    if (state_ == state::connecting && error != ERROR_SUCCESS && recycled_socket_) {
+        // The failure may be the reuse itself (Wine: WSAEISCONN): remember, retry on a fresh socket.
+        engine_->sockets().report(reuse_use::connect, false);
+        socket_.reset();
+        if (const DWORD retry = issue_connect(lock); retry == ERROR_SUCCESS) {
+            return;  // a new completion will come; the busy unit stays with it
+        } else {
+            error = retry;
+        }
+    }
     if (deadline_) {
         engine_->timers().cancel(*deadline_);
         deadline_.reset();
@@ -135,6 +166,10 @@ void connection_impl::handle_connect(DWORD error) noexcept {
         release_socket(lock, last_socket_error(), true);
         release_busy(lock, true);
         return;
+    }
+    if (recycled_socket_) {
+        engine_->sockets().report(reuse_use::connect, true);
+        engine_counters::add(engine_->counters().sockets_reused);
     }
     local_ = local_endpoint_of(socket_.get());
     state_ = state::open;
@@ -226,6 +261,7 @@ void connection_impl::receive_loop(DWORD error, DWORD bytes) noexcept {
                 release_socket(lock, to_error_code(error), true);
             } else {
                 peer_fin_ = true;
+                closed_passively_ = !fin_sent_;
                 if (state_ == state::shutdown_sent) {
                     release_socket(lock, {}, false);  // both FINs exchanged: a clean close
                 } else {
@@ -462,6 +498,7 @@ void connection_impl::send_fin(lock_type& lock) noexcept {
         return;
     }
     state_ = state::shutdown_sent;
+    fin_sent_ = true;
     if (peer_fin_) {
         release_socket(lock, {}, false);
     }
@@ -476,6 +513,11 @@ void connection_impl::release_socket(lock_type& /*lock*/, std::error_code reason
     if (deadline_) {
         engine_->timers().cancel(*deadline_);
         deadline_.reset();
+    }
+    if (socket_ && !abortive && closed_passively_ && fin_sent_ && !send_active_ && !receive_active_) {
+        // Both FINs exchanged, the peer's first (so no TIME_WAIT here), nothing outstanding: the
+        // socket can serve another connection.
+        engine_->sockets().recycle(std::move(socket_), remote_.is_v6(), skips_port_, from_connect_);
     }
     if (socket_) {
         if (abortive) {

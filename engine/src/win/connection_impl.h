@@ -50,7 +50,9 @@ public:
 
     // Both start paths run on a worker (accept completion) or post to one (connect), so callbacks
     // never run inside a user's call.
-    void start_accepted(unique_socket socket, const endpoint& local, const endpoint& remote) noexcept;
+    // `associated`: the socket came from the pool and is already on the port (with skips_port).
+    void start_accepted(unique_socket socket, bool associated, bool skips_port, const endpoint& local,
+                        const endpoint& remote) noexcept;
     void start_connect(const endpoint& remote) noexcept;
 
     // The creator took a max_connections slot for this connection; finalize gives it back.
@@ -103,6 +105,9 @@ private:
     static void on_finalize_notice(operation& op, DWORD error, DWORD bytes) noexcept;
 
     void handle_connect(DWORD error) noexcept;
+    // Prepares a socket (recycled when the pool has one) and issues ConnectEx. Returns the error
+    // of an immediate failure; ERROR_SUCCESS when a completion will follow.
+    [[nodiscard]] DWORD issue_connect(lock_type& lock) noexcept;
     void begin_receiving() noexcept;  // called on a worker with one busy unit held for the receive
     void receive_loop(DWORD error, DWORD bytes) noexcept;
     [[nodiscard]] bool issue_receive(lock_type& lock, DWORD& error, DWORD& bytes) noexcept;
@@ -145,6 +150,10 @@ private:
     bool drain_wanted_ = false;    // send() refused since the last on_drained
     bool finalized_ = false;
     bool holds_slot_ = false;
+    bool from_connect_ = false;    // created by engine::connect (its socket may serve ConnectEx again)
+    bool recycled_socket_ = false; // socket_ came from the pool
+    bool fin_sent_ = false;
+    bool closed_passively_ = false;  // the peer's FIN arrived before ours left
     unsigned busy_ = 0;
     std::error_code reason_;
     bool reason_set_ = false;

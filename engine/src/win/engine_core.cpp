@@ -41,7 +41,7 @@ engine_core::engine_core(const engine_options& options) : options_(options) {
         throw std::system_error(static_cast<int>(::GetLastError()), std::system_category(), "CreateIoCompletionPort");
     }
     extensions_ = extension_functions::load();
-    features_.skip_completion_port_on_success = options_.skip_completion_port_on_success && tcp_providers_are_ifs();
+    skip_port_supported_ = options_.skip_completion_port_on_success && tcp_providers_are_ifs();
 }
 
 engine_core::~engine_core() { stop(); }
@@ -98,7 +98,7 @@ std::error_code engine_core::associate(SOCKET socket, bool& skips_port_on_succes
     if (::CreateIoCompletionPort(handle, port_.get(), static_cast<ULONG_PTR>(completion_key::io), 0) == nullptr) {
         return {static_cast<int>(::GetLastError()), std::system_category()};
     }
-    if (features_.skip_completion_port_on_success &&
+    if (skip_port_supported_ &&
         ::SetFileCompletionNotificationModes(handle, FILE_SKIP_COMPLETION_PORT_ON_SUCCESS | FILE_SKIP_SET_EVENT_ON_HANDLE) != FALSE) {
         skips_port_on_success = true;
     }
@@ -217,6 +217,8 @@ void engine_core::stop() noexcept {
         l->close();  // accepts that raced with the first close are cancelled again
     }
     wait_registry(abort_drain_bound, [this] { return connections_.empty() && listeners_.empty(); });
+    pool_.drain();  // disconnects still in flight complete (cancelled) while the workers run
+    pool_.clear();
 
     for (std::size_t i = 0; i < workers_.size(); ++i) {
         ::PostQueuedCompletionStatus(port_.get(), 0, static_cast<ULONG_PTR>(completion_key::quit), nullptr);
@@ -259,6 +261,16 @@ void engine_core::sweep_idle() noexcept {
     }
 }
 
+platform_features engine_core::features() const noexcept {
+    platform_features f;
+    f.skip_completion_port_on_success = skip_port_supported_;
+    f.disconnect_ex_probed = pool_.disconnect_probed();
+    f.disconnect_ex_completes = pool_.disconnect_completes();
+    f.disconnect_reuse_for_accept = pool_.supported(reuse_use::accept);
+    f.disconnect_reuse_for_connect = pool_.supported(reuse_use::connect);
+    return f;
+}
+
 statistics engine_core::snapshot() const noexcept {
     const auto get = [](const std::atomic<std::uint64_t>& c) { return c.load(std::memory_order_relaxed); };
     statistics s;
@@ -277,6 +289,7 @@ statistics engine_core::snapshot() const noexcept {
     s.dequeue_calls = get(counters_.dequeue_calls);
     s.completions_dequeued = get(counters_.completions_dequeued);
     s.completions_inline = get(counters_.completions_inline);
+    s.sockets_reused = get(counters_.sockets_reused);
     s.sends_refused = get(counters_.sends_refused);
     s.operations_pending = get(counters_.operations_pending);
     s.connection_objects = get(counters_.connection_objects);

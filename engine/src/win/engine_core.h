@@ -7,6 +7,7 @@
 #include "core/timer_queue.h"
 #include "win/extensions.h"
 #include "win/operation.h"
+#include "win/socket_pool.h"
 #include "win/unique_handle.h"
 #include "win/winsock.h"
 #include "win/winsock_session.h"
@@ -42,6 +43,7 @@ struct engine_counters {
     std::atomic<std::uint64_t> dequeue_calls{0};
     std::atomic<std::uint64_t> completions_dequeued{0};
     std::atomic<std::uint64_t> completions_inline{0};
+    std::atomic<std::uint64_t> sockets_reused{0};
     std::atomic<std::uint64_t> sends_refused{0};
     std::atomic<std::uint64_t> operations_pending{0};
     std::atomic<std::uint64_t> connection_objects{0};
@@ -86,7 +88,9 @@ public:
     void release_slot() noexcept;
 
     [[nodiscard]] const engine_options& options() const noexcept { return options_; }
-    [[nodiscard]] const platform_features& features() const noexcept { return features_; }
+    [[nodiscard]] platform_features features() const noexcept;
+    [[nodiscard]] bool skip_port_supported() const noexcept { return skip_port_supported_; }
+    [[nodiscard]] socket_pool& sockets() noexcept { return pool_; }
     [[nodiscard]] const extension_functions& extensions() const noexcept { return extensions_; }
     [[nodiscard]] timer_queue& timers() noexcept { return timers_; }
     [[nodiscard]] engine_counters& counters() noexcept { return counters_; }
@@ -105,8 +109,9 @@ private:
     winsock_session winsock_;
     unique_handle port_;
     extension_functions extensions_;
-    platform_features features_;
+    bool skip_port_supported_ = false;
     engine_counters counters_;
+    socket_pool pool_{*this};  // after options_ and extensions_, which it reads
     std::atomic<std::uint64_t> next_id_{1};
     std::atomic<std::size_t> slots_used_{0};
 

@@ -7,6 +7,7 @@
 #include "win/engine_core.h"
 #include "win/error_mapping.h"
 #include "win/socket_address.h"
+#include "win/socket_pool.h"
 
 namespace wire::detail {
 
@@ -71,29 +72,43 @@ void listener_impl::start() {
 }
 
 bool listener_impl::issue_accept(accept_operation& op, DWORD& error) noexcept {
-    std::error_code ec;
-    op.socket = make_tcp_socket(ipv6_, ec);
-    if (ec) {
-        retry_later(op);
-        return false;
-    }
-    op.reset_overlapped();
-    DWORD received = 0;
-    if (engine_->extensions().accept_ex(socket_.get(), op.socket.get(), op.addresses.data(), 0, address_length,
-                                        address_length, &received, &op) != FALSE) {
-        if (!skips_port_) {
+    for (;;) {
+        op.recycled = false;
+        if (auto pooled = engine_->sockets().take(ipv6_, reuse_use::accept)) {
+            op.socket = std::move(pooled->socket);
+            op.skips_port = pooled->skips_port;
+            op.recycled = true;
+        } else {
+            std::error_code ec;
+            op.socket = make_tcp_socket(ipv6_, ec);
+            if (ec) {
+                retry_later(op);
+                return false;
+            }
+        }
+        op.reset_overlapped();
+        DWORD received = 0;
+        if (engine_->extensions().accept_ex(socket_.get(), op.socket.get(), op.addresses.data(), 0, address_length,
+                                            address_length, &received, &op) != FALSE) {
+            if (!skips_port_) {
+                return false;
+            }
+            engine_counters::add(engine_->counters().completions_inline);
+            error = ERROR_SUCCESS;
+            return true;
+        }
+        const int failure = ::WSAGetLastError();
+        if (failure == ERROR_IO_PENDING) {
             return false;
         }
-        engine_counters::add(engine_->counters().completions_inline);
-        error = ERROR_SUCCESS;
+        if (op.recycled && failure != WSAECONNRESET) {
+            engine_->sockets().report(reuse_use::accept, false);  // reuse is what failed: fresh socket
+            op.socket.reset();
+            continue;
+        }
+        error = static_cast<DWORD>(failure);
         return true;
     }
-    const int failure = ::WSAGetLastError();
-    if (failure == ERROR_IO_PENDING) {
-        return false;
-    }
-    error = static_cast<DWORD>(failure);
-    return true;
 }
 
 void listener_impl::retry_later(accept_operation& op) noexcept {
@@ -123,6 +138,8 @@ void listener_impl::accept_loop(accept_operation& op, DWORD error) noexcept {
             return;
         }
         unique_socket accepted;
+        bool accepted_recycled = false;
+        bool accepted_skips = false;
         endpoint local;
         endpoint remote;
         if (error == ERROR_SUCCESS && op.socket) {
@@ -139,6 +156,12 @@ void listener_impl::accept_loop(accept_operation& op, DWORD error) noexcept {
                 local = to_endpoint(local_address, local_length);
                 remote = to_endpoint(remote_address, remote_length);
                 accepted = std::move(op.socket);
+                accepted_recycled = op.recycled;
+                accepted_skips = op.skips_port;
+                if (op.recycled) {
+                    engine_->sockets().report(reuse_use::accept, true);
+                    engine_counters::add(engine_->counters().sockets_reused);
+                }
             }
         }
         if (!accepted) {
@@ -151,7 +174,7 @@ void listener_impl::accept_loop(accept_operation& op, DWORD error) noexcept {
         lock.unlock();
 
         if (accepted) {
-            hand_over(std::move(accepted), local, remote);
+            hand_over(std::move(accepted), accepted_recycled, accepted_skips, local, remote);
         }
         if (!finished_at_once) {
             return;
@@ -163,7 +186,8 @@ void listener_impl::accept_loop(accept_operation& op, DWORD error) noexcept {
     }
 }
 
-void listener_impl::hand_over(unique_socket socket, const endpoint& local, const endpoint& remote) noexcept {
+void listener_impl::hand_over(unique_socket socket, bool recycled, bool skips_port, const endpoint& local,
+                              const endpoint& remote) noexcept {
     const auto reject = [this](unique_socket& s) {
         const linger reset_on_close{1, 0};
         ::setsockopt(s.get(), SOL_SOCKET, SO_LINGER, reinterpret_cast<const char*>(&reset_on_close),
@@ -199,7 +223,7 @@ void listener_impl::hand_over(unique_socket socket, const endpoint& local, const
         return;
     }
     engine_counters::add(engine_->counters().connections_accepted);
-    c->start_accepted(std::move(socket), local, remote);
+    c->start_accepted(std::move(socket), recycled, skips_port, local, remote);
 }
 
 void listener_impl::close() noexcept {

@@ -45,6 +45,8 @@ private:
         explicit accept_operation(listener_impl& l) noexcept : operation(&on_accept), owner(&l) {}
         listener_impl* owner;
         unique_socket socket;  // the socket AcceptEx connects; handed to the new connection
+        bool recycled = false;  // socket came from the pool: already on the port
+        bool skips_port = false;
         std::array<std::byte, 2 * address_length> addresses{};
     };
 
@@ -54,7 +56,8 @@ private:
     // no packet will arrive), false when a completion will be dequeued.
     [[nodiscard]] bool issue_accept(accept_operation& op, DWORD& error) noexcept;
     void retry_later(accept_operation& op) noexcept;
-    void hand_over(unique_socket socket, const endpoint& local, const endpoint& remote) noexcept;
+    void hand_over(unique_socket socket, bool recycled, bool skips_port, const endpoint& local,
+                   const endpoint& remote) noexcept;
     void finish_operation(lock_type& lock) noexcept;
 
     std::shared_ptr<engine_core> engine_;

@@ -1,0 +1,145 @@
+#include "win/socket_pool.h"
+
+#include "win/engine_core.h"
+
+#include <memory>
+
+namespace wire::detail {
+
+socket_pool::~socket_pool() {
+    drain();
+    clear();
+}
+
+void socket_pool::recycle(unique_socket socket, bool ipv6, bool skips_port, bool from_connect) noexcept {
+    const bool some_use_left =
+        accept_ != support::unsupported || (from_connect && connect_ != support::unsupported);
+    if (!engine_.options().recycle_sockets || engine_.extensions().disconnect_ex == nullptr || !some_use_left ||
+        disconnect_ == support::unsupported) {
+        return;  // `socket` closes on the way out
+    }
+    disconnect_operation* op = nullptr;
+    bool probe = false;
+    {
+        std::lock_guard lock(mutex_);
+        probe = disconnect_ == support::unknown;
+        if (draining_ || (probe && !in_flight_.empty()) ||
+            pooled_[ipv6 ? 1 : 0].size() + in_flight_.size() >= max_pooled) {
+            return;
+        }
+        try {
+            auto owned = std::make_unique<disconnect_operation>(*this, next_id_++, std::move(socket), ipv6, skips_port,
+                                                                from_connect);
+            in_flight_.emplace(owned->id, owned.get());
+            op = owned.release();  // owned by in_flight_ until finish()
+        } catch (const std::bad_alloc&) {
+            return;
+        }
+    }
+    if (probe) {
+        try {
+            engine_.timers().schedule_after(probe_timeout, [this, id = op->id] { probe_expired(id); });
+        } catch (const std::bad_alloc&) {
+            // Without the timer a probe that never completes is only found by stop(): still bounded.
+        }
+    }
+    if (engine_.extensions().disconnect_ex(op->socket.get(), op, TF_REUSE_SOCKET, 0) != FALSE) {
+        if (op->skips_port) {
+            finish(op, ERROR_SUCCESS);  // no packet will come
+        }
+        return;
+    }
+    if (const int error = ::WSAGetLastError(); error != ERROR_IO_PENDING) {
+        finish(op, static_cast<DWORD>(error));
+    }
+}
+
+void socket_pool::on_disconnected(operation& op, DWORD error, DWORD /*bytes*/) noexcept {
+    auto& disconnect = static_cast<disconnect_operation&>(op);
+    disconnect.pool->finish(&disconnect, error);
+}
+
+void socket_pool::finish(disconnect_operation* op, DWORD error) noexcept {
+    const std::unique_ptr<disconnect_operation> owned(op);
+    std::lock_guard lock(mutex_);
+    in_flight_.erase(op->id);
+    if (error == ERROR_SUCCESS) {
+        disconnect_ = support::supported;
+        if (!draining_) {
+            try {
+                pooled_[op->ipv6 ? 1 : 0].push_back(pooled_socket{std::move(op->socket), op->skips_port, op->from_connect});
+            } catch (const std::bad_alloc&) {
+                // the socket closes with `owned`
+            }
+        }
+    }
+    idle_.notify_all();
+}
+
+void socket_pool::probe_expired(std::uint64_t id) noexcept {
+    std::lock_guard lock(mutex_);
+    const auto found = in_flight_.find(id);
+    if (found == in_flight_.end() || disconnect_ != support::unknown) {
+        return;  // it completed: nothing to learn here
+    }
+    disconnect_ = support::unsupported;
+    disconnect_operation* abandoned = found->second;
+    in_flight_.erase(found);
+    // Close the socket, but never free the operation: its OVERLAPPED may still be written.
+    abandoned->socket.reset();
+    idle_.notify_all();
+}
+
+std::optional<pooled_socket> socket_pool::take(bool ipv6, reuse_use use) noexcept {
+    if (state(use) == support::unsupported) {
+        return std::nullopt;
+    }
+    std::lock_guard lock(mutex_);
+    auto& sockets = pooled_[ipv6 ? 1 : 0];
+    // A connect reuses only sockets that were connects before: an accepted socket stays bound
+    // to the listener's port.
+    for (auto it = sockets.rbegin(); it != sockets.rend(); ++it) {
+        if (use == reuse_use::accept || it->from_connect) {
+            pooled_socket out = std::move(*it);
+            sockets.erase(std::next(it).base());
+            return out;
+        }
+    }
+    return std::nullopt;
+}
+
+void socket_pool::report(reuse_use use, bool worked) noexcept {
+    if (!worked) {
+        state(use).store(support::unsupported);  // one failure is proof enough: stop trying
+        return;
+    }
+    support expected = support::unknown;
+    state(use).compare_exchange_strong(expected, support::supported);
+}
+
+bool socket_pool::supported(reuse_use use) const noexcept { return state(use) == support::supported; }
+
+void socket_pool::drain() noexcept {
+    std::unique_lock lock(mutex_);
+    draining_ = true;
+    for (const auto& [id, op] : in_flight_) {
+        ::CancelIoEx(reinterpret_cast<HANDLE>(op->socket.get()), op);
+    }
+    // A platform where disconnects complete completes cancelled ones at once. While that is still
+    // unknown (a probe in flight), wait no longer than the probe would have.
+    const auto bound = disconnect_ == support::supported ? std::chrono::seconds(10) : std::chrono::seconds(probe_timeout);
+    if (!idle_.wait_for(lock, bound, [this] { return in_flight_.empty(); })) {
+        for (const auto& [id, op] : in_flight_) {
+            op->socket.reset();  // abandoned like an expired probe: never freed
+        }
+        in_flight_.clear();
+    }
+}
+
+void socket_pool::clear() noexcept {
+    std::lock_guard lock(mutex_);
+    pooled_[0].clear();
+    pooled_[1].clear();
+}
+
+}  // namespace wire::detail

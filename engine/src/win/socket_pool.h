@@ -1,0 +1,109 @@
+#pragma once
+// Sockets recycled with DisconnectEx(TF_REUSE_SOCKET), kept for the next AcceptEx or ConnectEx so
+// churn costs fewer socket creations and port associations.
+//
+// Support is detected, not assumed: each use (accept, connect) starts "unknown", becomes
+// "supported" after the first recycled socket that worked, and "unsupported" after the first that
+// failed in a way only reuse explains (Wine 8: ConnectEx on a reused socket fails with WSAEISCONN);
+// then no more sockets are taken from the pool for that use.
+//
+// Only sockets closed passively (the peer's FIN came first) are recycled: they have no TIME_WAIT,
+// so DisconnectEx completes at once on Windows. Whether it completes at all is learnt from the
+// first one (the probe; no other is issued meanwhile): under Wine 8 it stays pending for ever, even
+// when cancelled or closed. A probe that has not completed after probe_timeout marks recycling
+// unsupported; its operation is then deliberately never freed (the kernel could still write to its
+// OVERLAPPED), a one-off leak of a few dozen bytes per engine.
+//
+// Ownership: a socket being disconnected lives in a heap disconnect_operation owned by in_flight_
+// from DisconnectEx until its completion is handled. stop() cancels those and waits for them
+// before the workers leave.
+#include <wire/options.h>
+
+#include "win/operation.h"
+#include "win/unique_socket.h"
+#include "win/winsock.h"
+
+#include <atomic>
+#include <condition_variable>
+#include <cstddef>
+#include <mutex>
+#include <optional>
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <vector>
+
+namespace wire::detail {
+
+class engine_core;
+
+struct pooled_socket {
+    unique_socket socket;
+    bool skips_port = false;  // FILE_SKIP_COMPLETION_PORT_ON_SUCCESS was set when it was associated
+    bool from_connect = false;
+};
+
+enum class reuse_use { accept, connect };
+
+class socket_pool {
+public:
+    explicit socket_pool(engine_core& engine) noexcept : engine_(engine) {}
+    ~socket_pool();
+    socket_pool(const socket_pool&) = delete;
+    socket_pool& operator=(const socket_pool&) = delete;
+
+    // Starts DisconnectEx(TF_REUSE_SOCKET) on a cleanly closed connection's socket; closes it
+    // instead when recycling is off, unsupported, or the pool is full.
+    void recycle(unique_socket socket, bool ipv6, bool skips_port, bool from_connect) noexcept;
+    // Whether DisconnectEx(TF_REUSE_SOCKET) completes here (false while unknown).
+    [[nodiscard]] bool disconnect_completes() const noexcept { return disconnect_ == support::supported; }
+    [[nodiscard]] bool disconnect_probed() const noexcept { return disconnect_ != support::unknown; }
+
+    // A recycled socket for the given use, or nothing (pool empty, or reuse unsupported).
+    [[nodiscard]] std::optional<pooled_socket> take(bool ipv6, reuse_use use) noexcept;
+
+    // What a use of a recycled socket showed.
+    void report(reuse_use use, bool worked) noexcept;
+    [[nodiscard]] bool supported(reuse_use use) const noexcept;
+
+    // Cancels outstanding disconnects and waits until their completions have been handled.
+    void drain() noexcept;
+    void clear() noexcept;
+
+private:
+    struct disconnect_operation : operation {
+        disconnect_operation(socket_pool& p, std::uint64_t n, unique_socket s, bool v6, bool skips, bool connect) noexcept
+            : operation(&on_disconnected), pool(&p), id(n), socket(std::move(s)), ipv6(v6), skips_port(skips), from_connect(connect) {}
+        socket_pool* pool;
+        std::uint64_t id;
+        unique_socket socket;
+        bool ipv6;
+        bool skips_port;
+        bool from_connect;
+    };
+    enum class support : int { unknown, supported, unsupported };
+    static constexpr std::size_t max_pooled = 256;  // per family: bounded, whatever the churn
+
+    static constexpr std::chrono::seconds probe_timeout{2};
+
+    static void on_disconnected(operation& op, DWORD error, DWORD bytes) noexcept;
+    void probe_expired(std::uint64_t id) noexcept;
+    void finish(disconnect_operation* op, DWORD error) noexcept;
+    std::atomic<support>& state(reuse_use use) noexcept { return use == reuse_use::accept ? accept_ : connect_; }
+    [[nodiscard]] const std::atomic<support>& state(reuse_use use) const noexcept {
+        return use == reuse_use::accept ? accept_ : connect_;
+    }
+
+    engine_core& engine_;
+    std::atomic<support> accept_{support::unknown};
+    std::atomic<support> connect_{support::unknown};
+    std::atomic<support> disconnect_{support::unknown};
+    std::uint64_t next_id_ = 1;
+    std::mutex mutex_;
+    std::condition_variable idle_;
+    std::vector<pooled_socket> pooled_[2];  // [ipv6]
+    std::map<std::uint64_t, disconnect_operation*> in_flight_;
+    bool draining_ = false;
+};
+
+}  // namespace wire::detail
