@@ -163,7 +163,9 @@ TEST(Close, HandleOutlivesEngineSafely) {
         ASSERT_TRUE(eventually([&] { return kept.is_open(); }));
     }  // listener, then engine destroyed with the connection open
     EXPECT_TRUE(rec->is_closed());
-    EXPECT_EQ(rec->reason, error::engine_stopped);
+    // Both ends live in the one engine: stop() may close the server end first, and this end then
+    // sees the FIN before its own close.
+    EXPECT_TRUE(rec->reason == error::engine_stopped || rec->reason == error::end_of_stream) << rec->reason.message();
     EXPECT_EQ(kept.send(random_bytes(4, 4)), error::not_connected);
     kept.close();
     kept.abort();

@@ -13,6 +13,7 @@ using namespace std::chrono_literals;
 
 template <typename Predicate>
 bool wait_until(Predicate done) {
+    // Bounds a hang only. The nearer-timer test relies on it being far below the 1 h timer.
     const auto deadline = std::chrono::steady_clock::now() + 20s;
     while (!done() && std::chrono::steady_clock::now() < deadline) {
         std::this_thread::sleep_for(1ms);
@@ -60,6 +61,18 @@ TEST(TimerQueue, StopDropsPendingCallbacks) {
         EXPECT_EQ(timers.pending(), 0U);
     }
     EXPECT_EQ(ran.load(), 0);
+}
+
+TEST(TimerQueue, EarlierTimerScheduledLaterStillRunsFirst) {
+    // The thread already sleeps towards a far deadline; a nearer one must wake it.
+    timer_queue timers;
+    std::atomic<bool> far_ran{false};
+    std::atomic<bool> near_ran{false};
+    timers.schedule_after(1h, [&] { far_ran = true; });
+    std::this_thread::sleep_for(20ms);
+    timers.schedule_after(1ms, [&] { near_ran = true; });
+    ASSERT_TRUE(wait_until([&] { return near_ran.load(); }));
+    EXPECT_FALSE(far_ran.load());
 }
 
 TEST(TimerQueue, CallbackMayScheduleAnother) {

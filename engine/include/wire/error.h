@@ -14,7 +14,7 @@ enum class error {
     send_queue_full,    // send() refused: the queued bytes are at the cap; wait for on_drained
     not_connected,      // send() on a connection that is closing or closed, or an empty handle
     too_many_connections,  // accepted while max_connections were open: closed at once
-    protocol_error,     // the application declared the peer's data invalid (connection::abort_protocol)
+    protocol_error,     // for applications: connection::abort(error::protocol_error) on invalid peer data
 };
 
 [[nodiscard]] const std::error_category& error_category() noexcept;

@@ -34,6 +34,7 @@ bool timer_queue::cancel(timer_id id) noexcept {
         }
     }
     deadlines_.erase(found);
+    wake_.notify_one();
     return true;
 }
 
@@ -62,8 +63,10 @@ void timer_queue::run(std::stop_token stop) {
         }
         const auto next = by_deadline_.begin()->first;
         if (clock::now() < next) {
-            // Woken early by a new, earlier deadline, a cancel or stop: just look again.
-            wake_.wait_until(lock, stop, next, [] { return false; });
+            // Sleep until that deadline, or until the earliest deadline changes (a new, earlier
+            // timer, or this one cancelled), or stop; then look again.
+            wake_.wait_until(lock, stop, next,
+                             [this, next] { return by_deadline_.empty() || by_deadline_.begin()->first != next; });
             continue;
         }
         auto node = by_deadline_.extract(by_deadline_.begin());
