@@ -11,10 +11,12 @@ namespace {
 struct echo_case {
     bool ipv6;
     bool skip_port;
+    bool zero_byte = false;
 };
 
 std::string case_name(const ::testing::TestParamInfo<echo_case>& info) {
-    return std::string(info.param.ipv6 ? "Ipv6" : "Ipv4") + (info.param.skip_port ? "Inline" : "AlwaysDequeue");
+    return std::string(info.param.ipv6 ? "Ipv6" : "Ipv4") + (info.param.skip_port ? "Inline" : "AlwaysDequeue") +
+           (info.param.zero_byte ? "ZeroByte" : "");
 }
 
 class EchoTest : public ::testing::TestWithParam<echo_case> {
@@ -22,6 +24,7 @@ protected:
     engine_options options() const {
         engine_options o;
         o.skip_completion_port_on_success = GetParam().skip_port;
+        o.zero_byte_receives = GetParam().zero_byte;
         return o;
     }
     endpoint loopback() const { return GetParam().ipv6 ? endpoint::loopback_v6(0) : endpoint::loopback_v4(0); }
@@ -88,8 +91,36 @@ TEST_P(EchoTest, BlockingPeerGetsItsBytesBack) {
 
 INSTANTIATE_TEST_SUITE_P(Loopback, EchoTest,
                          ::testing::Values(echo_case{false, true}, echo_case{true, true}, echo_case{false, false},
-                                           echo_case{true, false}),
+                                           echo_case{true, false}, echo_case{false, true, true},
+                                           echo_case{false, false, true}),
                          case_name);
+
+TEST(ZeroByteReceives, IdleConnectionsHoldNoReceiveBuffer) {
+    engine_options options;
+    options.zero_byte_receives = true;
+    engine e(options);
+    listener l = e.listen(endpoint::loopback_v4(0), echo_factory());
+    std::vector<std::unique_ptr<blocking_client>> clients;
+    for (int i = 0; i < 20; ++i) {
+        clients.push_back(std::make_unique<blocking_client>(l.local_endpoint()));
+        ASSERT_TRUE(clients.back()->send_all(random_bytes(100, 1)));  // active once...
+        ASSERT_EQ(clients.back()->receive_exactly(100).size(), 100U);
+    }
+    ASSERT_TRUE(eventually([&] { return e.stats().connections_open == 20; }));
+    // ...then idle: every connection waits in a zero-byte receive and has given its buffer back.
+    ASSERT_TRUE(eventually([&] { return e.stats().receive_buffers_held == 0; }));
+    ASSERT_TRUE(clients.front()->send_all(random_bytes(5, 2)));  // and wakes up when data comes
+    EXPECT_EQ(clients.front()->receive_exactly(5), random_bytes(5, 2));
+}
+
+TEST(ZeroByteReceives, OffMeansEachConnectionKeepsItsBuffer) {
+    engine e;
+    listener l = e.listen(endpoint::loopback_v4(0), echo_factory());
+    blocking_client client(l.local_endpoint());
+    ASSERT_TRUE(client.send_all(random_bytes(10, 3)));
+    ASSERT_EQ(client.receive_exactly(10).size(), 10U);
+    EXPECT_EQ(e.stats().receive_buffers_held, 1U);
+}
 
 // 256 connections each pipeline 1,000 messages; every echoed byte is checked.
 TEST(EchoLoad, ManyConnectionsManyMessages) {

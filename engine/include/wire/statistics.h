@@ -25,6 +25,7 @@ struct statistics {
     std::uint64_t operations_pending = 0;    // overlapped operations not yet completed (0 when idle)
     std::uint64_t connection_objects = 0;    // connection objects alive (leak check)
     std::uint64_t buffered_bytes = 0;        // bytes in send queues now
+    std::uint64_t receive_buffers_held = 0;  // receive buffers held by connections now
 };
 
 }  // namespace wire

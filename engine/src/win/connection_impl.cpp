@@ -214,9 +214,12 @@ void connection_impl::begin_receiving() noexcept {
 }
 
 bool connection_impl::issue_receive(lock_type& /*lock*/, DWORD& error, DWORD& bytes) noexcept {
-    if (!receive_buffer_) {
+    // In zero-byte mode a connection without a buffer waits in a zero-byte receive: it completes
+    // when data (or the FIN) arrives, and only then is a buffer taken from the pool.
+    receive_is_probe_ = engine_->options().zero_byte_receives && !receive_buffer_;
+    if (!receive_is_probe_ && !receive_buffer_) {
         try {
-            receive_buffer_ = std::make_unique_for_overwrite<std::byte[]>(receive_buffer_size_);
+            receive_buffer_ = engine_->receive_buffers().take();
         } catch (const std::bad_alloc&) {
             error = ERROR_NOT_ENOUGH_MEMORY;
             bytes = 0;
@@ -224,7 +227,8 @@ bool connection_impl::issue_receive(lock_type& /*lock*/, DWORD& error, DWORD& by
         }
     }
     receive_op_.reset_overlapped();
-    WSABUF buffer{gsl::narrow_cast<ULONG>(receive_buffer_size_), reinterpret_cast<char*>(receive_buffer_.get())};
+    WSABUF buffer{receive_is_probe_ ? 0 : gsl::narrow_cast<ULONG>(receive_buffer_size_),
+                  reinterpret_cast<char*>(receive_buffer_.get())};
     DWORD flags = 0;
     DWORD received = 0;
     engine_counters::add(engine_->counters().receive_calls);
@@ -254,6 +258,28 @@ void connection_impl::on_receive(operation& op, DWORD error, DWORD bytes) noexce
 // max_inline_completions in a row before yielding through the port so other connections run.
 void connection_impl::receive_loop(DWORD error, DWORD bytes) noexcept {
     for (unsigned inline_runs = 0;; ++inline_runs) {
+        if (error == ERROR_SUCCESS && receive_is_probe_) {
+            // The zero-byte receive says the socket is readable: read for real (data or FIN).
+            lock_type lock(mutex_);
+            const bool readable = state_ == state::open || state_ == state::closing || state_ == state::shutdown_sent;
+            if (!readable) {
+                receive_active_ = false;
+                release_busy(lock, true);
+                return;
+            }
+            try {
+                receive_buffer_ = engine_->receive_buffers().take();
+            } catch (const std::bad_alloc&) {
+                receive_active_ = false;
+                release_socket(lock, std::make_error_code(std::errc::not_enough_memory), true);
+                release_busy(lock, true);
+                return;
+            }
+            if (!issue_receive(lock, error, bytes)) {
+                return;
+            }
+            continue;
+        }
         if (error != ERROR_SUCCESS || bytes == 0) {
             lock_type lock(mutex_);
             receive_active_ = false;
@@ -277,6 +303,10 @@ void connection_impl::receive_loop(DWORD error, DWORD bytes) noexcept {
         {
             connection handle(shared_from_this());
             handler_->on_data(handle, gsl::span<const std::byte>(receive_buffer_.get(), bytes));
+        }
+        if (engine_->options().zero_byte_receives && bytes < receive_buffer_size_) {
+            // Drained what was there: hand the buffer back and wait in a zero-byte receive.
+            engine_->receive_buffers().give(std::move(receive_buffer_));
         }
 
         lock_type lock(mutex_);
@@ -592,6 +622,7 @@ void connection_impl::finalize() noexcept {
         handler_->on_close(handle, reason_);
     }
     handler_.reset();  // the handler may hold handles to this connection: drop them now
+    engine_->receive_buffers().give(std::move(receive_buffer_));  // no receive is outstanding
     engine_counters::add(engine_->counters().connections_closed);
     engine_counters::sub(engine_->counters().connections_open);
     if (holds_slot_) {

@@ -144,6 +144,7 @@ private:
     bool skips_port_ = false;      // FILE_SKIP_COMPLETION_PORT_ON_SUCCESS is on for socket_
     bool opened_ = false;          // on_open ran (or is running)
     bool receive_active_ = false;  // a receive is outstanding or its completion is being handled
+    bool receive_is_probe_ = false;  // the outstanding receive is zero-byte (owned by the receive path)
     bool paused_ = false;
     bool peer_fin_ = false;
     bool send_active_ = false;     // a WSASend is outstanding

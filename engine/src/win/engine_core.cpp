@@ -27,15 +27,26 @@ constexpr std::chrono::seconds abort_drain_bound{30};
 
 }  // namespace
 
-engine_core::engine_core(const engine_options& options) : options_(options) {
-    options_.worker_threads = resolve_worker_count(options_.worker_threads);
-    options_.dequeue_batch = std::clamp(options_.dequeue_batch, 1U, 1024U);
-    options_.receive_buffer_size = std::clamp<std::size_t>(options_.receive_buffer_size, 512, 16U << 20);
-    if (options_.send_queue_low_water == 0 || options_.send_queue_low_water >= options_.send_queue_cap) {
-        options_.send_queue_low_water = options_.send_queue_cap / 4;
-    }
-    options_.max_inline_completions = std::max(1U, options_.max_inline_completions);
+namespace {
 
+engine_options normalized(engine_options o) noexcept {
+    o.worker_threads = resolve_worker_count(o.worker_threads);
+    o.dequeue_batch = std::clamp(o.dequeue_batch, 1U, 1024U);
+    o.receive_buffer_size = std::clamp<std::size_t>(o.receive_buffer_size, 512, 16U << 20);
+    if (o.send_queue_low_water == 0 || o.send_queue_low_water >= o.send_queue_cap) {
+        o.send_queue_low_water = o.send_queue_cap / 4;
+    }
+    o.max_inline_completions = std::max(1U, o.max_inline_completions);
+    return o;
+}
+
+// Idle receive buffers kept for reuse: enough to absorb a burst of connections becoming active.
+constexpr std::size_t spare_receive_buffers = 256;
+
+}  // namespace
+
+engine_core::engine_core(const engine_options& options)
+    : options_(normalized(options)), receive_buffers_(options_.receive_buffer_size, spare_receive_buffers) {
     port_.reset(::CreateIoCompletionPort(INVALID_HANDLE_VALUE, nullptr, 0, options_.worker_threads));
     if (!port_) {
         throw std::system_error(static_cast<int>(::GetLastError()), std::system_category(), "CreateIoCompletionPort");
@@ -294,6 +305,7 @@ statistics engine_core::snapshot() const noexcept {
     s.operations_pending = get(counters_.operations_pending);
     s.connection_objects = get(counters_.connection_objects);
     s.buffered_bytes = get(counters_.buffered_bytes);
+    s.receive_buffers_held = receive_buffers_.outstanding();
     return s;
 }
 

@@ -4,6 +4,7 @@
 #include <wire/options.h>
 #include <wire/statistics.h>
 
+#include "core/buffer_pool.h"
 #include "core/timer_queue.h"
 #include "win/extensions.h"
 #include "win/operation.h"
@@ -91,6 +92,7 @@ public:
     [[nodiscard]] platform_features features() const noexcept;
     [[nodiscard]] bool skip_port_supported() const noexcept { return skip_port_supported_; }
     [[nodiscard]] socket_pool& sockets() noexcept { return pool_; }
+    [[nodiscard]] buffer_pool& receive_buffers() noexcept { return receive_buffers_; }
     [[nodiscard]] const extension_functions& extensions() const noexcept { return extensions_; }
     [[nodiscard]] timer_queue& timers() noexcept { return timers_; }
     [[nodiscard]] engine_counters& counters() noexcept { return counters_; }
@@ -112,6 +114,7 @@ private:
     bool skip_port_supported_ = false;
     engine_counters counters_;
     socket_pool pool_{*this};  // after options_ and extensions_, which it reads
+    buffer_pool receive_buffers_;
     std::atomic<std::uint64_t> next_id_{1};
     std::atomic<std::size_t> slots_used_{0};
 

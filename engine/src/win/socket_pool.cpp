@@ -126,8 +126,9 @@ void socket_pool::drain() noexcept {
         ::CancelIoEx(reinterpret_cast<HANDLE>(op->socket.get()), op);
     }
     // A platform where disconnects complete completes cancelled ones at once. While that is still
-    // unknown (a probe in flight), wait no longer than the probe would have.
-    const auto bound = disconnect_ == support::supported ? std::chrono::seconds(10) : std::chrono::seconds(probe_timeout);
+    // unknown (a probe in flight), a short wait tells: Wine completes it neither way.
+    const std::chrono::milliseconds bound =
+        disconnect_ == support::supported ? std::chrono::milliseconds(10'000) : std::chrono::milliseconds(200);
     if (!idle_.wait_for(lock, bound, [this] { return in_flight_.empty(); })) {
         for (const auto& [id, op] : in_flight_) {
             op->socket.reset();  // abandoned like an expired probe: never freed
