@@ -3,7 +3,9 @@
 # cross-builds with MinGW-w64 and runs under Wine.
 #
 #   ./run.sh demo            server and client exchange verified data over loopback
-#   ./run.sh test            build and run the whole suite (what CI runs)
+#   ./run.sh test            build and run the whole suite (what CI runs): the Wine suite, then the
+#                            platform-neutral code built natively with clang under ASan+UBSan, and
+#                            the frame parser fuzzed for WIRE_FUZZ_SECONDS (default 60)
 #   ./run.sh bench [args]    build and run the benchmarks (see benchmarks/README section in README.md)
 #   ./run.sh setup           only install and build the dependencies
 set -euo pipefail
@@ -13,6 +15,7 @@ BUILD="$ROOT/build"
 DEPS="$BUILD/deps"
 PRESET=mingw-release
 BIN="$BUILD/$PRESET"
+NATIVE="$BUILD/native"
 export WINEPREFIX="$BUILD/wineprefix"
 export WINEDEBUG=-all
 
@@ -117,10 +120,21 @@ build() {
   cmake --build --preset "$PRESET"
 }
 
+# The platform-neutral pieces (tests/native): built with clang under AddressSanitizer and
+# UndefinedBehaviorSanitizer, their unit tests run, and the frame parser fuzzed (tests/fuzz).
+native_test() {
+  log "native sanitizer build and frame parser fuzzing (${WIRE_FUZZ_SECONDS:-60} s)"
+  cmake -S "$ROOT/tests/native" -B "$NATIVE" -G Ninja -DCMAKE_CXX_COMPILER=clang++-14 \
+    -DWIRE_FUZZ_SECONDS="${WIRE_FUZZ_SECONDS:-60}" >/dev/null
+  cmake --build "$NATIVE"
+  ctest --test-dir "$NATIVE" -j2 --output-on-failure
+}
+
 cmd_test() {
   build
   start_wine
   ctest --preset "$PRESET" -j2 "$@"
+  native_test
 }
 
 cmd_demo() {

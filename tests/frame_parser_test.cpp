@@ -222,6 +222,22 @@ TEST(FrameParser, TricklingPeerGetsMemoryInProportionToWhatItSent) {
     EXPECT_EQ(parser.buffered_bytes(), 4 + sent);
 }
 
+TEST(FrameParser, DeliveredFrameFromTheBufferIsNotCountedAsBuffered) {
+    // Found by the fuzzer: a frame completed in the parser's own buffer was still reported as
+    // buffered while payload() showed it.
+    const bytes stream = frame_of(payload_of(10, 5));
+    frame_parser parser(64);
+    parser.feed(gsl::span(stream).first(8));
+    ASSERT_EQ(parser.next(), status::need_more);
+    EXPECT_EQ(parser.buffered_bytes(), 8U);
+    parser.feed(gsl::span(stream).subspan(8));
+    ASSERT_EQ(parser.next(), status::frame);
+    EXPECT_EQ(parser.payload().size(), 10U);
+    EXPECT_EQ(parser.buffered_bytes(), 0U);
+    EXPECT_EQ(parser.next(), status::need_more);
+    EXPECT_EQ(parser.buffered_bytes(), 0U);
+}
+
 TEST(FrameParser, BufferNeverExceedsTheLimitAndLargeBuffersAreReleased) {
     constexpr std::uint32_t limit = 300'000;  // not a power of two: doubling would overshoot it
     const bytes payload = payload_of(limit, 7);

@@ -56,8 +56,11 @@ public:
     // After status::too_large: the length the peer declared.
     [[nodiscard]] std::uint32_t declared_length() const noexcept { return length_; }
     [[nodiscard]] std::uint32_t max_frame() const noexcept { return max_frame_; }
-    // Bytes of an incomplete frame held so far (header and payload).
-    [[nodiscard]] std::size_t buffered_bytes() const noexcept { return header_have_ + partial_.size(); }
+    // Bytes of an incomplete frame held so far (header and payload). A frame already returned by
+    // next() is not counted, even while payload() still shows it from the parser's buffer.
+    [[nodiscard]] std::size_t buffered_bytes() const noexcept {
+        return payload_in_partial_ ? 0 : header_have_ + partial_.size();
+    }
     // Heap memory the parser holds; never more than max_frame (plus the fixed 4-byte header).
     [[nodiscard]] std::size_t buffer_capacity() const noexcept { return partial_.capacity(); }
 
