@@ -97,9 +97,9 @@ start_wine() {
     wineboot -i >/dev/null 2>&1 || true
     wineserver -w
   fi
-  # A persistent wineserver makes each process start cost ~0.1 s instead of ~3 s.
-  wineserver -p
-  WINESERVER_STARTED=1
+  # A persistent wineserver makes each process start cost ~0.1 s instead of ~3 s. When one already
+  # runs for this prefix (a developer's, exit status 2), use it and leave it running.
+  if wineserver -p; then WINESERVER_STARTED=1; fi
 }
 stop_wine() {
   if [ "$WINESERVER_STARTED" -eq 1 ]; then wineserver -k 2>/dev/null || true; fi
