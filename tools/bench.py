@@ -335,7 +335,7 @@ def write_markdown(path: Path, rows: list[Row], report: dict, settings: dict[str
 
 def write_chart(path: Path, rows: list[Row]) -> bool:
     gnuplot = shutil.which("gnuplot")
-    plotted = [(label(r), r.ratio()) for r in rows if r.ratio() is not None]
+    plotted = [(label(r), r.ratio(), r.noise() or 0.0) for r in rows if r.ratio() is not None]
     if gnuplot is None or not plotted:
         print("bench.py: no chart (gnuplot missing or nothing to plot)", file=sys.stderr)
         return False
@@ -343,13 +343,13 @@ def write_chart(path: Path, rows: list[Row]) -> bool:
         data = Path(tmp) / "ratios.dat"
         # Top to bottom in table order: the first row gets the highest y.
         with data.open("w", encoding="utf-8") as f:
-            for i, (name, ratio) in enumerate(plotted):
-                f.write(f'{len(plotted) - i} "{name}" {ratio:.4f}\n')
-        top = max(2.0, max(r for _, r in plotted) * 1.15)
+            for i, (name, ratio, noise) in enumerate(plotted):
+                f.write(f'{len(plotted) - i} "{name}" {ratio:.4f} {ratio * noise:.4f}\n')
+        top = max(2.0, max(r * (1 + n) for _, r, n in plotted) * 1.15)
         script = f"""
 set terminal pngcairo size 1100,{160 + 28 * len(plotted)} font "sans,10"
 set output "{path}"
-set title "Engine vs Asio echo server (ratio > 1: the engine is better)"
+set title "Engine vs Asio echo server (ratio > 1: the engine is better; whiskers: ±noise of the ratio)"
 set xlabel "ratio"
 set xrange [0:{top:.2f}]
 set yrange [0.4:{len(plotted) + 0.6}]
@@ -359,7 +359,8 @@ set style fill solid 0.8 noborder
 set key off
 set arrow from 1, graph 0 to 1, graph 1 nohead front dt 2 lw 2 lc rgb "#444444"
 plot "{data}" using ($3/2):1:($3/2):(0.35):($3 >= 1 ? 0x2e8b57 : 0xcd5c5c):ytic(2) with boxxyerror lc rgb variable, \\
-     "{data}" using ($3):1:(sprintf(" %.2f", $3)) with labels left offset 0.3,0
+     "{data}" using 3:1:4 with xerrorbars pt -1 lw 1.5 lc rgb "#333333", \\
+     "{data}" using ($3 + $4):1:(sprintf(" %.2f", $3)) with labels left offset 0.3,0
 """
         result = subprocess.run([gnuplot], input=script, text=True, capture_output=True, check=False)
         if result.returncode != 0:
