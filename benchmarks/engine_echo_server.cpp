@@ -1,0 +1,85 @@
+// The engine under test, serving echo the way its users would write it: default engine options,
+// every received span handed straight to send(), receiving paused while the send queue is full.
+#include "echo_server.h"
+
+#include <wire/wire.h>
+
+#include <vector>
+
+namespace wire::bench {
+
+namespace {
+
+class echo_handler final : public connection_handler {
+public:
+    void on_data(connection& c, gsl::span<const std::byte> data) override {
+        if (c.send(data) == error::send_queue_full) {
+            // Backpressure: keep this chunk and stop reading until the queue drains, so a peer that
+            // does not read its echoes cannot make the server buffer without bound.
+            pending_.assign(data.begin(), data.end());
+            c.pause_receiving();
+        }
+    }
+    void on_drained(connection& c) override {
+        if (!pending_.empty() && !c.send(pending_)) {
+            pending_.clear();
+            c.resume_receiving();
+        }
+    }
+
+private:
+    std::vector<std::byte> pending_;
+};
+
+class engine_echo_server final : public echo_server {
+public:
+    engine_echo_server(std::uint16_t port, unsigned workers) : engine_(options_for(workers)) {
+        listener_ = engine_.listen(endpoint::loopback_v4(port), [] { return std::make_unique<echo_handler>(); });
+    }
+    ~engine_echo_server() override { stop(); }
+    engine_echo_server(const engine_echo_server&) = delete;
+    engine_echo_server& operator=(const engine_echo_server&) = delete;
+
+    [[nodiscard]] std::uint16_t port() const override { return listener_.local_endpoint().port(); }
+
+    [[nodiscard]] counter_list counters() const override {
+        const statistics s = engine_.stats();
+        return {
+            {"connections_open", s.connections_open},
+            {"connections_accepted", s.connections_accepted},
+            {"bytes_received", s.bytes_received},
+            {"bytes_sent", s.bytes_sent},
+            {"receive_calls", s.receive_calls},
+            {"send_calls", s.send_calls},
+            {"dequeue_calls", s.dequeue_calls},
+            {"completions_dequeued", s.completions_dequeued},
+            {"completions_inline", s.completions_inline},
+            {"sends_refused", s.sends_refused},
+            {"operations_pending", s.operations_pending},
+            {"calls_estimated", 0},
+        };
+    }
+
+    void stop() noexcept override {
+        listener_.close();
+        engine_.stop();
+    }
+
+private:
+    static engine_options options_for(unsigned workers) {
+        engine_options options;  // the defaults a user starts from; only the pool size is pinned
+        options.worker_threads = workers;
+        return options;
+    }
+
+    engine engine_;
+    listener listener_;
+};
+
+}  // namespace
+
+std::unique_ptr<echo_server> make_engine_echo_server(std::uint16_t port, unsigned workers) {
+    return std::make_unique<engine_echo_server>(port, workers);
+}
+
+}  // namespace wire::bench

@@ -1,0 +1,297 @@
+// How every benchmark is timed: the server under test runs in a child process (server_process);
+// one run opens its connections, lets the load warm up, then measures a fixed window of wall time
+// while the same load keeps going. A run is one Google Benchmark iteration with manual time: the
+// reported time is the window divided by what completed in it (time per round trip, per message,
+// per connection), and rates are counted over the window. Repetitions (--benchmark_repetitions)
+// repeat the run; the median is what tools/bench.py reports.
+//
+// The server's counters are read at both ends of the window and divided by what the server saw
+// in it (its received bytes / message size, or its accepted connections): that is the engine's
+// calls per message, and for Asio the same figure derived from its handler counts.
+#include "scenarios.h"
+
+#include "load_driver.h"
+#include "server_process.h"
+
+#include <benchmark/benchmark.h>
+
+#include <wire/endpoint.h>
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <exception>
+#include <map>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+namespace wire::bench {
+
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr std::array<std::string_view, 2> kinds{"engine", "asio"};
+
+unsigned server_workers() {
+    const unsigned asked = bench_settings().workers;
+    return asked != 0 ? asked : std::max(1U, std::thread::hardware_concurrency());
+}
+
+// One long-lived server per kind for the throughput-style families: starting a process per run
+// would cost more than many runs measure. Idle memory starts its own (see idle_memory_run).
+std::map<std::string, std::unique_ptr<server_process>, std::less<>>& shared_servers() {
+    static std::map<std::string, std::unique_ptr<server_process>, std::less<>> servers;
+    return servers;
+}
+
+server_process& shared_server(std::string_view kind) {
+    auto& servers = shared_servers();
+    auto it = servers.find(kind);
+    if (it == servers.end()) {
+        auto server = std::make_unique<server_process>(kind, server_workers(), bench_settings().trace_wineserver);
+        it = servers.emplace(std::string(kind), std::move(server)).first;
+    }
+    return *it->second;
+}
+
+// The previous run's connections close asynchronously; a run starts on a quiet server.
+void wait_until_quiet(server_process& server) {
+    if (!server.wait_until_idle(15s)) {
+        throw std::runtime_error("the server still holds connections from the previous run");
+    }
+}
+
+steady_clock::duration to_clock(std::chrono::duration<double> d) {
+    return std::chrono::duration_cast<steady_clock::duration>(d);
+}
+
+double seconds_since(steady_clock::time_point start) {
+    return std::chrono::duration<double>(steady_clock::now() - start).count();
+}
+
+// Server-side calls per unit of work (a message or a connection) over one window.
+void add_call_counters(benchmark::State& state, const server_counters& before, const server_counters& after,
+                       double units, std::string_view unit) {
+    if (units <= 0) {
+        return;
+    }
+    const auto per = [&](std::string_view name) {
+        return static_cast<double>(after[name] - before[name]) / units;
+    };
+    // Asio's figures are derived from handler counts, not counted at the call: say so in the name.
+    const std::string prefix = after["calls_estimated"] != 0 ? "est_" : "";
+    const std::string suffix = "_per_" + std::string(unit);
+    state.counters[prefix + "syscalls" + suffix] = per("receive_calls") + per("send_calls") + per("dequeue_calls");
+    state.counters[prefix + "recv_calls" + suffix] = per("receive_calls");
+    state.counters[prefix + "send_calls" + suffix] = per("send_calls");
+    state.counters[prefix + "dequeues" + suffix] = per("dequeue_calls");
+    // Measured the same way for both servers (GetProcessTimes in the server process).
+    state.counters["server_cpu_us" + suffix] = per("cpu_us");
+    if (prefix.empty()) {
+        state.counters["completions_dequeued" + suffix] = per("completions_dequeued");
+        state.counters["completions_inline" + suffix] = per("completions_inline");
+    }
+}
+
+enum class echo_family { round_trip, throughput, large };
+
+void echo_run(benchmark::State& state, std::string_view kind, echo_load load, echo_family family) {
+    try {
+        server_process& server = shared_server(kind);
+        wait_until_quiet(server);
+        echo_driver driver(endpoint::loopback_v4(server.port()), load);
+        driver.start();
+        for (auto _ : state) {
+            driver.run_until(steady_clock::now() + to_clock(bench_settings().warmup));
+            const server_counters before = server.counters();
+            const std::uint64_t first = driver.completed();
+            const auto start = steady_clock::now();
+            driver.run_until(start + to_clock(bench_settings().measure));
+            const double seconds = seconds_since(start);
+            const std::uint64_t messages = driver.completed() - first;
+            const server_counters after = server.counters();
+            if (!driver.error().empty() || messages == 0) {
+                state.SkipWithError(driver.error().empty() ? "no message was echoed" : driver.error().c_str());
+                break;
+            }
+            state.SetIterationTime(seconds / static_cast<double>(messages));
+            state.counters["window_s"] = seconds;
+            const double rate = static_cast<double>(messages) / seconds;
+            if (family == echo_family::round_trip) {
+                state.counters["round_trips_per_s"] = rate;
+            } else {
+                state.counters["msgs_per_s"] = rate;
+            }
+            // Each echoed payload byte counted once (it crossed the loopback twice).
+            state.counters["bytes_per_s"] = benchmark::Counter(rate * static_cast<double>(load.message_size),
+                                                               benchmark::Counter::kDefaults,
+                                                               benchmark::Counter::kIs1024);
+            const double server_messages =
+                static_cast<double>(after["bytes_received"] - before["bytes_received"]) /
+                static_cast<double>(load.message_size);
+            add_call_counters(state, before, after, server_messages, "msg");
+        }
+    } catch (const std::exception& e) {
+        state.SkipWithError(e.what());
+    }
+}
+
+void churn_run(benchmark::State& state, std::string_view kind, unsigned loops, std::size_t message_size) {
+    try {
+        server_process& server = shared_server(kind);
+        wait_until_quiet(server);
+        const auto& s = bench_settings();
+        const auto limit = std::chrono::ceil<std::chrono::seconds>(s.warmup + s.measure) + 60s;
+        churn_driver churn(endpoint::loopback_v4(server.port()), loops, message_size, limit);
+        for (auto _ : state) {
+            // A timed wait for a window of wall time while the loops run on their own threads.
+            std::this_thread::sleep_for(s.warmup);
+            const server_counters before = server.counters();
+            const std::uint64_t first = churn.completed();
+            const auto start = steady_clock::now();
+            std::this_thread::sleep_for(s.measure);
+            const std::uint64_t connections = churn.completed() - first;
+            const double seconds = seconds_since(start);
+            const server_counters after = server.counters();
+            churn.stop();
+            if (const std::string error = churn.error(); !error.empty() || connections == 0) {
+                state.SkipWithError(error.empty() ? "no connection completed" : error.c_str());
+                break;
+            }
+            state.SetIterationTime(seconds / static_cast<double>(connections));
+            state.counters["conns_per_s"] = static_cast<double>(connections) / seconds;
+            add_call_counters(state, before, after,
+                              static_cast<double>(after["connections_accepted"] - before["connections_accepted"]),
+                              "conn");
+        }
+    } catch (const std::exception& e) {
+        state.SkipWithError(e.what());
+    }
+}
+
+// Memory per idle connection, in a server process of its own so that nothing else it did
+// (other benchmarks' buffers, heap fragmentation) mixes in. A few connections are opened first,
+// each exchanging a message, so that one-time costs (first accept, pools, the first send) fall
+// before the baseline. Then `idle_connections` more are opened and either stay silent
+// (exchanges 0: what an accepted connection costs) or exchange one message before going idle
+// (exchanges 1: what a server that allocates lazily, or keeps what it once allocated, holds for
+// a client that said hello and went quiet).
+void idle_memory_run(benchmark::State& state, std::string_view kind, std::size_t idle_connections,
+                     std::uint64_t exchanges) {
+    constexpr std::size_t warm_connections = 64;
+    try {
+        server_process server(kind, server_workers(), bench_settings().trace_wineserver);
+        const endpoint address = endpoint::loopback_v4(server.port());
+        for (auto _ : state) {
+            echo_driver warm(address, {.connections = warm_connections, .message_size = 64, .pipeline = 1,
+                                       .messages_per_connection = 1});
+            warm.start();
+            warm.run_until(steady_clock::now() + 30s, warm_connections);
+            if (!warm.error().empty() || !server.wait_for_connections(warm_connections, 15s)) {
+                state.SkipWithError("the warm-up connections did not all arrive");
+                break;
+            }
+            const server_counters before = server.counters();
+
+            const auto start = steady_clock::now();
+            echo_driver idle(address, {.connections = idle_connections, .message_size = 64, .pipeline = 1,
+                                       .messages_per_connection = exchanges});
+            idle.start();
+            const std::uint64_t expected = idle_connections * exchanges;
+            const std::uint64_t exchanged = idle.run_until(steady_clock::now() + 60s, expected);
+            const bool arrived = server.wait_for_connections(warm_connections + idle_connections, 15s);
+            const double seconds = seconds_since(start);
+            if (!idle.error().empty() || exchanged != expected || !arrived) {
+                state.SkipWithError(idle.error().empty() ? "the idle connections did not all arrive"
+                                                         : idle.error().c_str());
+                break;
+            }
+            const server_counters after = server.counters();
+            state.SetIterationTime(seconds / static_cast<double>(idle_connections));  // time to open one
+            const auto per_connection = [&](std::string_view name) {
+                return (static_cast<double>(after[name]) - static_cast<double>(before[name])) /
+                       static_cast<double>(idle_connections);
+            };
+            state.counters["ws_bytes_per_conn"] = per_connection("working_set");
+            state.counters["private_bytes_per_conn"] = per_connection("committed_private");
+        }
+    } catch (const std::exception& e) {
+        state.SkipWithError(e.what());
+    }
+}
+
+benchmark::internal::Benchmark* configure(benchmark::internal::Benchmark* b) {
+    // One iteration per run: the run measures a window of wall time itself (see the top).
+    // Besides the median, the best repetition: other load on a shared machine only ever makes a
+    // run slower, so the best of several is the least disturbed (min for times, max for rates;
+    // tools/bench.py picks the one that fits each figure).
+    return b->UseManualTime()
+        ->Iterations(1)
+        ->Unit(benchmark::kMicrosecond)
+        ->ComputeStatistics("min", [](const std::vector<double>& v) { return *std::min_element(v.begin(), v.end()); })
+        ->ComputeStatistics("max", [](const std::vector<double>& v) { return *std::max_element(v.begin(), v.end()); });
+}
+
+}  // namespace
+
+settings& bench_settings() noexcept {
+    static settings s;
+    return s;
+}
+
+void register_scenarios() {
+    // Engine and Asio rows of one scenario are registered next to each other, so that they run
+    // close in time on a machine whose load drifts.
+    const auto both = [](const std::string& scenario, auto run, int repetitions = 0) {
+        for (const std::string_view kind : kinds) {
+            auto* b = configure(benchmark::RegisterBenchmark((scenario + "/" + std::string(kind)).c_str(),
+                                                             [kind, run](benchmark::State& state) { run(state, kind); }));
+            if (repetitions > 0) {
+                b->Repetitions(repetitions);
+            }
+        }
+    };
+
+    for (const std::size_t size : {64U, 1024U, 16U * 1024U}) {
+        both("round_trip/size:" + std::to_string(size), [size](benchmark::State& state, std::string_view kind) {
+            echo_run(state, kind, {.connections = 1, .message_size = size, .pipeline = 1}, echo_family::round_trip);
+        });
+    }
+    for (const std::size_t connections : {1U, 16U, 64U, 256U}) {
+        both("throughput/size:64/conns:" + std::to_string(connections) + "/pipeline:8",
+             [connections](benchmark::State& state, std::string_view kind) {
+                 echo_run(state, kind, {.connections = connections, .message_size = 64, .pipeline = 8},
+                          echo_family::throughput);
+             });
+    }
+    for (const std::size_t size : {64U * 1024U, 1024U * 1024U}) {
+        for (const std::size_t connections : {1U, 16U}) {
+            both("large/size:" + std::to_string(size) + "/conns:" + std::to_string(connections),
+                 [size, connections](benchmark::State& state, std::string_view kind) {
+                     echo_run(state, kind, {.connections = connections, .message_size = size, .pipeline = 1},
+                              echo_family::large);
+                 });
+        }
+    }
+    both("churn/loops:16/size:64",
+         [](benchmark::State& state, std::string_view kind) { churn_run(state, kind, 16, 64); });
+    // Memory figures repeat to the byte from run to run, and each run starts a server and opens
+    // 1,064 connections: three repetitions are plenty, whatever --benchmark_repetitions says.
+    constexpr int memory_repetitions = 3;
+    for (const std::uint64_t exchanges : {0U, 1U}) {
+        both("idle_memory/conns:1000/exchanges:" + std::to_string(exchanges),
+             [exchanges](benchmark::State& state, std::string_view kind) {
+                 idle_memory_run(state, kind, 1000, exchanges);
+             },
+             memory_repetitions);
+    }
+}
+
+void stop_shared_servers() noexcept { shared_servers().clear(); }
+
+}  // namespace wire::bench

@@ -1,0 +1,22 @@
+#pragma once
+// The benchmark families, each registered twice (engine and Asio server) with identical work.
+#include <chrono>
+
+namespace wire::bench {
+
+struct settings {
+    std::chrono::duration<double> warmup{0.25};   // load runs this long before a window opens
+    std::chrono::duration<double> measure{1.0};   // the measured window of each run
+    unsigned workers = 0;                         // server threads for both servers (0: one per CPU)
+    bool trace_wineserver = false;                // servers log their wineserver requests (server_process.h)
+};
+
+// Read by the benchmarks when they run; main() fills it from the command line first.
+[[nodiscard]] settings& bench_settings() noexcept;
+
+void register_scenarios();
+
+// Stops the servers that the benchmarks shared (one per kind); call after the last benchmark.
+void stop_shared_servers() noexcept;
+
+}  // namespace wire::bench

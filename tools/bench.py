@@ -1,0 +1,400 @@
+#!/usr/bin/env python3
+"""Run the engine-vs-Asio benchmarks under Wine and write the results.
+
+Usage (./run.sh bench [options] calls it this way):
+  bench.py --bin build/mingw-release --out benchmarks/results [--filter REGEX] [--long]
+           [--repetitions N] [--measure SECONDS] [--timeout SECONDS]
+
+Writes, in --out:
+  latest.json  Google Benchmark's raw JSON (the median, mean, stddev and cv of each benchmark)
+  latest.md    the table: scenario | engine | Asio | ratio (>1: the engine is better) | calls
+  latest.png   the ratios as a bar chart (gnuplot)
+and prints the table. Exit status: 0 when every benchmark ran, 1 when one failed, 2 for bad usage.
+
+Every scenario runs once with the engine's echo server and once with Asio's, with the same load
+driver, in the same run: only the ratio means something here (see benchmarks/README.md).
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+
+ROOT = Path(__file__).resolve().parent.parent
+EXE = Path("benchmarks") / "engine_benchmarks.exe"
+KINDS = ("engine", "asio")
+
+# The default run: 24 throughput-style benchmarks x repetitions x (warm-up + window + set-up) plus
+# 4 idle-memory benchmarks x 3, about 5 minutes on a loaded 2-core machine. --long triples the
+# window and adds repetitions (about 15 minutes).
+DEFAULT = {"repetitions": 7, "warmup": 0.25, "measure": 1.0}
+LONG = {"repetitions": 9, "warmup": 0.5, "measure": 3.0}
+
+
+@dataclass(frozen=True)
+class Metric:
+    """What a family's table row shows: a field of the JSON entry, and which way is better."""
+    key: str             # "real_time" or a counter name
+    label: str
+    scale: float = 1.0   # shown value = raw value / scale
+    unit: str = ""
+    higher_is_better: bool = True
+
+
+FAMILIES: dict[str, list[Metric]] = {
+    "round_trip": [Metric("real_time", "time per round trip", 1.0, "µs", higher_is_better=False)],
+    "throughput": [Metric("msgs_per_s", "messages/s", 1e3, "k/s")],
+    "large": [Metric("bytes_per_s", "echoed bytes/s", 1 << 20, "MiB/s")],
+    "churn": [Metric("conns_per_s", "connections/s", 1.0, "/s")],
+    "idle_memory": [
+        Metric("ws_bytes_per_conn", "working set per idle connection", 1024, "KiB", higher_is_better=False),
+        Metric("private_bytes_per_conn", "committed private memory per idle connection", 1024, "KiB",
+               higher_is_better=False),
+    ],
+}
+
+
+@dataclass
+class Row:
+    scenario: str
+    metric: Metric
+    values: dict[str, float] = field(default_factory=dict)   # medians
+    best: dict[str, float] = field(default_factory=dict)     # best repetition
+    calls: dict[str, float] = field(default_factory=dict)   # server calls per message / connection
+    cpu: dict[str, float] = field(default_factory=dict)     # server CPU µs per message / connection
+    cv: dict[str, float] = field(default_factory=dict)      # coefficient of variation, %
+    repetitions: dict[str, int] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+
+    def noise(self) -> float | None:
+        """Rough relative standard error of the ratio of two medians (1.25 sigma / sqrt(n) each)."""
+        if not all(k in self.cv and self.repetitions.get(k) for k in KINDS):
+            return None
+        return sum((1.25 * self.cv[k] / 100.0) ** 2 / self.repetitions[k] for k in KINDS) ** 0.5
+
+    def ratio(self, values: dict[str, float] | None = None) -> float | None:
+        values = self.values if values is None else values
+        engine, asio = values.get("engine"), values.get("asio")
+        if not engine or not asio:
+            return None
+        return engine / asio if self.metric.higher_is_better else asio / engine
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--bin", required=True, type=Path, help="build directory (build/mingw-release)")
+    parser.add_argument("--out", required=True, type=Path, help="where latest.{json,md,png} go")
+    parser.add_argument("--filter", help="regular expression over benchmark names, e.g. round_trip")
+    parser.add_argument("--long", action="store_true", help="longer windows and more repetitions")
+    parser.add_argument("--repetitions", type=int, help="override the number of repetitions")
+    parser.add_argument("--measure", type=float, help="override the measured window, seconds")
+    parser.add_argument("--timeout", type=float, help="give up after this many seconds (default: generous)")
+    return parser.parse_args()
+
+
+def wine_command() -> list[str]:
+    if os.name == "nt":
+        return []
+    wine = shutil.which("wine")
+    if wine is None:
+        sys.exit("bench.py: wine is not installed (./run.sh bench installs it)")
+    return [wine]
+
+
+def run_benchmarks(args: argparse.Namespace, settings: dict[str, float], raw_json: Path) -> int:
+    exe = args.bin / EXE
+    if not exe.is_file():
+        sys.exit(f"bench.py: {exe} does not exist; build first (./run.sh bench builds it)")
+    command = wine_command() + [
+        str(exe),
+        f"--benchmark_repetitions={settings['repetitions']}",
+        "--benchmark_report_aggregates_only=true",
+        # Repetitions of all benchmarks in random order: a slow spell on a shared machine then
+        # spreads over engine and Asio rows instead of landing on one of them.
+        "--benchmark_enable_random_interleaving=true",
+        f"--benchmark_out={raw_json}",
+        "--benchmark_out_format=json",
+        "--benchmark_color=false",
+        f"--wire_warmup={settings['warmup']}",
+        f"--wire_measure={settings['measure']}",
+    ]
+    if args.filter:
+        command.append(f"--benchmark_filter={args.filter}")
+    env = dict(os.environ)
+    env.setdefault("WINEPREFIX", str(ROOT / "build" / "wineprefix"))
+    env.setdefault("WINEDEBUG", "-all")
+    # A bound for the whole run; each benchmark bounds its own waits far below this.
+    timeout = args.timeout or 60 + 40 * settings["repetitions"] * (settings["warmup"] + settings["measure"] + 2.5)
+    print("+ " + " ".join(command), file=sys.stderr, flush=True)
+    try:
+        # Google Benchmark's console table goes to our stderr as it runs: progress for the user,
+        # while stdout keeps only the final table.
+        return subprocess.run(command, env=env, stdout=sys.stderr, timeout=timeout, check=False).returncode
+    except subprocess.TimeoutExpired:
+        print(f"bench.py: the run took longer than {timeout:.0f} s and was stopped", file=sys.stderr)
+        return 1
+
+
+def split_name(run_name: str) -> tuple[str, str] | None:
+    """'round_trip/size:64/engine/iterations:1/manual_time' -> ('round_trip/size:64', 'engine')."""
+    parts = [p for p in run_name.split("/")
+             if not p.startswith(("iterations:", "repeats:")) and p != "manual_time"]
+    if len(parts) < 2 or parts[-1] not in KINDS:
+        return None
+    return "/".join(parts[:-1]), parts[-1]
+
+
+def collect(report: dict) -> list[Row]:
+    rows: dict[tuple[str, str], Row] = {}
+
+    def rows_for(scenario: str) -> list[Row]:
+        family = scenario.split("/")[0]
+        out = []
+        for metric in FAMILIES.get(family, []):
+            out.append(rows.setdefault((scenario, metric.key), Row(scenario, metric)))
+        return out
+
+    medians: dict[tuple[str, str], dict] = {}
+    cvs: dict[tuple[str, str], dict] = {}
+    extremes: dict[tuple[str, str, str], dict] = {}  # (scenario, kind, "min"|"max")
+    for entry in report.get("benchmarks", []):
+        named = split_name(entry.get("run_name", entry.get("name", "")))
+        if named is None:
+            continue
+        scenario, kind = named
+        if entry.get("error_occurred"):
+            for row in rows_for(scenario):
+                row.errors[kind] = entry.get("error_message", "failed")
+        elif entry.get("aggregate_name") == "median" or entry.get("run_type") == "iteration":
+            medians[(scenario, kind)] = entry
+        elif entry.get("aggregate_name") == "cv":
+            cvs[(scenario, kind)] = entry
+        elif entry.get("aggregate_name") in ("min", "max"):
+            extremes[(scenario, kind, entry["aggregate_name"])] = entry
+
+    for (scenario, kind), entry in medians.items():
+        for row in rows_for(scenario):
+            value = entry.get(row.metric.key)
+            if value is None:
+                continue
+            if row.metric.key == "real_time" and entry.get("time_unit") == "ms":
+                value *= 1000.0
+            row.values[kind] = float(value)
+            # Times and memory: lower is better, so the best run is the minimum; rates: the maximum.
+            best = extremes.get((scenario, kind, "max" if row.metric.higher_is_better else "min"), {})
+            if (best_value := best.get(row.metric.key)) is not None:
+                row.best[kind] = float(best_value) * (1000.0 if row.metric.key == "real_time"
+                                                      and best.get("time_unit") == "ms" else 1.0)
+            if (cv := cvs.get((scenario, kind), {}).get(row.metric.key)) is not None:
+                row.cv[kind] = 100.0 * float(cv)
+            row.repetitions[kind] = int(entry.get("repetitions", 1))
+            for name in ("syscalls_per_msg", "est_syscalls_per_msg", "syscalls_per_conn", "est_syscalls_per_conn"):
+                if name in entry:
+                    row.calls[kind] = float(entry[name])
+            for name in ("server_cpu_us_per_msg", "server_cpu_us_per_conn"):
+                if name in entry:
+                    row.cpu[kind] = float(entry[name])
+    return sorted(rows.values(), key=sort_key)
+
+
+def parameters(scenario: str) -> dict[str, int]:
+    """'throughput/size:64/conns:16/pipeline:8' -> {'size': 64, 'conns': 16, 'pipeline': 8}."""
+    out = {}
+    for part in scenario.split("/")[1:]:
+        name, _, value = part.partition(":")
+        if value.isdigit():
+            out[name] = int(value)
+    return out
+
+
+def sort_key(row: Row) -> tuple:
+    """Registration order: family, then its parameters numerically, then the metric."""
+    family = row.scenario.split("/")[0]
+    metrics = FAMILIES[family]
+    return (list(FAMILIES).index(family), tuple(parameters(row.scenario).values()), metrics.index(row.metric))
+
+
+def fmt(value: float | None, metric: Metric | None = None) -> str:
+    if value is None:
+        return "–"
+    shown = value / metric.scale if metric else value
+    text = f"{shown:,.1f}" if abs(shown) < 1000 else f"{shown:,.0f}"
+    return f"{text} {metric.unit}".strip() if metric else text
+
+
+def size_text(size: int) -> str:
+    for unit, shift in (("MiB", 20), ("KiB", 10)):
+        if size >= 1 << shift and size % (1 << shift) == 0:
+            return f"{size >> shift} {unit}"
+    return f"{size} B"
+
+
+def label(row: Row) -> str:
+    family = row.scenario.split("/")[0]
+    p = parameters(row.scenario)
+    size = size_text(p.get("size", 0))
+    if family == "round_trip":
+        text = f"round trip, {size}"
+    elif family == "throughput":
+        text = f"small messages, {size}, {p.get('conns')} conns, {p.get('pipeline')} in flight"
+    elif family == "large":
+        text = f"large messages, {size}, {p.get('conns')} conns"
+    elif family == "churn":
+        text = f"churn, {p.get('loops')} loops, {size}"
+    elif family == "idle_memory":
+        text = f"idle, {p.get('conns')} conns, " + ("silent" if p.get("exchanges") == 0 else
+                                                   f"after {p.get('exchanges')} exchange")
+    else:
+        text = row.scenario
+    if len(FAMILIES[family]) > 1:
+        text += f" ({row.metric.key.split('_bytes')[0].replace('ws', 'working set')})"
+    return text
+
+
+def machine_description() -> list[str]:
+    cpu = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    load = ""
+    if hasattr(os, "getloadavg"):
+        load = "load average {:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
+    return [f"{platform.node()}: {cpu}, {os.cpu_count()} logical CPUs, {platform.system()} {platform.release()}", load]
+
+
+def write_markdown(path: Path, rows: list[Row], report: dict, settings: dict[str, float], args: argparse.Namespace,
+                   started: datetime.datetime, load_before: str, load_after: str) -> str:
+    context = report.get("context", {})
+    lines = [
+        "# Engine vs Asio echo server",
+        "",
+        f"- Date: {started:%Y-%m-%d %H:%M} UTC",
+        f"- Machine: {machine_description()[0]}; {load_before} before, {load_after} after the run",
+        f"- Platform: {context.get('platform', '?')}, server threads: {context.get('server_workers', '?')} "
+        f"(engine workers = Asio io_context threads)",
+        f"- Settings: {settings['repetitions']} repetitions (median shown, random interleaving), "
+        f"{settings['warmup']} s warm-up + {settings['measure']} s measured window per run"
+        + (f", filter `{args.filter}`" if args.filter else ""),
+        "",
+        "Ratio: engine relative to Asio, oriented so that **> 1 means the engine is better** (faster, more "
+        "per second, or less memory). Calls: the server's Winsock calls plus completion-port dequeues per "
+        "message (per connection for churn): counted by the engine; for Asio derived from its handler "
+        "counts (one WSARecv/WSASend per operation, one GetQueuedCompletionStatus per handler). "
+        "cv: coefficient of variation over the repetitions; noise: the rough standard error of the ratio "
+        "that follows from them. A ratio marked ≈ is closer to 1 than twice its noise: this run could not "
+        "tell the two servers apart there. best: the ratio of the best repetitions (other load only ever "
+        "slows a run down, so the best run is the least disturbed one). Server CPU: CPU time the server "
+        "process used per message (per connection for churn), from GetProcessTimes, median; it moves less "
+        "than wall time when other programs take the CPU, but under Wine it is mostly the cost of the "
+        "wineserver round trips themselves.",
+        "",
+        "| scenario | metric | engine | Asio | ratio | noise | best | engine calls | Asio calls (est.) "
+        "| server CPU µs engine / Asio | cv engine / Asio |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in rows:
+        ratio = row.ratio()
+        engine = row.errors.get("engine") and f"error: {row.errors['engine']}" or fmt(row.values.get("engine"), row.metric)
+        asio = row.errors.get("asio") and f"error: {row.errors['asio']}" or fmt(row.values.get("asio"), row.metric)
+        cv = " / ".join(f"{row.cv[k]:.0f}%" if k in row.cv else "–" for k in KINDS)
+        calls = [f"{row.calls[k]:.2f}" if k in row.calls else "–" for k in KINDS]
+        noise = row.noise()
+        ratio_text = "–" if ratio is None else f"{ratio:.2f}"
+        if ratio is not None and noise is not None and abs(ratio - 1.0) < 2 * noise:
+            ratio_text += " ≈"
+        noise_text = "–" if noise is None else f"±{100 * noise:.0f}%"
+        best = row.ratio(row.best)
+        cpu = " / ".join(f"{row.cpu[k]:.0f}" if k in row.cpu else "–" for k in KINDS)
+        lines.append(f"| {label(row)} | {row.metric.label} | {engine} | {asio} | {ratio_text} | {noise_text} | "
+                     f"{'–' if best is None else f'{best:.2f}'} | {calls[0]} | {calls[1]} | {cpu} | {cv} |")
+    lines += [
+        "",
+        "Under Wine every Winsock call and every dequeue is a round trip to the single wineserver, which the "
+        "load driver shares with the server under test: ratios and calls per message carry over to Windows, "
+        "absolute numbers do not. See benchmarks/README.md.",
+        "",
+    ]
+    text = "\n".join(lines)
+    path.write_text(text, encoding="utf-8")
+    return text
+
+
+def write_chart(path: Path, rows: list[Row]) -> bool:
+    gnuplot = shutil.which("gnuplot")
+    plotted = [(label(r), r.ratio(), r.noise() or 0.0) for r in rows if r.ratio() is not None]
+    if gnuplot is None or not plotted:
+        print("bench.py: no chart (gnuplot missing or nothing to plot)", file=sys.stderr)
+        return False
+    with tempfile.TemporaryDirectory() as tmp:
+        data = Path(tmp) / "ratios.dat"
+        # Top to bottom in table order: the first row gets the highest y.
+        with data.open("w", encoding="utf-8") as f:
+            for i, (name, ratio, noise) in enumerate(plotted):
+                f.write(f'{len(plotted) - i} "{name}" {ratio:.4f} {ratio * noise:.4f}\n')
+        top = max(2.0, max(r * (1 + n) for _, r, n in plotted) * 1.15)
+        script = f"""
+set terminal pngcairo size 1100,{160 + 28 * len(plotted)} font "sans,10"
+set output "{path}"
+set title "Engine vs Asio echo server (ratio > 1: the engine is better; whiskers: ±noise of the ratio)"
+set xlabel "ratio"
+set xrange [0:{top:.2f}]
+set yrange [0.4:{len(plotted) + 0.6}]
+set ytics scale 0
+set grid xtics
+set style fill solid 0.8 noborder
+set key off
+set arrow from 1, graph 0 to 1, graph 1 nohead front dt 2 lw 2 lc rgb "#444444"
+plot "{data}" using ($3/2):1:($3/2):(0.35):($3 >= 1 ? 0x2e8b57 : 0xcd5c5c):ytic(2) with boxxyerror lc rgb variable, \\
+     "{data}" using 3:1:4 with xerrorbars pt -1 lw 1.5 lc rgb "#333333", \\
+     "{data}" using ($3 + $4):1:(sprintf(" %.2f", $3)) with labels left offset 0.3,0
+"""
+        result = subprocess.run([gnuplot], input=script, text=True, capture_output=True, check=False)
+        if result.returncode != 0:
+            print(f"bench.py: gnuplot failed: {result.stderr.strip()}", file=sys.stderr)
+            return False
+    return True
+
+
+def main() -> int:
+    args = parse_args()
+    settings = dict(LONG if args.long else DEFAULT)
+    if args.repetitions:
+        settings["repetitions"] = args.repetitions
+    if args.measure:
+        settings["measure"] = args.measure
+    args.out.mkdir(parents=True, exist_ok=True)
+    raw_json = args.out / "latest.json"
+
+    started = datetime.datetime.now(datetime.timezone.utc)
+    load_before = machine_description()[1]
+    status = run_benchmarks(args, settings, raw_json)
+    load_after = machine_description()[1]
+    try:
+        report = json.loads(raw_json.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as e:
+        print(f"bench.py: no results to read ({e})", file=sys.stderr)
+        return 1
+    rows = collect(report)
+    table = write_markdown(args.out / "latest.md", rows, report, settings, args, started, load_before, load_after)
+    write_chart(args.out / "latest.png", rows)
+    print(table)
+    failed = any(row.errors for row in rows)
+    return 1 if status != 0 or failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
