@@ -110,6 +110,22 @@ TEST(SendQueue, ClearEmptiesAndQueueIsReusable) {
     EXPECT_EQ(drain_all(q, 2, 100), again);
 }
 
+TEST(SendQueue, EmptiedQueueHoldsNoMemory) {
+    // An idle connection must not keep a send buffer.
+    send_queue q(64);
+    for (int i = 0; i < 10; ++i) {
+        q.append(sequence(50));
+    }
+    EXPECT_GE(q.allocated_bytes(), 500U);
+    q.consume(250);
+    EXPECT_GT(q.allocated_bytes(), 0U);  // still streaming: blocks kept
+    q.consume(250);
+    EXPECT_EQ(q.allocated_bytes(), 0U);
+    q.append(sequence(10));  // and it works again afterwards
+    EXPECT_EQ(drain_all(q, 2, 100), sequence(10));
+    EXPECT_EQ(q.allocated_bytes(), 0U);
+}
+
 TEST(SendQueue, EmptyAppendIsIgnored) {
     send_queue q(16);
     q.append({});

@@ -53,10 +53,27 @@ void send_queue::consume(std::size_t count) noexcept {
             blocks_.pop_front();
         }
     }
-    // A fully sent single block is rewound so its whole capacity serves the next appends.
-    if (blocks_.size() == 1 && blocks_.front().begin == blocks_.front().end) {
-        blocks_.front().begin = blocks_.front().end = 0;
+    // Empty: give all memory back, so an idle connection holds no send buffer. Streaming keeps
+    // its blocks (the queue rarely empties then); a burst after idling costs one allocation,
+    // far less than the send it precedes.
+    if (size_ == 0) {
+        blocks_.clear();
+        for (std::size_t i = 0; i < spare_count_; ++i) {
+            spare_[i] = block{};
+        }
+        spare_count_ = 0;
     }
+}
+
+std::size_t send_queue::allocated_bytes() const noexcept {
+    std::size_t total = 0;
+    for (const block& b : blocks_) {
+        total += b.capacity;
+    }
+    for (std::size_t i = 0; i < spare_count_; ++i) {
+        total += spare_[i].capacity;
+    }
+    return total;
 }
 
 void send_queue::clear() noexcept {

@@ -31,6 +31,8 @@ public:
     void clear() noexcept;
     [[nodiscard]] std::size_t size() const noexcept { return size_; }
     [[nodiscard]] bool empty() const noexcept { return size_ == 0; }
+    // Memory held, spare blocks included (zero once the queue has emptied).
+    [[nodiscard]] std::size_t allocated_bytes() const noexcept;
 
 private:
     struct block {

@@ -9,6 +9,7 @@ timer_queue::~timer_queue() { stop(); }
 timer_queue::timer_id timer_queue::schedule(clock::time_point when, std::function<void()> callback) {
     std::lock_guard lock(mutex_);
     const timer_id id = next_id_++;
+    const bool earliest = by_deadline_.empty() || when < by_deadline_.begin()->first;
     deadlines_.emplace(id, when);
     try {
         by_deadline_.emplace(when, entry{id, std::move(callback)});
@@ -16,7 +17,9 @@ timer_queue::timer_id timer_queue::schedule(clock::time_point when, std::functio
         deadlines_.erase(id);
         throw;
     }
-    wake_.notify_one();
+    if (earliest) {
+        wake_.notify_one();  // only a new earliest deadline changes how long the thread sleeps
+    }
     return id;
 }
 
@@ -34,8 +37,7 @@ bool timer_queue::cancel(timer_id id) noexcept {
         }
     }
     deadlines_.erase(found);
-    wake_.notify_one();
-    return true;
+    return true;  // no wake-up: the thread finds the entry gone when it looks next
 }
 
 void timer_queue::stop() noexcept {
@@ -63,10 +65,10 @@ void timer_queue::run(std::stop_token stop) {
         }
         const auto next = by_deadline_.begin()->first;
         if (clock::now() < next) {
-            // Sleep until that deadline, or until the earliest deadline changes (a new, earlier
-            // timer, or this one cancelled), or stop; then look again.
+            // Sleep until that deadline, or until an earlier one is scheduled, or stop; then look
+            // again (a cancelled deadline only costs one early look).
             wake_.wait_until(lock, stop, next,
-                             [this, next] { return by_deadline_.empty() || by_deadline_.begin()->first != next; });
+                             [this, next] { return !by_deadline_.empty() && by_deadline_.begin()->first < next; });
             continue;
         }
         auto node = by_deadline_.extract(by_deadline_.begin());

@@ -500,6 +500,14 @@ void connection_impl::enter_closing(lock_type& lock, std::error_code reason) noe
         set_reason(reason);
     }
     state_ = state::closing;
+    if (!send_active_) {
+        if (pump_send(lock)) {
+            post_control(lock, drained_op_);
+        }
+    }
+    if (state_ == state::closed) {
+        return;  // flushed and both FINs exchanged already: no deadline needed
+    }
     try {
         deadline_ = engine_->timers().schedule_after(engine_->options().close_timeout, [weak = weak_from_this()] {
             if (const auto self = weak.lock()) {
@@ -514,11 +522,6 @@ void connection_impl::enter_closing(lock_type& lock, std::error_code reason) noe
     paused_ = false;
     if (!receive_active_ && !peer_fin_) {
         post_control(lock, resume_op_);
-    }
-    if (!send_active_) {
-        if (pump_send(lock)) {
-            post_control(lock, drained_op_);
-        }
     }
 }
 
@@ -556,7 +559,10 @@ void connection_impl::release_socket(lock_type& /*lock*/, std::error_code reason
                          sizeof(reset_on_close));
         }
         // Cancel first: under Wine a send stuck on a peer that does not read completes only then.
-        ::CancelIoEx(as_handle(socket_.get()), nullptr);
+        // Nothing outstanding (the usual clean close): skip the call.
+        if (receive_active_ || send_active_ || !opened_) {
+            ::CancelIoEx(as_handle(socket_.get()), nullptr);
+        }
         socket_.reset();
     }
     if (!send_active_) {
