@@ -82,5 +82,46 @@ TEST(Listener, ClosingTheListenerLeavesConnectionsAlone) {
     EXPECT_FALSE(refused.connected());
 }
 
+// A connection that only sends (its peer only reads) is not idle.
+TEST(Listener, IdleSweepCountsSendingAsActivity) {
+    engine_options options;
+    options.idle_timeout = 300ms;
+    engine e(options);
+    std::atomic<bool> closed{false};
+    class streamer : public connection_handler {
+    public:
+        explicit streamer(std::atomic<bool>& c) : closed_(c) {}
+        void on_open(connection& c) override { fill(c); }
+        void on_data(connection&, gsl::span<const std::byte>) override {}
+        void on_drained(connection& c) override { fill(c); }
+        void on_close(connection&, std::error_code) override {
+            closed_ = true;
+        }
+
+    private:
+        void fill(connection& c) {
+            while (c.send(chunk_) == std::error_code{}) {
+            }
+        }
+        std::atomic<bool>& closed_;
+        std::vector<std::byte> chunk_ = random_bytes(64 * 1024, 7);
+    };
+    listener l = e.listen(endpoint::loopback_v4(0), [&] { return std::make_unique<streamer>(closed); });
+    blocking_client peer(l.local_endpoint());
+    ASSERT_TRUE(peer.connected());
+    std::size_t total = 0;
+    const auto until = std::chrono::steady_clock::now() + 2s;
+    while (std::chrono::steady_clock::now() < until && !closed) {
+        const auto got = peer.receive_exactly(16 * 1024);
+        if (got.empty()) {
+            break;
+        }
+        total += got.size();
+    }
+    EXPECT_GT(total, 0U);
+    EXPECT_FALSE(closed.load()) << "a connection sending all the time was closed as idle";
+    EXPECT_EQ(e.stats().idle_timeouts, 0U);
+}
+
 }  // namespace
 }  // namespace wire::test

@@ -37,14 +37,22 @@ connection engine::connect(const endpoint& remote, std::unique_ptr<connection_ha
         throw std::invalid_argument("wire::engine::connect: the handler is empty");
     }
     auto impl = std::make_shared<detail::connection_impl>(core_, std::move(handler));
+    // The slot is settled before the connection is published: a concurrent stop() may finalize it
+    // (which gives the slot back) as soon as it is in the registry.
+    const bool slot = core_->take_slot();
+    if (slot) {
+        impl->adopt_slot();
+    }
     if (!core_->add_connection(impl)) {
+        if (slot) {
+            core_->release_slot();
+        }
         throw std::system_error(make_error_code(error::engine_stopped), "connect to " + remote.to_string());
     }
-    if (!core_->take_slot()) {
-        impl->fail_start(make_error_code(error::too_many_connections));
-    } else {
-        impl->adopt_slot();
+    if (slot) {
         impl->start_connect(remote);
+    } else {
+        impl->fail_start(make_error_code(error::too_many_connections));
     }
     return connection(std::move(impl));
 }

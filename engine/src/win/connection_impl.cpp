@@ -39,6 +39,13 @@ connection_impl::~connection_impl() {
 void connection_impl::start_accepted(unique_socket socket, bool associated, bool skips_port, const endpoint& local,
                                      const endpoint& remote) noexcept {
     lock_type lock(mutex_);
+    if (state_ != state::connecting) {
+        // stop() closed it between registration and here: its finalization is posted or done.
+        const linger reset_on_close{1, 0};
+        ::setsockopt(socket.get(), SOL_SOCKET, SO_LINGER, reinterpret_cast<const char*>(&reset_on_close),
+                     sizeof(reset_on_close));
+        return;  // `socket` is reset on the way out
+    }
     socket_ = std::move(socket);
     local_ = local;
     remote_ = remote;
@@ -54,18 +61,37 @@ void connection_impl::start_accepted(unique_socket socket, bool associated, bool
     set_no_delay(socket_.get());
     state_ = state::open;
     opened_ = true;
+    opening_ = true;
     add_busy();  // held across on_open, then handed to the first receive
     lock.unlock();
 
     touch();
     connection handle(shared_from_this());
     handler_->on_open(handle);
+    finish_opening();
     begin_receiving();
+}
+
+void connection_impl::finish_opening() noexcept {
+    lock_type lock(mutex_);
+    opening_ = false;
+    // What send() queued while on_open ran leaves now (on_drained cannot overtake on_open).
+    bool drained = false;
+    if ((state_ == state::open || state_ == state::closing) && !send_active_ && !queue_.empty()) {
+        drained = pump_send(lock);
+    }
+    lock.unlock();
+    if (drained) {
+        notify_drained();
+    }
 }
 
 void connection_impl::start_connect(const endpoint& remote) noexcept {
     lock_type lock(mutex_);
     remote_ = remote;
+    if (state_ != state::connecting) {
+        return;  // closed by stop() between registration and here: finalization posted or done
+    }
     from_connect_ = true;
     add_busy();  // the connect operation, until handle_connect
     try {
@@ -104,7 +130,9 @@ DWORD connection_impl::issue_connect(lock_type& /*lock*/) noexcept {
                 }
             }
             if (ec) {
-                return static_cast<DWORD>(ec.value());
+                // Keep a Winsock/Win32 number: the completion maps it again.
+                return ec.category() == std::system_category() ? static_cast<DWORD>(ec.value())
+                                                               : static_cast<DWORD>(WSAENOTSOCK);
             }
             set_no_delay(socket_.get());
         }
@@ -174,23 +202,14 @@ void connection_impl::handle_connect(DWORD error) noexcept {
     local_ = local_endpoint_of(socket_.get());
     state_ = state::open;
     opened_ = true;
+    opening_ = true;
     engine_counters::add(engine_->counters().connections_connected);
     lock.unlock();
 
     touch();
     connection handle(shared_from_this());
     handler_->on_open(handle);
-
-    // Bytes queued while connecting leave now.
-    lock.lock();
-    bool drained = false;
-    if (state_ == state::open && !send_active_ && !queue_.empty()) {
-        drained = pump_send(lock);
-    }
-    lock.unlock();
-    if (drained) {
-        notify_drained();
-    }
+    finish_opening();  // bytes queued while connecting or during on_open leave now
     begin_receiving();  // the connect operation's busy unit passes to the first receive
 }
 
@@ -361,6 +380,9 @@ std::error_code connection_impl::send(gsl::span<const std::byte> data) noexcept 
     if (data.empty()) {
         return {};
     }
+    if (data.size() > max_single_send) {
+        return std::make_error_code(std::errc::message_size);  // a WSABUF cannot describe it
+    }
     const std::size_t queued = queue_.size();
     if (queued > 0 && data.size() > engine_->options().send_queue_cap - std::min(queued, engine_->options().send_queue_cap)) {
         drain_wanted_ = true;
@@ -373,7 +395,7 @@ std::error_code connection_impl::send(gsl::span<const std::byte> data) noexcept 
         return std::make_error_code(std::errc::not_enough_memory);
     }
     engine_counters::add(engine_->counters().buffered_bytes, data.size());
-    if (state_ == state::open && !send_active_) {
+    if (state_ == state::open && !send_active_ && !opening_) {
         if (pump_send(lock)) {
             post_control(lock, drained_op_);  // never call back inside send()
         }
@@ -403,6 +425,7 @@ bool connection_impl::pump_send(lock_type& lock) noexcept {
             engine_counters::add(engine_->counters().completions_inline);
             send_active_ = false;
             drop_busy();
+            touch();
             queue_.consume(sent);
             engine_counters::sub(engine_->counters().buffered_bytes, sent);
             engine_counters::add(engine_->counters().bytes_sent, sent);
@@ -441,6 +464,9 @@ void connection_impl::handle_send(DWORD error, DWORD bytes) noexcept {
         return;
     }
     const std::size_t sent = std::min<std::size_t>(bytes, queue_.size());
+    if (sent > 0) {
+        touch();  // bytes leaving are activity too: a peer that only reads is not idle
+    }
     queue_.consume(sent);
     engine_counters::sub(engine_->counters().buffered_bytes, sent);
     engine_counters::add(engine_->counters().bytes_sent, sent);

@@ -76,6 +76,7 @@ public:
 private:
     using lock_type = std::unique_lock<std::mutex>;
     static constexpr std::size_t max_send_buffers = 64;  // WSABUFs gathered into one WSASend
+    static constexpr std::size_t max_single_send = 0xFFFF'FFFFU;  // WSABUF::len is a ULONG
 
     struct receive_operation : operation {
         explicit receive_operation(connection_impl& c) noexcept : operation(&on_receive), owner(&c) {}
@@ -105,6 +106,8 @@ private:
     static void on_finalize_notice(operation& op, DWORD error, DWORD bytes) noexcept;
 
     void handle_connect(DWORD error) noexcept;
+    // After on_open: sends what was queued meanwhile (and on_drained if due), on the worker.
+    void finish_opening() noexcept;
     // Prepares a socket (recycled when the pool has one) and issues ConnectEx. Returns the error
     // of an immediate failure; ERROR_SUCCESS when a completion will follow.
     [[nodiscard]] DWORD issue_connect(lock_type& lock) noexcept;
@@ -154,6 +157,7 @@ private:
     bool from_connect_ = false;    // created by engine::connect (its socket may serve ConnectEx again)
     bool recycled_socket_ = false; // socket_ came from the pool
     bool fin_sent_ = false;
+    bool opening_ = false;         // on_open is running: send() only queues, so nothing overtakes it
     bool closed_passively_ = false;  // the peer's FIN arrived before ours left
     unsigned busy_ = 0;
     std::error_code reason_;

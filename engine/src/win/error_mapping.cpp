@@ -58,6 +58,23 @@ std::error_code to_error_code(DWORD error) noexcept {
         return {WSAENETUNREACH, std::system_category()};
     case ERROR_HOST_UNREACHABLE:
         return {WSAEHOSTUNREACH, std::system_category()};
+    case ERROR_CONNECTION_INVALID:  // 1229
+        return {WSAENOTCONN, std::system_category()};
+    case ERROR_CONNECTION_ACTIVE:  // 1230: Wine's EISCONN
+        return {WSAEISCONN, std::system_category()};
+    case ERROR_NO_DATA:  // 232: Wine's ESHUTDOWN
+        return {WSAESHUTDOWN, std::system_category()};
+    case ERROR_GRACEFUL_DISCONNECT:  // 1226
+        return {WSAEDISCON, std::system_category()};
+    case ERROR_DUP_NAME:  // 52
+    case ERROR_SHARING_VIOLATION:  // 32: Wine's EADDRINUSE
+        return {WSAEADDRINUSE, std::system_category()};
+    case ERROR_NETWORK_BUSY:  // 54: Wine's ENETDOWN
+        return {WSAENETDOWN, std::system_category()};
+    case ERROR_NO_SYSTEM_RESOURCES:  // 1450
+        return {WSAENOBUFS, std::system_category()};
+    case ERROR_INVALID_NETNAME:  // 1214
+        return {WSAEADDRNOTAVAIL, std::system_category()};
     default:
         return {static_cast<int>(error), std::system_category()};
     }

@@ -216,9 +216,12 @@ void listener_impl::hand_over(unique_socket socket, bool recycled, bool skips_po
     c->adopt_slot();
     try {
         if (!engine_->add_connection(c)) {
-            return;  // stopping: c and the socket are released here, without callbacks
+            engine_->release_slot();  // c never finalizes: its slot comes back here
+            reject(socket);
+            return;  // stopping: c is released here, without callbacks
         }
     } catch (const std::bad_alloc&) {
+        engine_->release_slot();
         reject(socket);
         return;
     }

@@ -62,7 +62,9 @@ void socket_pool::on_disconnected(operation& op, DWORD error, DWORD /*bytes*/) n
 void socket_pool::finish(disconnect_operation* op, DWORD error) noexcept {
     const std::unique_ptr<disconnect_operation> owned(op);
     std::lock_guard lock(mutex_);
-    in_flight_.erase(op->id);
+    if (in_flight_.erase(op->id) == 0) {
+        return;  // given up on (probe expired, or stop): completed after all, so now it can be freed
+    }
     if (error == ERROR_SUCCESS) {
         disconnect_ = support::supported;
         if (!draining_) {
