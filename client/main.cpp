@@ -1,11 +1,11 @@
 // client.exe: connects, keeps messages in flight for --duration, verifies every byte that comes
 // back, then reports throughput and latency. The contract is in --help and DESIGN.md.
+#include <wire/console_stop.h>
 #include <wire/engine.h>
 
 #include "churn_loop.h"
 #include "client_options.h"
 #include "console_output.h"
-#include "console_stop.h"
 #include "pipelined_session.h"
 #include "report.h"
 #include "run_state.h"
@@ -45,7 +45,7 @@ void watch(run_state& run, clock::time_point start) {
         if (now >= deadline || run.participants() == 0) {
             return;
         }
-        if (wait_for_stop_request(std::chrono::ceil<std::chrono::milliseconds>(std::min(deadline, next) - now))) {
+        if (wire::wait_for_stop_request(std::chrono::ceil<std::chrono::milliseconds>(std::min(deadline, next) - now))) {
             return;
         }
         const auto at = clock::now();
@@ -140,7 +140,7 @@ int main(int argc, char* argv[]) {
     if (!parsed.value) {
         return parsed.exit_code;
     }
-    if (!install_console_stop_handler()) {
+    if (!wire::install_console_stop_handler()) {
         std::cerr << "client: warning: no console control handler; Ctrl+C will end the client "
                      "without its final report\n";
     }
@@ -150,6 +150,6 @@ int main(int argc, char* argv[]) {
     } catch (const std::exception& e) {
         std::cerr << "client: " << e.what() << std::endl;
     }
-    notify_stopped();
+    wire::notify_stopped();
     return code;
 }

@@ -1,9 +1,9 @@
 // server.exe: listens, serves until Ctrl+C, console close or the end of --duration, then stops
 // gracefully. The command-line contract is in docs (DESIGN.md, "Front-end contracts") and --help.
+#include <wire/console_stop.h>
 #include <wire/engine.h>
 
 #include "console_output.h"
-#include "console_stop.h"
 #include "handler_factory.h"
 #include "server_counters.h"
 #include "server_options.h"
@@ -33,7 +33,7 @@ void serve(const std::optional<std::chrono::milliseconds>& duration, stats_print
             return;
         }
         const auto wake = std::min(deadline, next_stats);
-        if (wait_for_stop_request(std::chrono::ceil<std::chrono::milliseconds>(wake - now))) {
+        if (wire::wait_for_stop_request(std::chrono::ceil<std::chrono::milliseconds>(wake - now))) {
             return;
         }
         if (clock::now() >= next_stats) {
@@ -74,7 +74,7 @@ int main(int argc, char* argv[]) {
     if (!parsed.value) {
         return parsed.exit_code;
     }
-    if (!install_console_stop_handler()) {
+    if (!wire::install_console_stop_handler()) {
         std::cerr << "server: warning: no console control handler; Ctrl+C will end the server "
                      "without its final report\n";
     }
@@ -85,6 +85,6 @@ int main(int argc, char* argv[]) {
         // Set-up failures only (the engine never throws on its I/O path): e.g. the port is taken.
         std::cerr << "server: " << e.what() << std::endl;
     }
-    notify_stopped();
+    wire::notify_stopped();
     return code;
 }

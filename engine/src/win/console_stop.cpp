@@ -1,11 +1,11 @@
-#include "console_stop.h"
+#include <wire/console_stop.h>
 
-#include <windows.h>
+#include "win/winsock.h"
 
 #include <condition_variable>
 #include <mutex>
 
-namespace wire::server {
+namespace wire {
 
 namespace {
 
@@ -64,4 +64,4 @@ void notify_stopped() {
     state_changed.notify_all();
 }
 
-}  // namespace wire::server
+}  // namespace wire
