@@ -19,3 +19,11 @@ install(FILES
   ${CMAKE_CURRENT_BINARY_DIR}/wire_engine-config.cmake
   ${CMAKE_CURRENT_BINARY_DIR}/wire_engine-config-version.cmake
   DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/wire_engine)
+
+# The package works for a downstream project (MinGW build, run under Wine).
+if(MINGW AND WIRE_PRIVATE_INCLUDE)
+  add_test(NAME install_package
+    COMMAND ${CMAKE_SOURCE_DIR}/tools/check_install.sh ${CMAKE_BINARY_DIR} ${CMAKE_SOURCE_DIR} ${WIRE_PRIVATE_INCLUDE})
+  set_tests_properties(install_package PROPERTIES TIMEOUT 180
+    PASS_REGULAR_EXPRESSION "echoed by 127\\.0\\.0\\.1:[0-9]+: hello, completion port")
+endif()
