@@ -44,8 +44,8 @@ void set_no_delay(SOCKET s) {
 
 }  // namespace
 
-socket_handle connect_to(const endpoint& server, std::chrono::milliseconds limit, std::string& problem) {
-    socket_handle s(::socket(server.is_v6() ? AF_INET6 : AF_INET, SOCK_STREAM, IPPROTO_TCP));
+wire::detail::unique_socket connect_to(const endpoint& server, std::chrono::milliseconds limit, std::string& problem) {
+    wire::detail::unique_socket s(::socket(server.is_v6() ? AF_INET6 : AF_INET, SOCK_STREAM, IPPROTO_TCP));
     if (!s) {
         problem = winsock_failure("socket", ::WSAGetLastError());
         return {};
@@ -94,7 +94,7 @@ struct driver_operation : OVERLAPPED {
 
 // Lives in a unique_ptr: its operations' addresses are handed to the kernel.
 struct driver_connection {
-    socket_handle socket;
+    wire::detail::unique_socket socket;
     bool skips_port = false;  // FILE_SKIP_COMPLETION_PORT_ON_SUCCESS is set
     bool failed = false;
     driver_operation receive_op;
@@ -371,7 +371,7 @@ void churn_driver::loop(const endpoint& server, std::size_t message_size, steady
                               steady_clock::now() < deadline;
          ++n) {
         std::string problem;
-        socket_handle s = connect_to(server, 10s, problem);
+        wire::detail::unique_socket s = connect_to(server, 10s, problem);
         if (!s) {
             record(problem);
             return;

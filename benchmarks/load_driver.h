@@ -9,7 +9,8 @@
 // single wineserver that the server under test uses as well, so the driver makes as few calls as
 // it can (FILE_SKIP_COMPLETION_PORT_ON_SUCCESS, batched dequeues, 64 KiB receives) to leave the
 // server's own calls dominating the time measured.
-#include "unique_handles.h"
+#include "win/unique_handle.h"
+#include "win/unique_socket.h"
 
 #include <wire/endpoint.h>
 
@@ -29,7 +30,7 @@ using steady_clock = std::chrono::steady_clock;
 
 // A connected TCP socket (blocking mode), or an empty one with `problem` set. Connects without
 // blocking and waits at most `limit`, so a server that stopped accepting cannot hang the driver.
-[[nodiscard]] socket_handle connect_to(const endpoint& server, std::chrono::milliseconds limit, std::string& problem);
+[[nodiscard]] wire::detail::unique_socket connect_to(const endpoint& server, std::chrono::milliseconds limit, std::string& problem);
 
 struct echo_load {
     std::size_t connections = 1;
@@ -76,7 +77,7 @@ private:
     void fail(driver_connection& c, const std::string& what);
 
     echo_load load_;
-    kernel_handle port_;
+    wire::detail::unique_handle port_;
     std::vector<std::unique_ptr<driver_connection>> connections_;
     std::uint64_t completed_ = 0;
     std::size_t active_ = 0;  // connections that have not failed

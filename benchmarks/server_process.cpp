@@ -38,8 +38,8 @@ std::wstring widen(std::string_view ascii) { return {ascii.begin(), ascii.end()}
 
 // A pipe whose child end is inheritable and whose parent end is not.
 struct pipe_pair {
-    kernel_handle parent_end;
-    kernel_handle child_end;
+    wire::detail::unique_handle parent_end;
+    wire::detail::unique_handle child_end;
 };
 
 pipe_pair make_pipe(bool child_reads) {
@@ -147,7 +147,7 @@ server_process::server_process(std::string_view kind, unsigned workers, bool tra
         throw failure("CreateProcessW", create_error);
     }
     process_.reset(info.hProcess);
-    kernel_handle thread(info.hThread);
+    wire::detail::unique_handle thread(info.hThread);
     to_child_ = std::move(input.parent_end);
     from_child_ = std::move(output.parent_end);
     input.child_end.reset();  // the child holds its own copies; with ours closed, our read end

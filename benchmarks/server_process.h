@@ -1,7 +1,8 @@
 #pragma once
 // The driver's end of the serve mode (serve.h): starts this executable as an echo server in a
 // child process, asks it for its counters, and stops it.
-#include "unique_handles.h"
+#include "win/unique_handle.h"
+#include "win/unique_socket.h"
 
 #include <chrono>
 #include <cstdint>
@@ -52,9 +53,9 @@ private:
     [[nodiscard]] std::string read_line(std::chrono::milliseconds limit);
 
     std::string kind_;
-    kernel_handle process_;
-    kernel_handle to_child_;    // our end of the child's stdin
-    kernel_handle from_child_;  // our end of the child's stdout
+    wire::detail::unique_handle process_;
+    wire::detail::unique_handle to_child_;    // our end of the child's stdin
+    wire::detail::unique_handle from_child_;  // our end of the child's stdout
     std::string pending_;       // bytes read past the last complete line
     std::uint16_t port_ = 0;
     bool traced_ = false;
