@@ -7,4 +7,6 @@ void discard_handler::on_data(connection& /*c*/, gsl::span<const std::byte> /*da
     server_counters::add(counters_.messages);
 }
 
+void discard_handler::on_close(connection& c, std::error_code reason) { counters_.rejections.record_close(c, reason); }
+
 }  // namespace wire::server

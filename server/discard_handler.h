@@ -11,6 +11,7 @@ public:
     explicit discard_handler(server_counters& counters) noexcept : counters_(counters) {}
 
     void on_data(connection& c, gsl::span<const std::byte> data) override;
+    void on_close(connection& c, std::error_code reason) override;
 
 private:
     server_counters& counters_;

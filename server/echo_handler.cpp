@@ -9,4 +9,6 @@ void echo_handler::on_data(connection& c, gsl::span<const std::byte> data) {
 
 void echo_handler::on_drained(connection& c) { replies_.on_drained(c); }
 
+void echo_handler::on_close(connection& c, std::error_code reason) { counters_.rejections.record_close(c, reason); }
+
 }  // namespace wire::server

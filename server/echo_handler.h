@@ -13,6 +13,7 @@ public:
 
     void on_data(connection& c, gsl::span<const std::byte> data) override;
     void on_drained(connection& c) override;
+    void on_close(connection& c, std::error_code reason) override;
 
 private:
     server_counters& counters_;

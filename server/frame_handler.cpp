@@ -1,21 +1,11 @@
 #include "frame_handler.h"
 
-#include "console_output.h"
-
 #include <wire/error.h>
 
 #include <new>
 #include <string>
 
 namespace wire::server {
-
-namespace {
-
-// Protocol errors are logged one line each up to this many, then only counted: a hostile peer
-// must not be able to flood the log.
-constexpr std::uint64_t logged_protocol_errors = 10;
-
-}  // namespace
 
 void frame_handler::on_data(connection& c, gsl::span<const std::byte> data) {
     parser_.feed(data);
@@ -54,20 +44,15 @@ void frame_handler::on_data(connection& c, gsl::span<const std::byte> data) {
 
 void frame_handler::on_drained(connection& c) { replies_.on_drained(c); }
 
+void frame_handler::on_close(connection& c, std::error_code reason) { counters_.rejections.record_close(c, reason); }
+
 void frame_handler::refuse(connection& c, frame_parser::status why) noexcept {
     batch_ = {};
     if (why == frame_parser::status::too_large) {
-        const std::uint64_t count = counters_.protocol_errors.fetch_add(1, std::memory_order_relaxed) + 1;
-        if (count <= logged_protocol_errors) {
-            try {
-                log_line("server: connection " + std::to_string(c.id()) + " from " + c.remote_endpoint().to_string() +
-                         ": frame length " + std::to_string(parser_.declared_length()) + " is above --max-frame " +
-                         std::to_string(parser_.max_frame()) + "; connection closed" +
-                         (count == logged_protocol_errors ? " (further protocol errors are only counted)" : ""));
-            } catch (const std::bad_alloc&) {
-                // The line is lost; the count is not.
-            }
-        }
+        counters_.rejections.record(rejection::oversized_frame, c, [this] {
+            return "frame length " + std::to_string(parser_.declared_length()) + " is above --max-frame " +
+                   std::to_string(parser_.max_frame()) + "; connection closed";
+        });
         c.abort(make_error_code(error::protocol_error));
         return;
     }

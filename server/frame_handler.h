@@ -20,6 +20,7 @@ public:
 
     void on_data(connection& c, gsl::span<const std::byte> data) override;
     void on_drained(connection& c) override;
+    void on_close(connection& c, std::error_code reason) override;
 
 private:
     void refuse(connection& c, frame_parser::status why) noexcept;

@@ -50,6 +50,9 @@ int run(const options& opts) {
     settings.idle_timeout = opts.idle_timeout;
 
     server_counters counters;  // before the engine, so it outlives every handler that counts into it
+    settings.on_rejected = [&counters](const endpoint& remote, std::error_code reason) {
+        counters.rejections.record_refused(remote, reason);
+    };
     engine e(settings);
     listener l = e.listen(opts.address, make_handler_factory(opts, counters));
     // The contract's readiness line: the real port, flushed at once (whoever waits for it reads a pipe).

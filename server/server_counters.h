@@ -1,6 +1,8 @@
 #pragma once
 // What the server counts beyond the engine's own statistics (relaxed atomics, shared by every
 // connection's handler and read by the statistics printer).
+#include "rejection_log.h"
+
 #include <atomic>
 #include <cstdint>
 
@@ -9,8 +11,8 @@ namespace wire::server {
 struct server_counters {
     // Frames echoed in frame mode; completed receives (on_data calls) in echo and discard mode.
     std::atomic<std::uint64_t> messages{0};
-    // Frame lengths above --max-frame: each closed its connection.
-    std::atomic<std::uint64_t> protocol_errors{0};
+    // Connections turned away, each logged once (frame lengths above --max-frame among them).
+    rejection_log rejections;
     // Times a connection stopped reading because its replies did not fit in the send queue.
     std::atomic<std::uint64_t> backpressure_pauses{0};
 

@@ -108,7 +108,7 @@ parse_result parse_options(int argc, const char* const* argv, std::ostream& out,
     long long workers = 0;
     long long max_connections = 10'000;
     long long max_frame = frame_parser::default_max_frame;
-    double idle_timeout = 0;
+    double idle_timeout = 60;  // a peer that holds a slot in silence is let go after a minute
     double duration = 0;
 
     app.add_option("--host", host, "Numeric IPv4 or IPv6 address to listen on ('localhost' means 127.0.0.1)")

@@ -1,6 +1,7 @@
 #include "stats_printer.h"
 
 #include "console_output.h"
+#include "process_memory.h"
 
 #include <cstdio>
 
@@ -27,7 +28,7 @@ std::string megabytes(std::uint64_t bytes) { return fixed(static_cast<double>(by
 
 }  // namespace
 
-stats_printer::stats_printer(const engine& e, const server_counters& counters) noexcept
+stats_printer::stats_printer(const engine& e, server_counters& counters) noexcept
     : engine_(e), counters_(counters), start_(take()), previous_(start_) {}
 
 stats_printer::sample stats_printer::take() const noexcept {
@@ -38,8 +39,9 @@ stats_printer::sample stats_printer::take() const noexcept {
 std::string stats_printer::totals(const statistics& s) const {
     return "connections " + std::to_string(s.connections_open) + " open, " + std::to_string(s.connections_accepted) +
            " accepted, " + std::to_string(s.connections_rejected) + " rejected, " + std::to_string(s.idle_timeouts) +
-           " idle-closed; protocol errors " + std::to_string(counters_.protocol_errors.load(std::memory_order_relaxed)) +
-           "; backpressure pauses " + std::to_string(counters_.backpressure_pauses.load(std::memory_order_relaxed));
+           " idle-closed; protocol errors " + std::to_string(counters_.rejections.total(rejection::oversized_frame)) +
+           "; backpressure pauses " + std::to_string(counters_.backpressure_pauses.load(std::memory_order_relaxed)) +
+           "; buffered " + megabytes(s.buffered_bytes) + " MB; memory " + megabytes(resident_bytes()) + " MB";
 }
 
 void stats_printer::print_periodic() {
@@ -50,11 +52,13 @@ void stats_printer::print_periodic() {
              fixed(per_second(now.bytes_in - previous_.bytes_in, seconds) / 1e6, 2) + " MB/s, out " +
              fixed(per_second(now.bytes_out - previous_.bytes_out, seconds) / 1e6, 2) + " MB/s; " +
              totals(engine_.stats()));
+    counters_.rejections.flush_counts(seconds);
     previous_ = now;
 }
 
 void stats_printer::print_final() {
     const sample now = take();
+    counters_.rejections.flush_counts(seconds_between(previous_.at, now.at));
     const double seconds = seconds_between(start_.at, now.at);
     const std::uint64_t messages = now.messages - start_.messages;
     const std::uint64_t bytes_in = now.bytes_in - start_.bytes_in;

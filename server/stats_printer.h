@@ -14,9 +14,10 @@ class stats_printer {
 public:
     using clock = std::chrono::steady_clock;
 
-    stats_printer(const engine& e, const server_counters& counters) noexcept;
+    stats_printer(const engine& e, server_counters& counters) noexcept;
 
-    // Rates since the previous line (or the start), plus current totals.
+    // Rates since the previous line (or the start), plus current totals; then the rejections of
+    // the interval that were counted rather than logged one by one.
     void print_periodic();
     // Totals and average rates over the whole run; call after the engine has stopped.
     void print_final();
@@ -32,7 +33,7 @@ private:
     [[nodiscard]] std::string totals(const statistics& s) const;
 
     const engine& engine_;
-    const server_counters& counters_;
+    server_counters& counters_;  // flushes the rejection log's counts
     sample start_;
     sample previous_;
 };

@@ -5,10 +5,12 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <system_error>
 
 namespace wire {
 
 class connection_handler;
+class endpoint;
 using handler_factory = std::function<std::unique_ptr<connection_handler>()>;
 
 struct engine_options {
@@ -17,10 +19,18 @@ struct engine_options {
     std::size_t receive_buffer_size = 16 * 1024;  // bytes per receive
     std::size_t send_queue_cap = 4 * 1024 * 1024;  // queued bytes per connection before send refuses
     std::size_t send_queue_low_water = 0;  // on_drained when the queue falls to this (0: cap / 4)
+    // All send queues together; send() refuses past it with error::send_queue_full, and on_drained
+    // follows once the total has fallen to three quarters of it. 0: no engine-wide bound.
+    std::size_t max_buffered_bytes = std::size_t{1} << 30;
+    // What each connection may queue whatever that total, so that peers that do not read cannot
+    // starve the rest (counted in the total, which may exceed max_buffered_bytes by at most
+    // max_connections times this).
+    std::size_t send_queue_guaranteed = 64 * 1024;
     std::size_t max_connections = 10'000;  // open connections (accepted + connected); excess closed at once
     std::chrono::milliseconds connect_timeout{10'000};
     std::chrono::milliseconds close_timeout{5'000};  // graceful close: wait this long for the peer's FIN
-    std::chrono::milliseconds idle_timeout{0};       // close connections silent this long (0: never)
+    // Close connections that neither receive nor send this long, with error::idle_timeout (0: never).
+    std::chrono::milliseconds idle_timeout{0};
     std::chrono::milliseconds stop_timeout{2'000};   // stop(): graceful phase before aborting the rest
     // FILE_SKIP_COMPLETION_PORT_ON_SUCCESS: handle synchronous completions inline (fewer dequeues).
     bool skip_completion_port_on_success = true;
@@ -30,6 +40,11 @@ struct engine_options {
     bool zero_byte_receives = false;
     // Reuse sockets with DisconnectEx(TF_REUSE_SOCKET) where the platform supports it.
     bool recycle_sockets = true;
+    // Told of each accepted connection closed at once, before any handler exists for it
+    // (error::too_many_connections), with the peer's address: for logging. Runs on a worker;
+    // must not block or throw. Connections the engine closes later (idle_timeout) report their
+    // reason to their handler's on_close instead.
+    std::function<void(const endpoint& remote, std::error_code reason)> on_rejected;
 };
 
 struct listen_options {

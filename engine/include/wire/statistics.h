@@ -21,10 +21,11 @@ struct statistics {
     std::uint64_t completions_dequeued = 0;  // entries those calls returned
     std::uint64_t completions_inline = 0;    // synchronous completions handled without the port
     std::uint64_t sockets_reused = 0;        // AcceptEx/ConnectEx that used a recycled socket
-    std::uint64_t sends_refused = 0;         // send() refused with send_queue_full
+    std::uint64_t sends_refused = 0;         // send() refused with send_queue_full, for either cap
+    std::uint64_t sends_refused_engine_limit = 0;  // ... of which by the engine-wide max_buffered_bytes
     std::uint64_t operations_pending = 0;    // overlapped operations not yet completed (0 when idle)
     std::uint64_t connection_objects = 0;    // connection objects alive (leak check)
-    std::uint64_t buffered_bytes = 0;        // bytes in send queues now
+    std::uint64_t buffered_bytes = 0;        // bytes in send queues now (bounded by max_buffered_bytes)
     std::uint64_t receive_buffers_held = 0;  // receive buffers held by connections now
 };
 

@@ -20,6 +20,7 @@ public:
         case error::not_connected: return "not connected";
         case error::too_many_connections: return "too many connections";
         case error::protocol_error: return "protocol error";
+        case error::idle_timeout: return "idle timeout";
         }
         return "unknown wire error " + std::to_string(value);
     }

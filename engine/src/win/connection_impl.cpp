@@ -30,7 +30,7 @@ connection_impl::connection_impl(std::shared_ptr<engine_core> engine, std::uniqu
 }
 
 connection_impl::~connection_impl() {
-    engine_counters::sub(engine_->counters().buffered_bytes, queue_.size());
+    engine_->release_send_bytes(queue_.size());
     engine_counters::sub(engine_->counters().connection_objects);
 }
 
@@ -79,6 +79,12 @@ void connection_impl::finish_opening() noexcept {
     bool drained = false;
     if ((state_ == state::open || state_ == state::closing) && !send_active_ && !queue_.empty()) {
         drained = pump_send(lock);
+    }
+    // Refused by the engine-wide limit during on_open, and its room came back meanwhile.
+    if (!drained && drain_wanted_ && !waiting_for_room_ && state_ != state::closed &&
+        queue_.size() <= engine_->options().send_queue_low_water) {
+        drain_wanted_ = false;
+        drained = true;
     }
     lock.unlock();
     if (drained) {
@@ -384,17 +390,21 @@ std::error_code connection_impl::send(gsl::span<const std::byte> data) noexcept 
         return std::make_error_code(std::errc::message_size);  // a WSABUF cannot describe it
     }
     const std::size_t queued = queue_.size();
-    if (queued > 0 && data.size() > engine_->options().send_queue_cap - std::min(queued, engine_->options().send_queue_cap)) {
-        drain_wanted_ = true;
-        engine_counters::add(engine_->counters().sends_refused);
-        return make_error_code(error::send_queue_full);
+    const std::size_t cap = engine_->options().send_queue_cap;
+    if (queued > 0 && data.size() > cap - std::min(queued, cap)) {
+        return refuse_send(false);
+    }
+    const bool guaranteed = data.size() <= engine_->options().send_queue_guaranteed &&
+                            queued <= engine_->options().send_queue_guaranteed - data.size();
+    if (!engine_->reserve_send_bytes(data.size(), guaranteed)) {
+        return refuse_send(true);
     }
     try {
         queue_.append(data);
     } catch (const std::bad_alloc&) {
+        engine_->release_send_bytes(data.size());
         return std::make_error_code(std::errc::not_enough_memory);
     }
-    engine_counters::add(engine_->counters().buffered_bytes, data.size());
     if (state_ == state::open && !send_active_ && !opening_) {
         if (pump_send(lock)) {
             post_control(lock, drained_op_);  // never call back inside send()
@@ -402,6 +412,31 @@ std::error_code connection_impl::send(gsl::span<const std::byte> data) noexcept 
     }
     settle(lock, false);
     return {};
+}
+
+// Called with mutex_ held. Either way on_drained follows: from this connection's own queue falling
+// to its low-water mark, or from the engine when its total has room again.
+std::error_code connection_impl::refuse_send(bool engine_limit) noexcept {
+    drain_wanted_ = true;
+    engine_counters::add(engine_->counters().sends_refused);
+    if (engine_limit) {
+        engine_counters::add(engine_->counters().sends_refused_engine_limit);
+        if (!waiting_for_room_) {
+            waiting_for_room_ = true;
+            engine_->wait_for_send_room(weak_from_this());
+        }
+    }
+    return make_error_code(error::send_queue_full);
+}
+
+void connection_impl::on_send_room() noexcept {
+    lock_type lock(mutex_);
+    waiting_for_room_ = false;
+    // While on_open runs, finish_opening delivers the notice (on_drained never overtakes on_open).
+    if (drain_wanted_ && !opening_ && state_ != state::closed) {
+        drain_wanted_ = false;
+        post_control(lock, drained_op_);
+    }
 }
 
 bool connection_impl::pump_send(lock_type& lock) noexcept {
@@ -427,7 +462,7 @@ bool connection_impl::pump_send(lock_type& lock) noexcept {
             drop_busy();
             touch();
             queue_.consume(sent);
-            engine_counters::sub(engine_->counters().buffered_bytes, sent);
+            engine_->release_send_bytes(sent);
             engine_counters::add(engine_->counters().bytes_sent, sent);
             continue;
         }
@@ -468,7 +503,7 @@ void connection_impl::handle_send(DWORD error, DWORD bytes) noexcept {
         touch();  // bytes leaving are activity too: a peer that only reads is not idle
     }
     queue_.consume(sent);
-    engine_counters::sub(engine_->counters().buffered_bytes, sent);
+    engine_->release_send_bytes(sent);
     engine_counters::add(engine_->counters().bytes_sent, sent);
     bool drained = false;
     if (state_ == state::open || state_ == state::closing) {
@@ -597,7 +632,7 @@ void connection_impl::release_socket(lock_type& /*lock*/, std::error_code reason
 }
 
 void connection_impl::discard_queue() noexcept {
-    engine_counters::sub(engine_->counters().buffered_bytes, queue_.size());
+    engine_->release_send_bytes(queue_.size());
     queue_.clear();
 }
 

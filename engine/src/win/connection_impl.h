@@ -66,6 +66,9 @@ public:
     void pause_receiving() noexcept;
     void resume_receiving() noexcept;
 
+    // The engine-wide send budget has room again after this connection was refused by it.
+    void on_send_room() noexcept;
+
     [[nodiscard]] std::size_t queued_bytes() const noexcept;
     [[nodiscard]] bool is_open() const noexcept;
     [[nodiscard]] endpoint local_endpoint() const noexcept;
@@ -132,6 +135,7 @@ private:
     // busy_ changes, mirrored in the engine's operations_pending counter (leak checks).
     void add_busy() noexcept;
     void drop_busy() noexcept;
+    [[nodiscard]] std::error_code refuse_send(bool engine_limit) noexcept;
     void set_reason(std::error_code reason) noexcept;
     void discard_queue() noexcept;
     void notify_drained() noexcept;
@@ -152,6 +156,7 @@ private:
     bool peer_fin_ = false;
     bool send_active_ = false;     // a WSASend is outstanding
     bool drain_wanted_ = false;    // send() refused since the last on_drained
+    bool waiting_for_room_ = false;  // registered with the engine's send-room waiters
     bool finalized_ = false;
     bool holds_slot_ = false;
     bool from_connect_ = false;    // created by engine::connect (its socket may serve ConnectEx again)

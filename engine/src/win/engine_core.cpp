@@ -36,6 +36,7 @@ engine_options normalized(engine_options o) noexcept {
     if (o.send_queue_low_water == 0 || o.send_queue_low_water >= o.send_queue_cap) {
         o.send_queue_low_water = o.send_queue_cap / 4;
     }
+    o.send_queue_guaranteed = std::min(o.send_queue_guaranteed, o.send_queue_cap);
     o.max_inline_completions = std::max(1U, o.max_inline_completions);
     return o;
 }
@@ -46,7 +47,9 @@ constexpr std::size_t spare_receive_buffers = 256;
 }  // namespace
 
 engine_core::engine_core(const engine_options& options)
-    : options_(normalized(options)), receive_buffers_(options_.receive_buffer_size, spare_receive_buffers) {
+    : options_(normalized(options)),
+      receive_buffers_(options_.receive_buffer_size, spare_receive_buffers),
+      send_budget_(options_.max_buffered_bytes) {
     port_.reset(::CreateIoCompletionPort(INVALID_HANDLE_VALUE, nullptr, 0, options_.worker_threads));
     if (!port_) {
         throw std::system_error(static_cast<int>(::GetLastError()), std::system_category(), "CreateIoCompletionPort");
@@ -267,8 +270,51 @@ void engine_core::sweep_idle() noexcept {
         }
     }
     for (const auto& c : idle) {
-        engine_counters::add(counters_.idle_timeouts);
-        c->abort(make_error_code(error::timed_out));
+        if (c->is_open()) {
+            engine_counters::add(counters_.idle_timeouts);
+        }
+        c->abort(make_error_code(error::idle_timeout));
+    }
+}
+
+void engine_core::release_send_bytes(std::size_t bytes) noexcept {
+    if (send_budget_.release(bytes)) {
+        post_send_room_notice();
+    }
+}
+
+void engine_core::wait_for_send_room(std::weak_ptr<connection_impl> c) noexcept {
+    try {
+        const std::lock_guard lock(send_room_mutex_);
+        send_room_waiters_.push_back(std::move(c));
+    } catch (const std::bad_alloc&) {
+        post_send_room_notice();  // cannot wait: wake everyone now rather than never
+        return;
+    }
+    send_budget_.mark_waiting();
+    if (send_budget_.below_low_water()) {
+        post_send_room_notice();  // the release came before the mark: nobody else will wake us
+    }
+}
+
+void engine_core::post_send_room_notice() noexcept {
+    if (!send_room_notice_.queued.exchange(true) && !post(send_room_notice_, ERROR_SUCCESS)) {
+        send_room_notice_.queued = false;  // the port is gone: the engine is stopping
+    }
+}
+
+void engine_core::on_send_room(operation& op, DWORD /*error*/, DWORD /*bytes*/) noexcept {
+    engine_core& self = *static_cast<send_room_notice&>(op).owner;
+    self.send_room_notice_.queued = false;  // before taking the list: later waiters post again
+    std::vector<std::weak_ptr<connection_impl>> waiters;
+    {
+        const std::lock_guard lock(self.send_room_mutex_);
+        waiters.swap(self.send_room_waiters_);
+    }
+    for (const auto& weak : waiters) {
+        if (const auto c = weak.lock()) {
+            c->on_send_room();
+        }
     }
 }
 
@@ -304,7 +350,8 @@ statistics engine_core::snapshot() const noexcept {
     s.sends_refused = get(counters_.sends_refused);
     s.operations_pending = get(counters_.operations_pending);
     s.connection_objects = get(counters_.connection_objects);
-    s.buffered_bytes = get(counters_.buffered_bytes);
+    s.sends_refused_engine_limit = get(counters_.sends_refused_engine_limit);
+    s.buffered_bytes = send_budget_.used();
     s.receive_buffers_held = receive_buffers_.outstanding();
     return s;
 }

@@ -5,6 +5,7 @@
 #include <wire/statistics.h>
 
 #include "core/buffer_pool.h"
+#include "core/byte_budget.h"
 #include "core/timer_queue.h"
 #include "win/extensions.h"
 #include "win/operation.h"
@@ -46,9 +47,9 @@ struct engine_counters {
     std::atomic<std::uint64_t> completions_inline{0};
     std::atomic<std::uint64_t> sockets_reused{0};
     std::atomic<std::uint64_t> sends_refused{0};
+    std::atomic<std::uint64_t> sends_refused_engine_limit{0};
     std::atomic<std::uint64_t> operations_pending{0};
     std::atomic<std::uint64_t> connection_objects{0};
-    std::atomic<std::uint64_t> buffered_bytes{0};
 
     static void add(std::atomic<std::uint64_t>& c, std::uint64_t n = 1) noexcept {
         c.fetch_add(n, std::memory_order_relaxed);
@@ -88,6 +89,20 @@ public:
     [[nodiscard]] bool take_slot() noexcept;
     void release_slot() noexcept;
 
+    // The engine-wide bound on queued send bytes (engine_options::max_buffered_bytes). A
+    // connection refused by it calls wait_for_send_room, once per refusal episode; the engine then
+    // calls its on_send_room from a worker when the total has fallen to the low-water mark.
+    // `guaranteed`: within the connection's engine_options::send_queue_guaranteed share.
+    [[nodiscard]] bool reserve_send_bytes(std::size_t bytes, bool guaranteed) noexcept {
+        if (guaranteed) {
+            send_budget_.force_reserve(bytes);
+            return true;
+        }
+        return send_budget_.try_reserve(bytes);
+    }
+    void release_send_bytes(std::size_t bytes) noexcept;
+    void wait_for_send_room(std::weak_ptr<connection_impl> c) noexcept;
+
     [[nodiscard]] const engine_options& options() const noexcept { return options_; }
     [[nodiscard]] platform_features features() const noexcept;
     [[nodiscard]] bool skip_port_supported() const noexcept { return skip_port_supported_; }
@@ -101,6 +116,15 @@ public:
     [[nodiscard]] static bool on_worker_thread() noexcept;
 
 private:
+    // Posted when send room returns; at most one packet in the port at a time.
+    struct send_room_notice : operation {
+        explicit send_room_notice(engine_core& e) noexcept : operation(&on_send_room), owner(&e) {}
+        engine_core* owner;
+        std::atomic<bool> queued{false};
+    };
+    static void on_send_room(operation& op, DWORD error, DWORD bytes) noexcept;
+    void post_send_room_notice() noexcept;
+
     void worker_loop() noexcept;
     void schedule_idle_sweep();
     void sweep_idle() noexcept;
@@ -117,6 +141,10 @@ private:
     buffer_pool receive_buffers_;
     std::atomic<std::uint64_t> next_id_{1};
     std::atomic<std::size_t> slots_used_{0};
+    byte_budget send_budget_;
+    std::mutex send_room_mutex_;  // taken after a connection's own mutex, never before it
+    std::vector<std::weak_ptr<connection_impl>> send_room_waiters_;
+    send_room_notice send_room_notice_{*this};
 
     std::mutex registry_mutex_;
     std::condition_variable registry_changed_;

@@ -189,14 +189,24 @@ void listener_impl::accept_loop(accept_operation& op, DWORD error) noexcept {
 void listener_impl::hand_over(unique_socket socket, bool recycled, bool skips_port, const endpoint& local,
                               const endpoint& remote) noexcept {
     const auto reject = [this](unique_socket& s) {
+        engine_counters::add(engine_->counters().connections_rejected);  // counted before the peer can see it
         const linger reset_on_close{1, 0};
         ::setsockopt(s.get(), SOL_SOCKET, SO_LINGER, reinterpret_cast<const char*>(&reset_on_close),
                      sizeof(reset_on_close));
         s.reset();
-        engine_counters::add(engine_->counters().connections_rejected);
     };
     if (!engine_->take_slot()) {
-        reject(socket);  // over max_connections: closed at once, the accept is already re-posted
+        // Over max_connections: closed at once (the accept is already re-posted), after the owner
+        // has been told who it was.
+        const auto& observer = engine_->options().on_rejected;
+        if (observer) {
+            try {
+                observer(remote, make_error_code(error::too_many_connections));
+            } catch (...) {
+                // An observer must not throw; if it does, the rejection still happens.
+            }
+        }
+        reject(socket);
         return;
     }
     std::shared_ptr<connection_impl> c;
