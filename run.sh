@@ -95,6 +95,12 @@ ensure_dependencies() {
 
 WINESERVER_STARTED=0
 start_wine() {
+  # The wineserver holds one descriptor per socket of every Wine process: the hostile tests open
+  # 2,000 connections at once, more than a default soft limit of 1,024 allows.
+  local hard
+  hard=$(ulimit -Hn)
+  if [ "$hard" = unlimited ] || [ "$hard" -gt 20000 ]; then hard=20000; fi
+  if [ "$(ulimit -Sn)" != unlimited ] && [ "$(ulimit -Sn)" -lt "$hard" ]; then ulimit -Sn "$hard" || true; fi
   if [ ! -f "$WINEPREFIX/system.reg" ]; then
     log "creating the Wine prefix (once)"
     wineboot -i >/dev/null 2>&1 || true

@@ -11,183 +11,15 @@ Tests assert on behaviour and exit codes, never on time.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
-import re
-import signal
 import socket
 import struct
-import subprocess
 import sys
 import threading
-import time
 import unittest
 
-SERVER = ""
-CLIENT = ""
-RUNNER: list[str] = []
-
-READY = re.compile(r"^listening on (\S+):(\d+)$")
-JSON_KEYS = {"connections", "size", "pipeline", "seconds", "messages", "msgs_per_s", "mb_per_s",
-             "p50_us", "p99_us", "p999_us", "errors", "mismatches"}
-START_LIMIT = 60      # seconds for a program to get ready (a cold Wine takes a few)
-RUN_LIMIT = 90        # seconds for a client run of a few seconds, drain included
-STOP_LIMIT = 30       # seconds for a graceful stop
-
-
-class Output:
-    """Collects a pipe's lines on a thread, so a chatty program never blocks on a full pipe."""
-
-    def __init__(self, pipe) -> None:
-        self.lines: list[str] = []
-        self._lock = threading.Lock()
-        self._changed = threading.Condition(self._lock)
-        self._thread = threading.Thread(target=self._pump, args=(pipe,), daemon=True)
-        self._thread.start()
-
-    def _pump(self, pipe) -> None:
-        for raw in iter(pipe.readline, b""):
-            with self._changed:
-                self.lines.append(raw.decode("utf-8", "replace").rstrip("\r\n"))
-                self._changed.notify_all()
-        pipe.close()
-        with self._changed:
-            self.lines.append(None)  # end of stream
-            self._changed.notify_all()
-
-    def wait_for(self, predicate, timeout: float):
-        """The first line satisfying predicate, or None at end of stream or timeout."""
-        deadline = time.monotonic() + timeout
-        seen = 0
-        with self._changed:
-            while True:
-                while seen < len(self.lines):
-                    line = self.lines[seen]
-                    seen += 1
-                    if line is None:
-                        return None
-                    if predicate(line):
-                        return line
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return None
-                self._changed.wait(left)
-
-    def text(self, settle: float = 2.0) -> str:
-        # Bounded: under Wine a helper process may hold a pipe open after the program has exited.
-        self._thread.join(settle)
-        with self._lock:
-            return "\n".join(line for line in self.lines if line is not None)
-
-
-class Program:
-    """One server.exe or client.exe process under the runner; stopped by its own pid only."""
-
-    def __init__(self, exe: str, *args: str) -> None:
-        # On Windows, Ctrl+Break can only be sent to a process group of its own.
-        flags = subprocess.CREATE_NEW_PROCESS_GROUP if os.name == "nt" else 0
-        self.process = subprocess.Popen([*RUNNER, exe, *args], stdin=subprocess.DEVNULL,
-                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, creationflags=flags)
-        self.stdout = Output(self.process.stdout)
-        self.stderr = Output(self.process.stderr)
-
-    def interrupt(self) -> None:
-        """Ctrl+C: under Wine, SIGINT to the wine process becomes CTRL_C_EVENT in the program; on
-        Windows, Ctrl+Break (which the programs treat alike) is what can be sent to a process."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.CTRL_BREAK_EVENT if os.name == "nt" else signal.SIGINT)
-
-    def wait(self, timeout: float) -> int:
-        return self.process.wait(timeout=timeout)
-
-    def kill(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(timeout=STOP_LIMIT)
-
-
-class Server(Program):
-    """server.exe on port 0 of 127.0.0.1 (unless told otherwise), ready when constructed."""
-
-    def __init__(self, *args: str) -> None:
-        super().__init__(SERVER, "--port", "0", *args)
-        line = self.stdout.wait_for(lambda l: True, START_LIMIT)
-        if line is None or not READY.match(line):
-            self.kill()
-            raise AssertionError(f"no readiness line, got {line!r}; stderr: {self.stderr.text()}")
-        self.ready_line = line
-        match = READY.match(line)
-        self.host = match.group(1).strip("[]")
-        self.port = int(match.group(2))
-
-    def stop(self) -> tuple[int, str]:
-        """Ctrl+C, then the exit code and everything it wrote on stderr."""
-        self.interrupt()
-        code = self.wait(STOP_LIMIT)
-        return code, self.stderr.text()
-
-    def __enter__(self) -> "Server":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self.process.poll() is None:
-            self.interrupt()
-            try:
-                self.wait(STOP_LIMIT)
-            except subprocess.TimeoutExpired:
-                self.kill()
-
-
-def run(exe: str, *args: str, timeout: float = RUN_LIMIT) -> subprocess.CompletedProcess:
-    return subprocess.run([*RUNNER, exe, *args], stdin=subprocess.DEVNULL, capture_output=True,
-                          timeout=timeout, text=True)
-
-
-def run_client_json(test: unittest.TestCase, port: int, *args: str, host: str = "127.0.0.1") -> dict:
-    result = run(CLIENT, "--host", host, "--port", str(port), "--json", *args)
-    lines = [l for l in result.stdout.splitlines() if l.strip()]
-    test.assertEqual(len(lines), 1, f"one JSON line expected on stdout, got {result.stdout!r}; stderr: {result.stderr}")
-    report = json.loads(lines[0])
-    test.assertEqual(result.returncode, 0, f"client failed: {lines[0]}\n{result.stderr}")
-    return report
-
-
-def connect(port: int, host: str = "127.0.0.1") -> socket.socket:
-    s = socket.create_connection((host, port), timeout=10)
-    s.settimeout(10)
-    return s
-
-
-def receive_exactly(s: socket.socket, size: int) -> bytes:
-    out = bytearray()
-    while len(out) < size:
-        chunk = s.recv(size - len(out))
-        if not chunk:
-            break
-        out.extend(chunk)
-    return bytes(out)
-
-
-def closed_by_peer(s: socket.socket, timeout: float = 10) -> bool:
-    """True when the peer closes (FIN or reset) within timeout; data that still arrives is skipped."""
-    s.settimeout(timeout)
-    try:
-        while s.recv(65536):
-            pass
-        return True
-    except (ConnectionResetError, ConnectionAbortedError):
-        return True
-    except socket.timeout:
-        return False
-
-
-def frame(payload: bytes) -> bytes:
-    return struct.pack("<I", len(payload)) + payload
-
-
-def final_line(stderr: str) -> str | None:
-    return next((l for l in stderr.splitlines() if l.startswith("[server] final:")), None)
+from harness import (Program, Server, run, run_client_json, connect, receive_exactly, closed_by_peer, frame, final_line, paths, main, JSON_KEYS, START_LIMIT, RUN_LIMIT, STOP_LIMIT)
 
 
 class ModesTest(unittest.TestCase):
@@ -254,7 +86,7 @@ class ModesTest(unittest.TestCase):
 
     def test_summary_table(self) -> None:
         with Server() as server:
-            result = run(CLIENT, "--port", str(server.port), "--connections", "2", "--duration", "1")
+            result = run(paths.client, "--port", str(server.port), "--connections", "2", "--duration", "1")
             self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
             for label in ("messages", "msgs/s", "MB/s", "latency us", "errors", "mismatches"):
                 self.assertIn(label, result.stdout)
@@ -267,7 +99,7 @@ class ProtocolTest(unittest.TestCase):
     def test_oversized_frame_closes_only_that_connection(self) -> None:
         with Server("--mode", "frame", "--max-frame", "4096") as server:
             # A well-behaved client.exe runs throughout...
-            load = Program(CLIENT, "--port", str(server.port), "--mode", "frame", "--connections", "2",
+            load = Program(paths.client, "--port", str(server.port), "--mode", "frame", "--connections", "2",
                            "--size", "512", "--pipeline", "2", "--duration", "3", "--json")
             good = connect(server.port)
             good.sendall(frame(b"before" * 10))
@@ -389,36 +221,36 @@ class ArgumentsTest(unittest.TestCase):
         self.assertEqual(result.stdout, "")
 
     def test_server(self) -> None:
-        self.check_rejected(SERVER, "--bogus", mentions="--bogus")
-        self.check_rejected(SERVER, "--port", "70000", mentions="--port")
-        self.check_rejected(SERVER, "--port", "-1", mentions="--port")
-        self.check_rejected(SERVER, "--size", "0", mentions="--size")  # no such flag on the server
-        self.check_rejected(SERVER, "--duration", "-1", mentions="--duration")
-        self.check_rejected(SERVER, "--duration", "0", mentions="--duration")
-        self.check_rejected(SERVER, "--mode", "chat", mentions="--mode")
-        self.check_rejected(SERVER, "--max-connections", "0", mentions="--max-connections")
-        self.check_rejected(SERVER, "--max-frame", "-5", mentions="--max-frame")
-        self.check_rejected(SERVER, "--idle-timeout", "soon", mentions="--idle-timeout")
-        self.check_rejected(SERVER, "--host", "example.com", mentions="--host")
-        self.check_rejected(SERVER, "stray", mentions="stray")
+        self.check_rejected(paths.server, "--bogus", mentions="--bogus")
+        self.check_rejected(paths.server, "--port", "70000", mentions="--port")
+        self.check_rejected(paths.server, "--port", "-1", mentions="--port")
+        self.check_rejected(paths.server, "--size", "0", mentions="--size")  # no such flag on the server
+        self.check_rejected(paths.server, "--duration", "-1", mentions="--duration")
+        self.check_rejected(paths.server, "--duration", "0", mentions="--duration")
+        self.check_rejected(paths.server, "--mode", "chat", mentions="--mode")
+        self.check_rejected(paths.server, "--max-connections", "0", mentions="--max-connections")
+        self.check_rejected(paths.server, "--max-frame", "-5", mentions="--max-frame")
+        self.check_rejected(paths.server, "--idle-timeout", "soon", mentions="--idle-timeout")
+        self.check_rejected(paths.server, "--host", "example.com", mentions="--host")
+        self.check_rejected(paths.server, "stray", mentions="stray")
 
     def test_client(self) -> None:
-        self.check_rejected(CLIENT, "--port", "7", "--bogus", mentions="--bogus")
-        self.check_rejected(CLIENT, "--port", "70000", mentions="--port")
-        self.check_rejected(CLIENT, "--port", "0", mentions="--port")
-        self.check_rejected(CLIENT, "--connections", "1", mentions="--port")  # --port is required
-        self.check_rejected(CLIENT, "--port", "7", "--size", "0", mentions="--size")
-        self.check_rejected(CLIENT, "--port", "7", "--duration", "-1", mentions="--duration")
-        self.check_rejected(CLIENT, "--port", "7", "--connections", "0", mentions="--connections")
-        self.check_rejected(CLIENT, "--port", "7", "--pipeline", "0", mentions="--pipeline")
-        self.check_rejected(CLIENT, "--port", "7", "--mode", "flood", mentions="--mode")
-        self.check_rejected(CLIENT, "--port", "7", "--mode", "frame", "--size", "20000000", mentions="--size")
-        self.check_rejected(CLIENT, "--port", "7", "--connections", "50000", "--pipeline", "10000",
+        self.check_rejected(paths.client, "--port", "7", "--bogus", mentions="--bogus")
+        self.check_rejected(paths.client, "--port", "70000", mentions="--port")
+        self.check_rejected(paths.client, "--port", "0", mentions="--port")
+        self.check_rejected(paths.client, "--connections", "1", mentions="--port")  # --port is required
+        self.check_rejected(paths.client, "--port", "7", "--size", "0", mentions="--size")
+        self.check_rejected(paths.client, "--port", "7", "--duration", "-1", mentions="--duration")
+        self.check_rejected(paths.client, "--port", "7", "--connections", "0", mentions="--connections")
+        self.check_rejected(paths.client, "--port", "7", "--pipeline", "0", mentions="--pipeline")
+        self.check_rejected(paths.client, "--port", "7", "--mode", "flood", mentions="--mode")
+        self.check_rejected(paths.client, "--port", "7", "--mode", "frame", "--size", "20000000", mentions="--size")
+        self.check_rejected(paths.client, "--port", "7", "--connections", "50000", "--pipeline", "10000",
                             mentions="in flight")
 
     def test_help(self) -> None:
-        for exe, flags in ((SERVER, ("--mode", "--max-frame", "--idle-timeout", "--duration")),
-                           (CLIENT, ("--connections", "--pipeline", "--json", "--mode"))):
+        for exe, flags in ((paths.server, ("--mode", "--max-frame", "--idle-timeout", "--duration")),
+                           (paths.client, ("--connections", "--pipeline", "--json", "--mode"))):
             result = run(exe, "--help", timeout=START_LIMIT)
             self.assertEqual(result.returncode, 0, result.stderr)
             self.assertIn("Usage:", result.stdout)
@@ -456,7 +288,7 @@ class LifecycleTest(unittest.TestCase):
 
     def test_client_ctrl_c_reports_and_exits_0(self) -> None:
         with Server() as server:
-            client = Program(CLIENT, "--port", str(server.port), "--connections", "2", "--duration", "120", "--json")
+            client = Program(paths.client, "--port", str(server.port), "--connections", "2", "--duration", "120", "--json")
             try:
                 # Interrupt once it has shown progress, i.e. exchanged messages for a second.
                 self.assertIsNotNone(client.stderr.wait_for(lambda l: l.startswith("[client "), START_LIMIT))
@@ -474,30 +306,12 @@ class LifecycleTest(unittest.TestCase):
         with socket.socket() as s:  # a port that was free a moment ago; nobody listens on it now
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
-        result = run(CLIENT, "--port", str(port), "--connections", "2", "--duration", "1", "--json")
+        result = run(paths.client, "--port", str(port), "--connections", "2", "--duration", "1", "--json")
         self.assertEqual(result.returncode, 1, result.stdout + result.stderr)
         report = json.loads(result.stdout)
         self.assertGreater(report["errors"], 0)
         self.assertEqual(report["messages"], 0)
 
 
-def main() -> int:
-    global SERVER, CLIENT, RUNNER
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--server", required=True)
-    parser.add_argument("--client", required=True)
-    parser.add_argument("--runner", default="", help="wrapper that runs a Windows executable (Wine)")
-    args, rest = parser.parse_known_args()
-    SERVER, CLIENT = args.server, args.client
-    RUNNER = [args.runner] if args.runner else []
-    if RUNNER:
-        # The first Wine process of a session starts Wine's services, which inherit its standard
-        # handles: let that be this one, with nothing attached, not a program whose pipes we read.
-        subprocess.run([*RUNNER, "wineboot"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                       stderr=subprocess.DEVNULL, timeout=START_LIMIT, check=False)
-    program = unittest.main(argv=[sys.argv[0], *rest], exit=False, verbosity=2)
-    return 0 if program.result.wasSuccessful() else 1
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(__doc__))
