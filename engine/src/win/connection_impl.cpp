@@ -25,7 +25,8 @@ connection_impl::connection_impl(std::shared_ptr<engine_core> engine, std::uniqu
       handler_(std::move(handler)),
       id_(engine_->next_connection_id()),
       receive_buffer_size_(engine_->options().receive_buffer_size),
-      last_activity_(now_ticks()) {
+      last_activity_(now_ticks()),
+      last_received_(now_ticks()) {
     engine_counters::add(engine_->counters().connection_objects);
 }
 
@@ -233,9 +234,11 @@ void connection_impl::begin_receiving() noexcept {
 }
 
 bool connection_impl::issue_receive(lock_type& /*lock*/, DWORD& error, DWORD& bytes) noexcept {
-    // In zero-byte mode a connection without a buffer waits in a zero-byte receive: it completes
-    // when data (or the FIN) arrives, and only then is a buffer taken from the pool.
-    receive_is_probe_ = engine_->options().zero_byte_receives && !receive_buffer_;
+    // In zero-byte and adaptive modes a connection without a buffer waits in a zero-byte receive:
+    // it completes when data (or the FIN) arrives, and only then is a buffer taken from the pool.
+    // (Adaptive keeps the buffer while data flows, zero-byte gives it back after each burst.)
+    receive_is_probe_ = engine_->options().receive != receive_mode::buffered && !receive_buffer_;
+    park_requested_ = false;  // a park request concerned the receive before this one
     if (!receive_is_probe_ && !receive_buffer_) {
         try {
             receive_buffer_ = engine_->receive_buffers().take();
@@ -299,6 +302,27 @@ void connection_impl::receive_loop(DWORD error, DWORD bytes) noexcept {
             }
             continue;
         }
+        if (error == ERROR_OPERATION_ABORTED && !receive_is_probe_) {
+            // Cancelled by park_receive_if_quiet (not by a close: that leaves the state closed)?
+            // Then the connection is quiet: give the buffer back and wait in a zero-byte receive.
+            // Had data arrived first, the receive would have completed with it instead, and the
+            // cancel would have found nothing: no byte is lost either way.
+            lock_type lock(mutex_);
+            const bool readable = state_ == state::open || state_ == state::closing || state_ == state::shutdown_sent;
+            if (park_requested_ && readable) {
+                engine_counters::add(engine_->counters().receives_parked);
+                engine_->receive_buffers().give(std::move(receive_buffer_));
+                if (paused_) {
+                    receive_active_ = false;
+                    release_busy(lock, true);
+                    return;
+                }
+                if (!issue_receive(lock, error, bytes)) {
+                    return;  // the zero-byte receive is pending
+                }
+                continue;
+            }
+        }
         if (error != ERROR_SUCCESS || bytes == 0) {
             lock_type lock(mutex_);
             receive_active_ = false;
@@ -319,12 +343,22 @@ void connection_impl::receive_loop(DWORD error, DWORD bytes) noexcept {
 
         engine_counters::add(engine_->counters().bytes_received, bytes);
         touch();
+        const auto arrived = now_ticks();
+        const auto previous = last_received_.exchange(arrived, std::memory_order_relaxed);
+        // A burst soon after the previous one: data flows, so adaptive mode keeps the buffer.
+        const bool flowing =
+            received_before_ && timer_queue::clock::duration(arrived - previous) < engine_->options().receive_park_after;
+        received_before_ = true;
         {
             connection handle(shared_from_this());
             handler_->on_data(handle, gsl::span<const std::byte>(receive_buffer_.get(), bytes));
         }
-        if (engine_->options().zero_byte_receives && bytes < receive_buffer_size_) {
-            // Drained what was there: hand the buffer back and wait in a zero-byte receive.
+        const receive_mode mode = engine_->options().receive;
+        if (bytes < receive_buffer_size_ && (mode == receive_mode::zero_byte || (mode == receive_mode::adaptive && !flowing))) {
+            // Drained what was there: hand the buffer back and wait in a zero-byte receive. In
+            // adaptive mode only after a lone burst (a hello, a request after a pause), so a
+            // connection that said one thing and went quiet holds no buffer; once bursts follow
+            // each other, the buffered receive stays (one call per burst) until the sweep parks it.
             engine_->receive_buffers().give(std::move(receive_buffer_));
         }
 
@@ -679,6 +713,24 @@ void connection_impl::touch() noexcept { last_activity_.store(now_ticks(), std::
 
 timer_queue::clock::duration connection_impl::idle_for(timer_queue::clock::time_point now) const noexcept {
     return now - timer_queue::clock::time_point(timer_queue::clock::duration(last_activity_.load(std::memory_order_relaxed)));
+}
+
+void connection_impl::park_receive_if_quiet(timer_queue::clock::time_point now) noexcept {
+    const auto last = timer_queue::clock::time_point(
+        timer_queue::clock::duration(last_received_.load(std::memory_order_relaxed)));
+    if (now - last < engine_->options().receive_park_after) {
+        return;
+    }
+    lock_type lock(mutex_);
+    // receive_active_ && !receive_is_probe_: a buffered receive is outstanding, or its completion
+    // is queued or being handled. Under mutex_ no new receive can be issued, so the cancel below
+    // can only hit this one; if it is no longer outstanding the cancel finds nothing, and the next
+    // issue_receive clears the request.
+    if (state_ != state::open || !receive_active_ || receive_is_probe_ || park_requested_ || !socket_) {
+        return;
+    }
+    park_requested_ = true;
+    ::CancelIoEx(as_handle(socket_.get()), &receive_op_);
 }
 
 std::size_t connection_impl::queued_bytes() const noexcept {

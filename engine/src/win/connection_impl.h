@@ -72,6 +72,10 @@ public:
     [[nodiscard]] endpoint remote_endpoint() const noexcept;
     [[nodiscard]] std::uint64_t id() const noexcept { return id_; }
     [[nodiscard]] timer_queue::clock::duration idle_for(timer_queue::clock::time_point now) const noexcept;
+    // Adaptive receives: when the outstanding receive is a buffered one and no data has arrived
+    // for receive_park_after, cancels it (CancelIoEx on that OVERLAPPED only); its completion then
+    // gives the buffer back and waits in a zero-byte receive. Called by the engine's sweep.
+    void park_receive_if_quiet(timer_queue::clock::time_point now) noexcept;
 
 private:
     using lock_type = std::unique_lock<std::mutex>;
@@ -148,6 +152,9 @@ private:
     bool opened_ = false;          // on_open ran (or is running)
     bool receive_active_ = false;  // a receive is outstanding or its completion is being handled
     bool receive_is_probe_ = false;  // the outstanding receive is zero-byte (owned by the receive path)
+    // park_receive_if_quiet cancelled the outstanding buffered receive: its completion with
+    // ERROR_OPERATION_ABORTED means "park", not "closed". Cleared by the next issue_receive.
+    bool park_requested_ = false;
     bool paused_ = false;
     bool peer_fin_ = false;
     bool send_active_ = false;     // a WSASend is outstanding
@@ -169,6 +176,8 @@ private:
     std::unique_ptr<std::byte[]> receive_buffer_;
     std::size_t receive_buffer_size_;
     std::atomic<timer_queue::clock::rep> last_activity_;
+    std::atomic<timer_queue::clock::rep> last_received_;  // data arrived (adaptive parking)
+    bool received_before_ = false;  // last_received_ is a real arrival (receive path only)
 
     receive_operation receive_op_{*this};
     send_operation send_op_{*this};

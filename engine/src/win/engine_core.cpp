@@ -37,6 +37,7 @@ engine_options normalized(engine_options o) noexcept {
         o.send_queue_low_water = o.send_queue_cap / 4;
     }
     o.max_inline_completions = std::max(1U, o.max_inline_completions);
+    o.receive_park_after = std::max(o.receive_park_after, std::chrono::milliseconds(1));
     return o;
 }
 
@@ -62,7 +63,7 @@ void engine_core::start_workers() {
     for (unsigned i = 0; i < options_.worker_threads; ++i) {
         workers_.emplace_back([this] { worker_loop(); });
     }
-    if (options_.idle_timeout.count() > 0) {
+    if (options_.idle_timeout.count() > 0 || options_.receive == receive_mode::adaptive) {
         schedule_idle_sweep();
     }
 }
@@ -245,8 +246,17 @@ void engine_core::stop() noexcept {
 }
 
 void engine_core::schedule_idle_sweep() {
-    const auto period = std::clamp<std::chrono::milliseconds>(options_.idle_timeout / 4, std::chrono::milliseconds(50),
-                                                             std::chrono::milliseconds(1000));
+    using std::chrono::milliseconds;
+    // Timeouts are checked four times per period (a quarter of their length late at most); parking
+    // twice (a quiet receive gives its buffer back between 1x and 1.5x receive_park_after).
+    milliseconds period{1000};
+    if (options_.idle_timeout.count() > 0) {
+        period = std::min(period, options_.idle_timeout / 4);
+    }
+    if (options_.receive == receive_mode::adaptive) {
+        period = std::min(period, options_.receive_park_after / 2);
+    }
+    period = std::clamp(period, milliseconds(1), milliseconds(1000));
     timers_.schedule_after(period, [weak = weak_from_this()] {
         if (const auto self = weak.lock(); self != nullptr && !self->stopping()) {
             self->sweep_idle();
@@ -257,12 +267,16 @@ void engine_core::schedule_idle_sweep() {
 
 void engine_core::sweep_idle() noexcept {
     const auto now = timer_queue::clock::now();
+    const bool timeouts = options_.idle_timeout.count() > 0;
+    const bool parking = options_.receive == receive_mode::adaptive;
     std::vector<std::shared_ptr<connection_impl>> idle;
     {
         std::lock_guard lock(registry_mutex_);
         for (const auto& [key, c] : connections_) {
-            if (c->idle_for(now) >= options_.idle_timeout) {
+            if (timeouts && c->idle_for(now) >= options_.idle_timeout) {
                 idle.push_back(c);
+            } else if (parking) {
+                c->park_receive_if_quiet(now);  // takes only the connection's lock: never calls back
             }
         }
     }
@@ -306,6 +320,7 @@ statistics engine_core::snapshot() const noexcept {
     s.connection_objects = get(counters_.connection_objects);
     s.buffered_bytes = get(counters_.buffered_bytes);
     s.receive_buffers_held = receive_buffers_.outstanding();
+    s.receives_parked = get(counters_.receives_parked);
     return s;
 }
 

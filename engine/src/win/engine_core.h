@@ -49,6 +49,7 @@ struct engine_counters {
     std::atomic<std::uint64_t> operations_pending{0};
     std::atomic<std::uint64_t> connection_objects{0};
     std::atomic<std::uint64_t> buffered_bytes{0};
+    std::atomic<std::uint64_t> receives_parked{0};
 
     static void add(std::atomic<std::uint64_t>& c, std::uint64_t n = 1) noexcept {
         c.fetch_add(n, std::memory_order_relaxed);
@@ -102,6 +103,7 @@ public:
 
 private:
     void worker_loop() noexcept;
+    // One periodic sweep serves both the idle timeout and adaptive receives' parking.
     void schedule_idle_sweep();
     void sweep_idle() noexcept;
     template <typename Predicate>
