@@ -13,10 +13,11 @@ using handler_factory = std::function<std::unique_ptr<connection_handler>()>;
 
 // How a connection waits for data (see engine_options::receive).
 enum class receive_mode {
-    // A new or quiet connection waits in a zero-byte receive and holds no buffer, and gives the
-    // buffer back after a lone burst; once bursts follow each other within `receive_park_after`,
-    // it keeps a buffered receive outstanding (one call per burst); a buffered receive that has
-    // seen nothing for `receive_park_after` is cancelled and replaced by a zero-byte one.
+    // A new or quiet connection receives into a 512-byte buffer inside the connection and holds
+    // no pooled buffer (a lone small message costs one call); once bursts follow each other within
+    // `receive_park_after`, or one fills that buffer, it receives into a pooled buffer (one call per
+    // burst); a pooled receive that has seen nothing for `receive_park_after` is cancelled and
+    // replaced by a small one, and the buffer goes back to the pool.
     adaptive,
     // Always a buffered receive outstanding: every connection holds its buffer for life.
     buffered,

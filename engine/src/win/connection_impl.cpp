@@ -234,12 +234,15 @@ void connection_impl::begin_receiving() noexcept {
 }
 
 bool connection_impl::issue_receive(lock_type& /*lock*/, DWORD& error, DWORD& bytes) noexcept {
-    // In zero-byte and adaptive modes a connection without a buffer waits in a zero-byte receive:
-    // it completes when data (or the FIN) arrives, and only then is a buffer taken from the pool.
-    // (Adaptive keeps the buffer while data flows, zero-byte gives it back after each burst.)
-    receive_is_probe_ = engine_->options().receive != receive_mode::buffered && !receive_buffer_;
+    // Without a pooled buffer, zero-byte mode waits in a zero-byte receive (it completes when
+    // data or the FIN arrives; only then is a buffer taken), and adaptive mode receives into the
+    // small buffer inside the connection: a lone small message (a request, a hello, the FIN)
+    // then costs one call and no pooled buffer. Adaptive takes a pooled buffer once data flows.
+    const receive_mode mode = engine_->options().receive;
+    receive_is_probe_ = mode == receive_mode::zero_byte && !receive_buffer_;
+    receive_is_small_ = mode == receive_mode::adaptive && !receive_buffer_;
     park_requested_ = false;  // a park request concerned the receive before this one
-    if (!receive_is_probe_ && !receive_buffer_) {
+    if (!receive_is_probe_ && !receive_is_small_ && !receive_buffer_) {
         try {
             receive_buffer_ = engine_->receive_buffers().take();
         } catch (const std::bad_alloc&) {
@@ -251,6 +254,9 @@ bool connection_impl::issue_receive(lock_type& /*lock*/, DWORD& error, DWORD& by
     receive_op_.reset_overlapped();
     WSABUF buffer{receive_is_probe_ ? 0 : gsl::narrow_cast<ULONG>(receive_buffer_size_),
                   reinterpret_cast<char*>(receive_buffer_.get())};
+    if (receive_is_small_) {
+        buffer = WSABUF{static_cast<ULONG>(small_buffer_.size()), reinterpret_cast<char*>(small_buffer_.data())};
+    }
     DWORD flags = 0;
     DWORD received = 0;
     engine_counters::add(engine_->counters().receive_calls);
@@ -302,7 +308,7 @@ void connection_impl::receive_loop(DWORD error, DWORD bytes) noexcept {
             }
             continue;
         }
-        if (error == ERROR_OPERATION_ABORTED && !receive_is_probe_) {
+        if (error == ERROR_OPERATION_ABORTED && receive_buffer_) {
             // Cancelled by park_receive_if_quiet (not by a close: that leaves the state closed)?
             // Then the connection is quiet: give the buffer back and wait in a zero-byte receive.
             // Had data arrived first, the receive would have completed with it instead, and the
@@ -351,15 +357,28 @@ void connection_impl::receive_loop(DWORD error, DWORD bytes) noexcept {
         received_before_ = true;
         {
             connection handle(shared_from_this());
-            handler_->on_data(handle, gsl::span<const std::byte>(receive_buffer_.get(), bytes));
+            const std::byte* data = receive_is_small_ ? small_buffer_.data() : receive_buffer_.get();
+            handler_->on_data(handle, gsl::span<const std::byte>(data, bytes));
         }
         const receive_mode mode = engine_->options().receive;
-        if (bytes < receive_buffer_size_ && (mode == receive_mode::zero_byte || (mode == receive_mode::adaptive && !flowing))) {
-            // Drained what was there: hand the buffer back and wait in a zero-byte receive. In
-            // adaptive mode only after a lone burst (a hello, a request after a pause), so a
-            // connection that said one thing and went quiet holds no buffer; once bursts follow
-            // each other, the buffered receive stays (one call per burst) until the sweep parks it.
+        const std::size_t capacity = receive_is_small_ ? small_buffer_.size() : receive_buffer_size_;
+        if (mode == receive_mode::zero_byte && bytes < capacity) {
+            // Drained what was there: hand the buffer back and wait in a zero-byte receive.
             engine_->receive_buffers().give(std::move(receive_buffer_));
+        } else if (mode == receive_mode::adaptive) {
+            if (bytes < capacity && !flowing) {
+                // A lone burst (a hello, a request after a pause): a connection that said one
+                // thing and went quiet holds no pooled buffer; the small one waits for the next.
+                engine_->receive_buffers().give(std::move(receive_buffer_));
+            } else if (!receive_buffer_) {
+                // Data flows (or filled the small buffer): receive into a pooled buffer, one call
+                // per burst, until the sweep parks it. Without memory, stay small.
+                try {
+                    receive_buffer_ = engine_->receive_buffers().take();
+                } catch (const std::bad_alloc&) {
+                    receive_buffer_.reset();
+                }
+            }
         }
 
         lock_type lock(mutex_);
@@ -722,11 +741,12 @@ void connection_impl::park_receive_if_quiet(timer_queue::clock::time_point now) 
         return;
     }
     lock_type lock(mutex_);
-    // receive_active_ && !receive_is_probe_: a buffered receive is outstanding, or its completion
-    // is queued or being handled. Under mutex_ no new receive can be issued, so the cancel below
-    // can only hit this one; if it is no longer outstanding the cancel finds nothing, and the next
+    // receive_active_ with a pooled buffer: a receive into it is outstanding, or its completion is
+    // queued or being handled. Under mutex_ no new receive can be issued, so the cancel below can
+    // only hit this one; if it is no longer outstanding the cancel finds nothing, and the next
     // issue_receive clears the request.
-    if (state_ != state::open || !receive_active_ || receive_is_probe_ || park_requested_ || !socket_) {
+    if (state_ != state::open || !receive_active_ || !receive_buffer_ || receive_is_probe_ || receive_is_small_ ||
+        park_requested_ || !socket_) {
         return;
     }
     park_requested_ = true;

@@ -16,6 +16,7 @@
 #include <wire/connection.h>
 #include <wire/endpoint.h>
 
+#include "core/buffer_pool.h"
 #include "core/send_queue.h"
 #include "core/timer_queue.h"
 #include "win/operation.h"
@@ -152,6 +153,7 @@ private:
     bool opened_ = false;          // on_open ran (or is running)
     bool receive_active_ = false;  // a receive is outstanding or its completion is being handled
     bool receive_is_probe_ = false;  // the outstanding receive is zero-byte (owned by the receive path)
+    bool receive_is_small_ = false;  // the outstanding receive uses small_buffer_ (adaptive, no pooled buffer)
     // park_receive_if_quiet cancelled the outstanding buffered receive: its completion with
     // ERROR_OPERATION_ABORTED means "park", not "closed". Cleared by the next issue_receive.
     bool park_requested_ = false;
@@ -173,7 +175,10 @@ private:
     send_queue queue_;
     endpoint local_;
     endpoint remote_;
-    std::unique_ptr<std::byte[]> receive_buffer_;
+    buffer_pool::buffer receive_buffer_;
+    // Adaptive mode's receive while no pooled buffer is held: large enough for a typical request,
+    // small enough that a quiet connection stays far below one pooled buffer.
+    std::array<std::byte, 512> small_buffer_;
     std::size_t receive_buffer_size_;
     std::atomic<timer_queue::clock::rep> last_activity_;
     std::atomic<timer_queue::clock::rep> last_received_;  // data arrived (adaptive parking)

@@ -44,10 +44,21 @@ engine_options normalized(engine_options o) noexcept {
 // Idle receive buffers kept for reuse: enough to absorb a burst of connections becoming active.
 constexpr std::size_t spare_receive_buffers = 256;
 
+// Receive buffers come straight from the system (VirtualAlloc), not from the heap: once a quiet
+// connection has given its buffer back and the pool has trimmed it, VirtualFree returns the pages,
+// where a heap would keep the block committed among live objects. Each take beyond the pool's
+// spares costs one allocation call, so the pool, not this, is what the data path uses.
+buffer_pool::allocator page_allocator() noexcept {
+    return {[](std::size_t size) noexcept -> std::byte* {
+                return static_cast<std::byte*>(::VirtualAlloc(nullptr, size, MEM_RESERVE | MEM_COMMIT, PAGE_READWRITE));
+            },
+            [](std::byte* block, std::size_t /*size*/) noexcept { ::VirtualFree(block, 0, MEM_RELEASE); }};
+}
+
 }  // namespace
 
 engine_core::engine_core(const engine_options& options)
-    : options_(normalized(options)), receive_buffers_(options_.receive_buffer_size, spare_receive_buffers) {
+    : options_(normalized(options)), receive_buffers_(options_.receive_buffer_size, spare_receive_buffers, page_allocator()) {
     port_.reset(::CreateIoCompletionPort(INVALID_HANDLE_VALUE, nullptr, 0, options_.worker_threads));
     if (!port_) {
         throw std::system_error(static_cast<int>(::GetLastError()), std::system_category(), "CreateIoCompletionPort");
@@ -63,7 +74,7 @@ void engine_core::start_workers() {
     for (unsigned i = 0; i < options_.worker_threads; ++i) {
         workers_.emplace_back([this] { worker_loop(); });
     }
-    if (options_.idle_timeout.count() > 0 || options_.receive == receive_mode::adaptive) {
+    if (options_.idle_timeout.count() > 0 || options_.receive != receive_mode::buffered) {
         schedule_idle_sweep();
     }
 }
@@ -256,6 +267,7 @@ void engine_core::schedule_idle_sweep() {
     if (options_.receive == receive_mode::adaptive) {
         period = std::min(period, options_.receive_park_after / 2);
     }
+    // (zero_byte mode only trims the receive-buffer pool: once a second is plenty.)
     period = std::clamp(period, milliseconds(1), milliseconds(1000));
     timers_.schedule_after(period, [weak = weak_from_this()] {
         if (const auto self = weak.lock(); self != nullptr && !self->stopping()) {
@@ -269,6 +281,7 @@ void engine_core::sweep_idle() noexcept {
     const auto now = timer_queue::clock::now();
     const bool timeouts = options_.idle_timeout.count() > 0;
     const bool parking = options_.receive == receive_mode::adaptive;
+    receive_buffers_.trim();  // spares a burst left behind go back to the system
     std::vector<std::shared_ptr<connection_impl>> idle;
     {
         std::lock_guard lock(registry_mutex_);

@@ -103,7 +103,8 @@ public:
 
 private:
     void worker_loop() noexcept;
-    // One periodic sweep serves both the idle timeout and adaptive receives' parking.
+    // One periodic sweep serves the idle timeout, adaptive receives' parking and the trimming of
+    // the receive-buffer pool.
     void schedule_idle_sweep();
     void sweep_idle() noexcept;
     template <typename Predicate>
