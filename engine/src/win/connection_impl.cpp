@@ -37,8 +37,8 @@ connection_impl::~connection_impl() {
 
 // ---- start -------------------------------------------------------------------------------------
 
-void connection_impl::start_accepted(unique_socket socket, bool associated, bool skips_port, const endpoint& local,
-                                     const endpoint& remote) noexcept {
+void connection_impl::start_accepted(unique_socket socket, bool associated, bool skips_port, bool no_delay_set,
+                                     const endpoint& local, const endpoint& remote) noexcept {
     lock_type lock(mutex_);
     if (state_ != state::connecting) {
         // stop() closed it between registration and here: its finalization is posted or done.
@@ -59,7 +59,9 @@ void connection_impl::start_accepted(unique_socket socket, bool associated, bool
             return;
         }
     }
-    set_no_delay(socket_.get());
+    if (!no_delay_set) {
+        set_no_delay(socket_.get());
+    }
     state_ = state::open;
     opened_ = true;
     opening_ = true;
@@ -605,6 +607,14 @@ void connection_impl::enter_closing(lock_type& lock, std::error_code reason) noe
 }
 
 void connection_impl::send_fin(lock_type& lock) noexcept {
+    if (peer_fin_ && !engine_->sockets().may_recycle(from_connect_)) {
+        // The peer closed first and nothing is queued: closesocket's graceful close sends our FIN,
+        // so shutdown() would only cost a call. (A socket that may be recycled keeps the explicit
+        // FIN: DisconnectEx(TF_REUSE_SOCKET) is only issued on a socket whose FIN has left.)
+        fin_sent_ = true;
+        release_socket(lock, {}, false);
+        return;
+    }
     if (::shutdown(socket_.get(), SD_SEND) == SOCKET_ERROR) {
         release_socket(lock, last_socket_error(), true);
         return;

@@ -52,8 +52,9 @@ public:
     // Both start paths run on a worker (accept completion) or post to one (connect), so callbacks
     // never run inside a user's call.
     // `associated`: the socket came from the pool and is already on the port (with skips_port).
-    void start_accepted(unique_socket socket, bool associated, bool skips_port, const endpoint& local,
-                        const endpoint& remote) noexcept;
+    // `no_delay_set`: TCP_NODELAY is already on (inherited from the listening socket).
+    void start_accepted(unique_socket socket, bool associated, bool skips_port, bool no_delay_set,
+                        const endpoint& local, const endpoint& remote) noexcept;
     void start_connect(const endpoint& remote) noexcept;
 
     // The creator took a max_connections slot for this connection; finalize gives it back.
