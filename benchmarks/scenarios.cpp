@@ -110,6 +110,7 @@ void echo_run(benchmark::State& state, std::string_view kind, echo_load load, ec
             driver.run_until(steady_clock::now() + to_clock(bench_settings().warmup));
             const server_counters before = server.counters();
             const std::uint64_t first = driver.completed();
+            driver.clear_latencies();
             const auto start = steady_clock::now();
             driver.run_until(start + to_clock(bench_settings().measure));
             const double seconds = seconds_since(start);
@@ -124,6 +125,16 @@ void echo_run(benchmark::State& state, std::string_view kind, echo_load load, ec
             const double rate = static_cast<double>(messages) / seconds;
             if (family == echo_family::round_trip) {
                 state.counters["round_trips_per_s"] = rate;
+                std::vector<double> latencies = driver.latencies_us();
+                if (!latencies.empty()) {
+                    std::sort(latencies.begin(), latencies.end());
+                    const auto at = [&](double q) {
+                        return latencies[std::min(latencies.size() - 1,
+                                                  static_cast<std::size_t>(q * static_cast<double>(latencies.size())))];
+                    };
+                    state.counters["p50_us"] = at(0.50);
+                    state.counters["p99_us"] = at(0.99);
+                }
             } else {
                 state.counters["msgs_per_s"] = rate;
             }
