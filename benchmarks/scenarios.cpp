@@ -295,6 +295,10 @@ void register_scenarios() {
                  });
         }
     }
+    // Issue 6's large-message target: 16 KiB messages, 4 in flight on each of 16 connections.
+    both("large/size:16384/conns:16/pipeline:4", [](benchmark::State& state, std::string_view kind) {
+        echo_run(state, kind, {.connections = 16, .message_size = 16U * 1024U, .pipeline = 4}, echo_family::large);
+    });
     both("churn/loops:16/size:64",
          [](benchmark::State& state, std::string_view kind) { churn_run(state, kind, 16, 64); });
     // Memory figures repeat to the byte from run to run, and each run starts a server and opens

@@ -181,6 +181,24 @@ TEST(AdaptiveReceives, QuietConnectionsGiveTheirBuffersBackAndWakeUpAgain) {
     }
 }
 
+// A bulk transfer fills the normal receive buffer, so the connection moves to a larger one; once
+// quiet, that buffer too is parked and goes back to its own pool.
+TEST(AdaptiveReceives, BulkTransfersGiveTheirLargerBuffersBackWhenQuiet) {
+    engine_options options;
+    options.receive_park_after = 200ms;
+    engine e(options);
+    listener l = e.listen(endpoint::loopback_v4(0), echo_factory());
+    blocking_client client(l.local_endpoint());
+    const auto payload = random_bytes(1 << 20, 9);
+    ASSERT_TRUE(client.send_all(payload));
+    EXPECT_EQ(client.receive_exactly(payload.size()), payload);
+    ASSERT_TRUE(eventually([&] { return e.stats().receive_buffers_held == 0; }));
+    const auto again = random_bytes(100, 10);  // and the connection still works
+    ASSERT_TRUE(client.send_all(again));
+    EXPECT_EQ(client.receive_exactly(again.size()), again);
+    EXPECT_EQ(e.stats().connections_open, 1U);
+}
+
 // Data keeps arriving in small bursts with pauses around the parking delay, so cancels race with
 // arriving bytes: every byte still comes back, in order.
 TEST(AdaptiveReceives, ParkingRacingWithDataLosesNothing) {

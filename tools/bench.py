@@ -250,6 +250,8 @@ def label(row: Row) -> str:
         text = f"small messages, {size}, {p.get('conns')} conns, {p.get('pipeline')} in flight"
     elif family == "large":
         text = f"large messages, {size}, {p.get('conns')} conns"
+        if p.get("pipeline", 1) > 1:
+            text += f", {p['pipeline']} in flight"
     elif family == "churn":
         text = f"churn, {p.get('loops')} loops, {size}"
     elif family == "idle_memory":

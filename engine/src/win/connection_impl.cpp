@@ -246,6 +246,7 @@ bool connection_impl::issue_receive(lock_type& /*lock*/, DWORD& error, DWORD& by
     park_requested_ = false;  // a park request concerned the receive before this one
     if (!receive_is_probe_ && !receive_is_small_ && !receive_buffer_) {
         try {
+            receive_bulk_ = false;
             receive_buffer_ = engine_->receive_buffers().take();
         } catch (const std::bad_alloc&) {
             error = ERROR_NOT_ENOUGH_MEMORY;
@@ -254,7 +255,7 @@ bool connection_impl::issue_receive(lock_type& /*lock*/, DWORD& error, DWORD& by
         }
     }
     receive_op_.reset_overlapped();
-    WSABUF buffer{receive_is_probe_ ? 0 : gsl::narrow_cast<ULONG>(receive_buffer_size_),
+    WSABUF buffer{receive_is_probe_ ? 0 : gsl::narrow_cast<ULONG>(receive_capacity()),
                   reinterpret_cast<char*>(receive_buffer_.get())};
     if (receive_is_small_) {
         buffer = WSABUF{static_cast<ULONG>(small_buffer_.size()), reinterpret_cast<char*>(small_buffer_.data())};
@@ -298,6 +299,7 @@ void connection_impl::receive_loop(DWORD error, DWORD bytes) noexcept {
                 return;
             }
             try {
+                receive_bulk_ = false;
                 receive_buffer_ = engine_->receive_buffers().take();
             } catch (const std::bad_alloc&) {
                 receive_active_ = false;
@@ -319,7 +321,7 @@ void connection_impl::receive_loop(DWORD error, DWORD bytes) noexcept {
             const bool readable = state_ == state::open || state_ == state::closing || state_ == state::shutdown_sent;
             if (park_requested_ && readable) {
                 engine_counters::add(engine_->counters().receives_parked);
-                engine_->receive_buffers().give(std::move(receive_buffer_));
+                give_receive_buffer();
                 if (paused_) {
                     receive_active_ = false;
                     release_busy(lock, true);
@@ -363,19 +365,36 @@ void connection_impl::receive_loop(DWORD error, DWORD bytes) noexcept {
             handler_->on_data(handle, gsl::span<const std::byte>(data, bytes));
         }
         const receive_mode mode = engine_->options().receive;
-        const std::size_t capacity = receive_is_small_ ? small_buffer_.size() : receive_buffer_size_;
+        const std::size_t capacity = receive_capacity();
+        if (receive_buffer_ && !receive_is_small_) {
+            if (!receive_bulk_ && bytes == capacity) {
+                // The normal buffer was filled: more is waiting, a bulk transfer. Receive into a
+                // bulk buffer from now on (without memory for one, keep the normal buffer).
+                try {
+                    buffer_pool::buffer bulk = engine_->bulk_receive_buffers().take();
+                    give_receive_buffer();
+                    receive_buffer_ = std::move(bulk);
+                    receive_bulk_ = true;
+                } catch (const std::bad_alloc&) {
+                    // keep the normal buffer
+                }
+            } else if (receive_bulk_ && bytes <= receive_buffer_size_) {
+                give_receive_buffer();  // small again: the modes below take a normal one if needed
+            }
+        }
         if (mode == receive_mode::zero_byte && bytes < capacity) {
             // Drained what was there: hand the buffer back and wait in a zero-byte receive.
-            engine_->receive_buffers().give(std::move(receive_buffer_));
+            give_receive_buffer();
         } else if (mode == receive_mode::adaptive) {
             if (bytes < capacity && !flowing) {
                 // A lone burst (a hello, a request after a pause): a connection that said one
                 // thing and went quiet holds no pooled buffer; the small one waits for the next.
-                engine_->receive_buffers().give(std::move(receive_buffer_));
+                give_receive_buffer();
             } else if (!receive_buffer_) {
                 // Data flows (or filled the small buffer): receive into a pooled buffer, one call
                 // per burst, until the sweep parks it. Without memory, stay small.
                 try {
+                    receive_bulk_ = false;
                     receive_buffer_ = engine_->receive_buffers().take();
                 } catch (const std::bad_alloc&) {
                     receive_buffer_.reset();
@@ -717,7 +736,7 @@ void connection_impl::finalize() noexcept {
         handler_->on_close(handle, reason_);
     }
     handler_.reset();  // the handler may hold handles to this connection: drop them now
-    engine_->receive_buffers().give(std::move(receive_buffer_));  // no receive is outstanding
+    give_receive_buffer();  // no receive is outstanding
     engine_counters::add(engine_->counters().connections_closed);
     engine_counters::sub(engine_->counters().connections_open);
     if (holds_slot_) {
@@ -742,6 +761,20 @@ void connection_impl::touch() noexcept { last_activity_.store(now_ticks(), std::
 
 timer_queue::clock::duration connection_impl::idle_for(timer_queue::clock::time_point now) const noexcept {
     return now - timer_queue::clock::time_point(timer_queue::clock::duration(last_activity_.load(std::memory_order_relaxed)));
+}
+
+void connection_impl::give_receive_buffer() noexcept {
+    if (receive_buffer_) {
+        (receive_bulk_ ? engine_->bulk_receive_buffers() : engine_->receive_buffers()).give(std::move(receive_buffer_));
+    }
+    receive_bulk_ = false;
+}
+
+std::size_t connection_impl::receive_capacity() const noexcept {
+    if (receive_is_small_) {
+        return small_buffer_.size();
+    }
+    return receive_bulk_ ? engine_->bulk_receive_buffers().buffer_size() : receive_buffer_size_;
 }
 
 void connection_impl::park_receive_if_quiet(timer_queue::clock::time_point now) noexcept {

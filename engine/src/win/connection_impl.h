@@ -142,6 +142,9 @@ private:
     void discard_queue() noexcept;
     void notify_drained() noexcept;
     void touch() noexcept;
+    // Gives receive_buffer_ back to the pool it came from. Receive path only (or finalize).
+    void give_receive_buffer() noexcept;
+    [[nodiscard]] std::size_t receive_capacity() const noexcept;
 
     std::shared_ptr<engine_core> engine_;
     std::unique_ptr<connection_handler> handler_;
@@ -155,6 +158,7 @@ private:
     bool receive_active_ = false;  // a receive is outstanding or its completion is being handled
     bool receive_is_probe_ = false;  // the outstanding receive is zero-byte (owned by the receive path)
     bool receive_is_small_ = false;  // the outstanding receive uses small_buffer_ (adaptive, no pooled buffer)
+    bool receive_bulk_ = false;      // receive_buffer_ comes from the engine's bulk pool (receive path only)
     // park_receive_if_quiet cancelled the outstanding buffered receive: its completion with
     // ERROR_OPERATION_ABORTED means "park", not "closed". Cleared by the next issue_receive.
     bool park_requested_ = false;

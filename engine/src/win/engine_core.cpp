@@ -44,6 +44,15 @@ engine_options normalized(engine_options o) noexcept {
 // Idle receive buffers kept for reuse: enough to absorb a burst of connections becoming active.
 constexpr std::size_t spare_receive_buffers = 256;
 
+// A connection whose receive filled its buffer (a bulk transfer: more was waiting) moves to one
+// this many times larger, and back once a receive fits the normal size again: fewer calls per byte
+// for bulk traffic, while connections exchanging small messages keep the normal size. Pooled
+// buffers are only held while data flows (adaptive receives), so this costs idle connections
+// nothing.
+constexpr std::size_t bulk_factor = 4;
+constexpr std::size_t spare_bulk_receive_buffers = 64;
+constexpr std::size_t max_bulk_receive_buffer = 1U << 20;  // unless receive_buffer_size is larger
+
 // Receive buffers come straight from the system (VirtualAlloc), not from the heap: once a quiet
 // connection has given its buffer back and the pool has trimmed it, VirtualFree returns the pages,
 // where a heap would keep the block committed among live objects. Each take beyond the pool's
@@ -58,7 +67,11 @@ buffer_pool::allocator page_allocator() noexcept {
 }  // namespace
 
 engine_core::engine_core(const engine_options& options)
-    : options_(normalized(options)), receive_buffers_(options_.receive_buffer_size, spare_receive_buffers, page_allocator()) {
+    : options_(normalized(options)),
+      receive_buffers_(options_.receive_buffer_size, spare_receive_buffers, page_allocator()),
+      bulk_receive_buffers_(std::max(options_.receive_buffer_size,
+                                     std::min(bulk_factor * options_.receive_buffer_size, max_bulk_receive_buffer)),
+                            spare_bulk_receive_buffers, page_allocator()) {
     port_.reset(::CreateIoCompletionPort(INVALID_HANDLE_VALUE, nullptr, 0, options_.worker_threads));
     if (!port_) {
         throw std::system_error(static_cast<int>(::GetLastError()), std::system_category(), "CreateIoCompletionPort");
@@ -282,6 +295,7 @@ void engine_core::sweep_idle() noexcept {
     const bool timeouts = options_.idle_timeout.count() > 0;
     const bool parking = options_.receive == receive_mode::adaptive;
     receive_buffers_.trim();  // spares a burst left behind go back to the system
+    bulk_receive_buffers_.trim();
     std::vector<std::shared_ptr<connection_impl>> idle;
     {
         std::lock_guard lock(registry_mutex_);
@@ -332,7 +346,7 @@ statistics engine_core::snapshot() const noexcept {
     s.operations_pending = get(counters_.operations_pending);
     s.connection_objects = get(counters_.connection_objects);
     s.buffered_bytes = get(counters_.buffered_bytes);
-    s.receive_buffers_held = receive_buffers_.outstanding();
+    s.receive_buffers_held = receive_buffers_.outstanding() + bulk_receive_buffers_.outstanding();
     s.receives_parked = get(counters_.receives_parked);
     return s;
 }

@@ -94,6 +94,8 @@ public:
     [[nodiscard]] bool skip_port_supported() const noexcept { return skip_port_supported_; }
     [[nodiscard]] socket_pool& sockets() noexcept { return pool_; }
     [[nodiscard]] buffer_pool& receive_buffers() noexcept { return receive_buffers_; }
+    // Four times receive_buffer_size: for connections whose receives fill a normal buffer.
+    [[nodiscard]] buffer_pool& bulk_receive_buffers() noexcept { return bulk_receive_buffers_; }
     [[nodiscard]] const extension_functions& extensions() const noexcept { return extensions_; }
     [[nodiscard]] timer_queue& timers() noexcept { return timers_; }
     [[nodiscard]] engine_counters& counters() noexcept { return counters_; }
@@ -118,6 +120,7 @@ private:
     engine_counters counters_;
     socket_pool pool_{*this};  // after options_ and extensions_, which it reads
     buffer_pool receive_buffers_;
+    buffer_pool bulk_receive_buffers_;
     std::atomic<std::uint64_t> next_id_{1};
     std::atomic<std::size_t> slots_used_{0};
 
