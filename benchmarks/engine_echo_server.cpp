@@ -56,6 +56,8 @@ public:
             {"completions_inline", s.completions_inline},
             {"sends_refused", s.sends_refused},
             {"operations_pending", s.operations_pending},
+            {"receive_buffers_held", s.receive_buffers_held},
+            {"receives_parked", s.receives_parked},
             {"calls_estimated", 0},
         };
     }

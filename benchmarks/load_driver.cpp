@@ -105,6 +105,7 @@ struct driver_connection {
     std::uint64_t bytes_received = 0;
     std::uint64_t messages_queued = 0;
     std::uint64_t messages_received = 0;
+    steady_clock::time_point queued_at{};  // when the last message was queued (pipeline 1)
 };
 
 echo_driver::echo_driver(const endpoint& server, const echo_load& load) : load_(load) {
@@ -270,6 +271,9 @@ bool echo_driver::on_received(driver_connection& c, DWORD bytes) {
     const std::uint64_t finished = messages - c.messages_received;
     c.messages_received = messages;
     completed_ += finished;
+    if (finished > 0 && load_.pipeline == 1) {
+        latencies_us_.push_back(std::chrono::duration<double, std::micro>(steady_clock::now() - c.queued_at).count());
+    }
     if (finished > 0) {
         queue_messages(c, finished);
         send(c);
@@ -280,6 +284,7 @@ bool echo_driver::on_received(driver_connection& c, DWORD bytes) {
 void echo_driver::queue_messages(driver_connection& c, std::uint64_t count) {
     count = std::min(count, load_.messages_per_connection - c.messages_queued);
     c.messages_queued += count;
+    c.queued_at = steady_clock::now();
     c.bytes_owed += count * load_.message_size;
 }
 

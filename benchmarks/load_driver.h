@@ -67,6 +67,12 @@ public:
     // The first failure (a connection reset or closed, or an echo that differs), empty if none.
     [[nodiscard]] const std::string& error() const noexcept { return error_; }
 
+    // With one message in flight per connection: the round-trip time of every message completed
+    // since the last clear, in microseconds (from when it was queued for sending to its whole
+    // echo). Empty for pipelined loads, where one message's time would include its queue.
+    [[nodiscard]] const std::vector<double>& latencies_us() const noexcept { return latencies_us_; }
+    void clear_latencies() noexcept { latencies_us_.clear(); }
+
 private:
     void receive(driver_connection& c);
     [[nodiscard]] bool on_received(driver_connection& c, DWORD bytes);
@@ -77,6 +83,7 @@ private:
     void fail(driver_connection& c, const std::string& what);
 
     echo_load load_;
+    std::vector<double> latencies_us_;
     wire::detail::unique_handle port_;
     std::vector<std::unique_ptr<driver_connection>> connections_;
     std::uint64_t completed_ = 0;

@@ -110,6 +110,7 @@ void echo_run(benchmark::State& state, std::string_view kind, echo_load load, ec
             driver.run_until(steady_clock::now() + to_clock(bench_settings().warmup));
             const server_counters before = server.counters();
             const std::uint64_t first = driver.completed();
+            driver.clear_latencies();
             const auto start = steady_clock::now();
             driver.run_until(start + to_clock(bench_settings().measure));
             const double seconds = seconds_since(start);
@@ -124,6 +125,16 @@ void echo_run(benchmark::State& state, std::string_view kind, echo_load load, ec
             const double rate = static_cast<double>(messages) / seconds;
             if (family == echo_family::round_trip) {
                 state.counters["round_trips_per_s"] = rate;
+                std::vector<double> latencies = driver.latencies_us();
+                if (!latencies.empty()) {
+                    std::sort(latencies.begin(), latencies.end());
+                    const auto at = [&](double q) {
+                        return latencies[std::min(latencies.size() - 1,
+                                                  static_cast<std::size_t>(q * static_cast<double>(latencies.size())))];
+                    };
+                    state.counters["p50_us"] = at(0.50);
+                    state.counters["p99_us"] = at(0.99);
+                }
             } else {
                 state.counters["msgs_per_s"] = rate;
             }
@@ -180,9 +191,11 @@ void churn_run(benchmark::State& state, std::string_view kind, unsigned loops, s
 // before the baseline. Then `idle_connections` more are opened and either stay silent
 // (exchanges 0: what an accepted connection costs) or exchange one message before going idle
 // (exchanges 1: what a server that allocates lazily, or keeps what it once allocated, holds for
-// a client that said hello and went quiet).
+// a client that said hello and went quiet). With `quiet` > 0 the counters are read that long after
+// the last exchange: what a connection that was busy and then went quiet costs once the server has
+// had time to notice (the engine's adaptive receives give buffers back after receive_park_after).
 void idle_memory_run(benchmark::State& state, std::string_view kind, std::size_t idle_connections,
-                     std::uint64_t exchanges) {
+                     std::uint64_t exchanges, std::chrono::milliseconds quiet) {
     constexpr std::size_t warm_connections = 64;
     try {
         server_process server(kind, server_workers(), bench_settings().trace_wineserver);
@@ -206,6 +219,7 @@ void idle_memory_run(benchmark::State& state, std::string_view kind, std::size_t
             const std::uint64_t exchanged = idle.run_until(steady_clock::now() + 60s, expected);
             const bool arrived = server.wait_for_connections(warm_connections + idle_connections, 15s);
             const double seconds = seconds_since(start);
+            std::this_thread::sleep_for(quiet);
             if (!idle.error().empty() || exchanged != expected || !arrived) {
                 state.SkipWithError(idle.error().empty() ? "the idle connections did not all arrive"
                                                          : idle.error().c_str());
@@ -219,6 +233,9 @@ void idle_memory_run(benchmark::State& state, std::string_view kind, std::size_t
             };
             state.counters["ws_bytes_per_conn"] = per_connection("working_set");
             state.counters["private_bytes_per_conn"] = per_connection("committed_private");
+            if (after["calls_estimated"] == 0) {  // the engine counts what it holds
+                state.counters["receive_buffers_held"] = static_cast<double>(after["receive_buffers_held"]);
+            }
         }
     } catch (const std::exception& e) {
         state.SkipWithError(e.what());
@@ -278,6 +295,10 @@ void register_scenarios() {
                  });
         }
     }
+    // Issue 6's large-message target: 16 KiB messages, 4 in flight on each of 16 connections.
+    both("large/size:16384/conns:16/pipeline:4", [](benchmark::State& state, std::string_view kind) {
+        echo_run(state, kind, {.connections = 16, .message_size = 16U * 1024U, .pipeline = 4}, echo_family::large);
+    });
     both("churn/loops:16/size:64",
          [](benchmark::State& state, std::string_view kind) { churn_run(state, kind, 16, 64); });
     // Memory figures repeat to the byte from run to run, and each run starts a server and opens
@@ -286,10 +307,15 @@ void register_scenarios() {
     for (const std::uint64_t exchanges : {0U, 1U}) {
         both("idle_memory/conns:1000/exchanges:" + std::to_string(exchanges),
              [exchanges](benchmark::State& state, std::string_view kind) {
-                 idle_memory_run(state, kind, 1000, exchanges);
+                 idle_memory_run(state, kind, 1000, exchanges, 0ms);
              },
              memory_repetitions);
     }
+    // Busy (8 exchanges back to back), then quiet for 3 s: longer than the engine's default
+    // receive_park_after (1 s) plus its sweep period, so this is the cost of a long-idle connection.
+    both("idle_memory/conns:1000/exchanges:8/quiet_ms:3000",
+         [](benchmark::State& state, std::string_view kind) { idle_memory_run(state, kind, 1000, 8, 3000ms); },
+         memory_repetitions);
 }
 
 void stop_shared_servers() noexcept { shared_servers().clear(); }

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <new>
 #include <thread>
 #include <vector>
 
@@ -42,6 +43,57 @@ TEST(BufferPool, GivingNothingIsHarmless) {
     pool.give(nullptr);
     EXPECT_EQ(pool.spare(), 0U);
     EXPECT_EQ(pool.outstanding(), 0U);
+}
+
+TEST(BufferPool, TrimReleasesSparesUnusedSinceTheLastTrim) {
+    buffer_pool pool(64, 8);
+    std::vector<buffer_pool::buffer> taken;
+    for (int i = 0; i < 4; ++i) {
+        taken.push_back(pool.take());
+    }
+    for (auto& b : taken) {
+        pool.give(std::move(b));
+    }
+    pool.trim();  // nothing has been unused for a whole period yet
+    EXPECT_EQ(pool.spare(), 4U);
+    auto b = pool.take();  // one spare was needed in this period, three were not
+    pool.give(std::move(b));
+    pool.trim();
+    EXPECT_EQ(pool.spare(), 1U);
+    pool.trim();
+    EXPECT_EQ(pool.spare(), 0U);
+    EXPECT_EQ(pool.outstanding(), 0U);
+}
+
+namespace counting {
+int allocated = 0;
+int released = 0;
+}  // namespace counting
+
+TEST(BufferPool, BuffersComeFromAndGoBackToTheGivenAllocator) {
+    counting::allocated = 0;
+    counting::released = 0;
+    const buffer_pool::allocator source{[](std::size_t size) noexcept -> std::byte* {
+                                            ++counting::allocated;
+                                            return new (std::nothrow) std::byte[size];
+                                        },
+                                        [](std::byte* block, std::size_t /*size*/) noexcept {
+                                            ++counting::released;
+                                            delete[] block;
+                                        }};
+    {
+        buffer_pool pool(128, 1, source);
+        auto a = pool.take();
+        auto b = pool.take();
+        EXPECT_EQ(counting::allocated, 2);
+        pool.give(std::move(a));
+        pool.give(std::move(b));  // over the spare limit: released at once
+        EXPECT_EQ(counting::released, 1);
+        auto c = pool.take();  // the spare, no new allocation
+        EXPECT_EQ(counting::allocated, 2);
+        pool.give(std::move(c));
+    }
+    EXPECT_EQ(counting::released, 2);  // the pool's spare went back when the pool did
 }
 
 TEST(BufferPool, ThreadsShareOnePool) {

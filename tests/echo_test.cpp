@@ -1,6 +1,8 @@
 // End to end over loopback: an engine listener echoes what engine connections and plain Winsock
-// peers send, every byte verified. Parameterised over IPv4/IPv6 and over skip-completion-port-on-
-// success on and off, so both the inline path and the always-dequeue fallback stay correct.
+// peers send, every byte verified. Parameterised over IPv4/IPv6, over skip-completion-port-on-
+// success on and off (the inline path and the always-dequeue fallback), and over the receive
+// modes: adaptive (the default), adaptive parking after 1 ms (so that quiet receives are
+// cancelled and replaced all the time, racing with arriving data), buffered and zero-byte.
 #include "test_support.h"
 
 #include <thread>
@@ -11,12 +13,21 @@ namespace {
 struct echo_case {
     bool ipv6;
     bool skip_port;
-    bool zero_byte = false;
+    receive_mode mode = receive_mode::adaptive;
+    bool park_fast = false;  // adaptive: park after 1 ms
 };
 
 std::string case_name(const ::testing::TestParamInfo<echo_case>& info) {
-    return std::string(info.param.ipv6 ? "Ipv6" : "Ipv4") + (info.param.skip_port ? "Inline" : "AlwaysDequeue") +
-           (info.param.zero_byte ? "ZeroByte" : "");
+    std::string name = std::string(info.param.ipv6 ? "Ipv6" : "Ipv4") + (info.param.skip_port ? "Inline" : "AlwaysDequeue");
+    switch (info.param.mode) {
+    case receive_mode::adaptive:
+        return name + (info.param.park_fast ? "AdaptiveParkFast" : "Adaptive");
+    case receive_mode::buffered:
+        return name + "Buffered";
+    case receive_mode::zero_byte:
+        return name + "ZeroByte";
+    }
+    return name;
 }
 
 class EchoTest : public ::testing::TestWithParam<echo_case> {
@@ -24,7 +35,10 @@ protected:
     engine_options options() const {
         engine_options o;
         o.skip_completion_port_on_success = GetParam().skip_port;
-        o.zero_byte_receives = GetParam().zero_byte;
+        o.receive = GetParam().mode;
+        if (GetParam().park_fast) {
+            o.receive_park_after = 1ms;
+        }
         return o;
     }
     endpoint loopback() const { return GetParam().ipv6 ? endpoint::loopback_v6(0) : endpoint::loopback_v4(0); }
@@ -91,13 +105,18 @@ TEST_P(EchoTest, BlockingPeerGetsItsBytesBack) {
 
 INSTANTIATE_TEST_SUITE_P(Loopback, EchoTest,
                          ::testing::Values(echo_case{false, true}, echo_case{true, true}, echo_case{false, false},
-                                           echo_case{true, false}, echo_case{false, true, true},
-                                           echo_case{false, false, true}),
+                                           echo_case{true, false},
+                                           echo_case{false, true, receive_mode::adaptive, true},
+                                           echo_case{false, false, receive_mode::adaptive, true},
+                                           echo_case{false, true, receive_mode::buffered},
+                                           echo_case{false, false, receive_mode::buffered},
+                                           echo_case{false, true, receive_mode::zero_byte},
+                                           echo_case{false, false, receive_mode::zero_byte}),
                          case_name);
 
 TEST(ZeroByteReceives, IdleConnectionsHoldNoReceiveBuffer) {
     engine_options options;
-    options.zero_byte_receives = true;
+    options.receive = receive_mode::zero_byte;
     engine e(options);
     listener l = e.listen(endpoint::loopback_v4(0), echo_factory());
     std::vector<std::unique_ptr<blocking_client>> clients;
@@ -113,13 +132,90 @@ TEST(ZeroByteReceives, IdleConnectionsHoldNoReceiveBuffer) {
     EXPECT_EQ(clients.front()->receive_exactly(5), random_bytes(5, 2));
 }
 
-TEST(ZeroByteReceives, OffMeansEachConnectionKeepsItsBuffer) {
-    engine e;
+TEST(ZeroByteReceives, BufferedModeKeepsEachConnectionsBuffer) {
+    engine_options options;
+    options.receive = receive_mode::buffered;
+    engine e(options);
     listener l = e.listen(endpoint::loopback_v4(0), echo_factory());
     blocking_client client(l.local_endpoint());
     ASSERT_TRUE(client.send_all(random_bytes(10, 3)));
     ASSERT_EQ(client.receive_exactly(10).size(), 10U);
     EXPECT_EQ(e.stats().receive_buffers_held, 1U);
+}
+
+TEST(AdaptiveReceives, NewConnectionsHoldNoBufferUntilDataArrives) {
+    engine e;  // adaptive is the default
+    listener l = e.listen(endpoint::loopback_v4(0), echo_factory());
+    std::vector<std::unique_ptr<blocking_client>> clients;
+    for (int i = 0; i < 10; ++i) {
+        clients.push_back(std::make_unique<blocking_client>(l.local_endpoint()));
+        ASSERT_TRUE(clients.back()->connected());
+    }
+    ASSERT_TRUE(eventually([&] { return e.stats().connections_open == 10; }));
+    EXPECT_EQ(e.stats().receive_buffers_held, 0U);  // silent connections wait in zero-byte receives
+    ASSERT_TRUE(clients.front()->send_all(random_bytes(100, 1)));
+    EXPECT_EQ(clients.front()->receive_exactly(100), random_bytes(100, 1));
+}
+
+TEST(AdaptiveReceives, QuietConnectionsGiveTheirBuffersBackAndWakeUpAgain) {
+    engine_options options;
+    options.receive_park_after = 200ms;
+    engine e(options);
+    listener l = e.listen(endpoint::loopback_v4(0), echo_factory());
+    std::vector<std::unique_ptr<blocking_client>> clients;
+    for (int i = 0; i < 10; ++i) {
+        clients.push_back(std::make_unique<blocking_client>(l.local_endpoint()));
+        for (std::uint32_t m = 0; m < 5; ++m) {  // bursts back to back: the connection keeps a buffer
+            ASSERT_TRUE(clients.back()->send_all(random_bytes(100, m)));
+            ASSERT_EQ(clients.back()->receive_exactly(100), random_bytes(100, m));
+        }
+    }
+    // Quiet: every buffer comes back (a buffered receive still outstanding is parked: cancelled
+    // and replaced by a zero-byte one), and no connection is closed for it.
+    ASSERT_TRUE(eventually([&] { return e.stats().receive_buffers_held == 0; }));
+    EXPECT_EQ(e.stats().connections_open, 10U);
+    for (std::size_t i = 0; i < clients.size(); ++i) {
+        const auto payload = random_bytes(3000, static_cast<std::uint32_t>(i + 7));
+        ASSERT_TRUE(clients[i]->send_all(payload));
+        EXPECT_EQ(clients[i]->receive_exactly(payload.size()), payload) << "client " << i;
+    }
+}
+
+// A bulk transfer fills the normal receive buffer, so the connection moves to a larger one; once
+// quiet, that buffer too is parked and goes back to its own pool.
+TEST(AdaptiveReceives, BulkTransfersGiveTheirLargerBuffersBackWhenQuiet) {
+    engine_options options;
+    options.receive_park_after = 200ms;
+    engine e(options);
+    listener l = e.listen(endpoint::loopback_v4(0), echo_factory());
+    blocking_client client(l.local_endpoint());
+    const auto payload = random_bytes(1 << 20, 9);
+    ASSERT_TRUE(client.send_all(payload));
+    EXPECT_EQ(client.receive_exactly(payload.size()), payload);
+    ASSERT_TRUE(eventually([&] { return e.stats().receive_buffers_held == 0; }));
+    const auto again = random_bytes(100, 10);  // and the connection still works
+    ASSERT_TRUE(client.send_all(again));
+    EXPECT_EQ(client.receive_exactly(again.size()), again);
+    EXPECT_EQ(e.stats().connections_open, 1U);
+}
+
+// Data keeps arriving in small bursts with pauses around the parking delay, so cancels race with
+// arriving bytes: every byte still comes back, in order.
+TEST(AdaptiveReceives, ParkingRacingWithDataLosesNothing) {
+    engine_options options;
+    options.receive_park_after = 1ms;
+    engine e(options);
+    listener l = e.listen(endpoint::loopback_v4(0), echo_factory());
+    blocking_client client(l.local_endpoint());
+    ASSERT_TRUE(client.connected());
+    std::mt19937 generator(7);
+    for (std::uint32_t i = 0; i < 200; ++i) {
+        const auto payload = random_bytes(1 + generator() % 2000, i);
+        ASSERT_TRUE(client.send_all(payload));
+        ASSERT_EQ(client.receive_exactly(payload.size()), payload) << "burst " << i;
+        std::this_thread::sleep_for(std::chrono::microseconds(generator() % 3000));
+    }
+    EXPECT_EQ(e.stats().connections_open, 1U);
 }
 
 // 256 connections each pipeline 1,000 messages; every echoed byte is checked.

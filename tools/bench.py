@@ -52,7 +52,8 @@ class Metric:
 
 
 FAMILIES: dict[str, list[Metric]] = {
-    "round_trip": [Metric("real_time", "time per round trip", 1.0, "µs", higher_is_better=False)],
+    "round_trip": [Metric("real_time", "time per round trip", 1.0, "µs", higher_is_better=False),
+                   Metric("p99_us", "99th percentile round trip", 1.0, "µs", higher_is_better=False)],
     "throughput": [Metric("msgs_per_s", "messages/s", 1e3, "k/s")],
     "large": [Metric("bytes_per_s", "echoed bytes/s", 1 << 20, "MiB/s")],
     "churn": [Metric("conns_per_s", "connections/s", 1.0, "/s")],
@@ -249,15 +250,21 @@ def label(row: Row) -> str:
         text = f"small messages, {size}, {p.get('conns')} conns, {p.get('pipeline')} in flight"
     elif family == "large":
         text = f"large messages, {size}, {p.get('conns')} conns"
+        if p.get("pipeline", 1) > 1:
+            text += f", {p['pipeline']} in flight"
     elif family == "churn":
         text = f"churn, {p.get('loops')} loops, {size}"
     elif family == "idle_memory":
-        text = f"idle, {p.get('conns')} conns, " + ("silent" if p.get("exchanges") == 0 else
-                                                   f"after {p.get('exchanges')} exchange")
+        exchanges = p.get("exchanges")
+        text = f"idle, {p.get('conns')} conns, " + ("silent" if exchanges == 0 else
+                                                   f"after {exchanges} exchange" + ("s" if exchanges != 1 else ""))
+        if p.get("quiet_ms"):
+            text += f", then {p['quiet_ms'] / 1000:g} s quiet"
     else:
         text = row.scenario
     if len(FAMILIES[family]) > 1:
-        text += f" ({row.metric.key.split('_bytes')[0].replace('ws', 'working set')})"
+        suffix = {"real_time": "mean", "p99_us": "p99"}.get(row.metric.key)
+        text += f" ({suffix or row.metric.key.split('_bytes')[0].replace('ws', 'working set')})"
     return text
 
 

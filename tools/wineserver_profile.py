@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Count the wineserver requests an echo server made per message (or per connection).
 
-Usage: wineserver_profile.py LOG --size BYTES [--per message|connection] [--top N]
+Usage: wineserver_profile.py LOG --size BYTES [--per message|connection] [--top N] [--all]
 
 LOG is the wineserver's stderr while engine_benchmarks.exe ran with --wire_trace_wineserver (and a
 --benchmark_filter selecting one server kind, so that one process is traced). Under Wine every
@@ -67,6 +67,8 @@ def main() -> int:
     parser.add_argument("--size", type=int, required=True, help="message size of the scenario")
     parser.add_argument("--per", choices=("message", "connection"), default="message")
     parser.add_argument("--top", type=int, default=15)
+    parser.add_argument("--all", action="store_true",
+                        help="count every process's requests in the window (server, load driver, Wine's own)")
     args = parser.parse_args()
 
     server_threads = find_server_threads(args.log)
@@ -88,7 +90,7 @@ def main() -> int:
                 last, counts = current, collections.Counter()
                 continue
             m = REQUEST.match(line)
-            if m and m.group(1) in server_threads and not REPLY.match(line):
+            if m and (args.all or m.group(1) in server_threads) and not REPLY.match(line):
                 counts[m.group(2)] += 1
     if not windows:
         print("no pair of markers in the log (run with --wire_trace_wineserver)", file=sys.stderr)

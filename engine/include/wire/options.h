@@ -13,6 +13,21 @@ class connection_handler;
 class endpoint;
 using handler_factory = std::function<std::unique_ptr<connection_handler>()>;
 
+// How a connection waits for data (see engine_options::receive).
+enum class receive_mode {
+    // A new or quiet connection receives into a 512-byte buffer inside the connection and holds
+    // no pooled buffer (a lone small message costs one call); once bursts follow each other within
+    // `receive_park_after`, or one fills that buffer, it receives into a pooled buffer (one call per
+    // burst); a pooled receive that has seen nothing for `receive_park_after` is cancelled and
+    // replaced by a small one, and the buffer goes back to the pool.
+    adaptive,
+    // Always a buffered receive outstanding: every connection holds its buffer for life.
+    buffered,
+    // Always wait in a zero-byte receive, then read what arrived into a pooled buffer and give it
+    // back: least memory, one extra receive per burst.
+    zero_byte,
+};
+
 struct engine_options {
     unsigned worker_threads = 0;         // 0: one per logical processor
     unsigned dequeue_batch = 64;         // entries per GetQueuedCompletionStatusEx call
@@ -35,9 +50,11 @@ struct engine_options {
     // FILE_SKIP_COMPLETION_PORT_ON_SUCCESS: handle synchronous completions inline (fewer dequeues).
     bool skip_completion_port_on_success = true;
     unsigned max_inline_completions = 16;  // in a row per connection, then yield through the port
-    // Idle connections wait in a zero-byte receive and hold no receive buffer; buffers come from a
-    // pool once data has arrived.
-    bool zero_byte_receives = false;
+    // Idle connections hold no receive buffer in adaptive and zero_byte modes; buffers come from
+    // a shared pool once data has arrived.
+    receive_mode receive = receive_mode::adaptive;
+    // adaptive: a buffered receive that has seen no data this long gives its buffer back.
+    std::chrono::milliseconds receive_park_after{1'000};
     // Reuse sockets with DisconnectEx(TF_REUSE_SOCKET) where the platform supports it.
     bool recycle_sockets = true;
     // Told of each accepted connection closed at once, before any handler exists for it

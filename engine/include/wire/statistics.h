@@ -27,6 +27,7 @@ struct statistics {
     std::uint64_t connection_objects = 0;    // connection objects alive (leak check)
     std::uint64_t buffered_bytes = 0;        // bytes in send queues now (bounded by max_buffered_bytes)
     std::uint64_t receive_buffers_held = 0;  // receive buffers held by connections now
+    std::uint64_t receives_parked = 0;       // adaptive mode: quiet buffered receives swapped for zero-byte ones
 };
 
 }  // namespace wire

@@ -1,9 +1,17 @@
 #include "core/buffer_pool.h"
 
+#include <algorithm>
+#include <new>
+
 namespace wire::detail {
 
-buffer_pool::buffer_pool(std::size_t buffer_size, std::size_t max_spare)
-    : buffer_size_(buffer_size), max_spare_(max_spare) {
+buffer_pool::allocator buffer_pool::heap_allocator() noexcept {
+    return {[](std::size_t size) noexcept -> std::byte* { return new (std::nothrow) std::byte[size]; },
+            [](std::byte* block, std::size_t /*size*/) noexcept { delete[] block; }};
+}
+
+buffer_pool::buffer_pool(std::size_t buffer_size, std::size_t max_spare, allocator source)
+    : buffer_size_(buffer_size), max_spare_(max_spare), source_(source) {
     spare_.reserve(max_spare_);
 }
 
@@ -14,15 +22,16 @@ buffer_pool::buffer buffer_pool::take() {
         if (!spare_.empty()) {
             buffer b = std::move(spare_.back());
             spare_.pop_back();
+            untouched_spares_ = std::min(untouched_spares_, spare_.size());
             return b;
         }
     }
-    try {
-        return std::make_unique_for_overwrite<std::byte[]>(buffer_size_);
-    } catch (...) {
+    std::byte* block = source_.allocate(buffer_size_);
+    if (block == nullptr) {
         outstanding_.fetch_sub(1, std::memory_order_relaxed);
-        throw;
+        throw std::bad_alloc();
     }
+    return buffer(block, releaser(source_.release, buffer_size_));
 }
 
 void buffer_pool::give(buffer b) noexcept {
@@ -34,6 +43,14 @@ void buffer_pool::give(buffer b) noexcept {
     if (spare_.size() < max_spare_) {
         spare_.push_back(std::move(b));  // within the reserved capacity
     }
+}
+
+void buffer_pool::trim() noexcept {
+    std::lock_guard lock(mutex_);
+    for (std::size_t i = 0; i < untouched_spares_ && !spare_.empty(); ++i) {
+        spare_.pop_back();  // released by its releaser
+    }
+    untouched_spares_ = spare_.size();
 }
 
 std::size_t buffer_pool::spare() const noexcept {

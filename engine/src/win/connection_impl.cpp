@@ -25,7 +25,8 @@ connection_impl::connection_impl(std::shared_ptr<engine_core> engine, std::uniqu
       handler_(std::move(handler)),
       id_(engine_->next_connection_id()),
       receive_buffer_size_(engine_->options().receive_buffer_size),
-      last_activity_(now_ticks()) {
+      last_activity_(now_ticks()),
+      last_received_(now_ticks()) {
     engine_counters::add(engine_->counters().connection_objects);
 }
 
@@ -36,8 +37,8 @@ connection_impl::~connection_impl() {
 
 // ---- start -------------------------------------------------------------------------------------
 
-void connection_impl::start_accepted(unique_socket socket, bool associated, bool skips_port, const endpoint& local,
-                                     const endpoint& remote) noexcept {
+void connection_impl::start_accepted(unique_socket socket, bool associated, bool skips_port, bool no_delay_set,
+                                     const endpoint& local, const endpoint& remote) noexcept {
     lock_type lock(mutex_);
     if (state_ != state::connecting) {
         // stop() closed it between registration and here: its finalization is posted or done.
@@ -58,7 +59,9 @@ void connection_impl::start_accepted(unique_socket socket, bool associated, bool
             return;
         }
     }
-    set_no_delay(socket_.get());
+    if (!no_delay_set) {
+        set_no_delay(socket_.get());
+    }
     state_ = state::open;
     opened_ = true;
     opening_ = true;
@@ -239,11 +242,17 @@ void connection_impl::begin_receiving() noexcept {
 }
 
 bool connection_impl::issue_receive(lock_type& /*lock*/, DWORD& error, DWORD& bytes) noexcept {
-    // In zero-byte mode a connection without a buffer waits in a zero-byte receive: it completes
-    // when data (or the FIN) arrives, and only then is a buffer taken from the pool.
-    receive_is_probe_ = engine_->options().zero_byte_receives && !receive_buffer_;
-    if (!receive_is_probe_ && !receive_buffer_) {
+    // Without a pooled buffer, zero-byte mode waits in a zero-byte receive (it completes when
+    // data or the FIN arrives; only then is a buffer taken), and adaptive mode receives into the
+    // small buffer inside the connection: a lone small message (a request, a hello, the FIN)
+    // then costs one call and no pooled buffer. Adaptive takes a pooled buffer once data flows.
+    const receive_mode mode = engine_->options().receive;
+    receive_is_probe_ = mode == receive_mode::zero_byte && !receive_buffer_;
+    receive_is_small_ = mode == receive_mode::adaptive && !receive_buffer_;
+    park_requested_ = false;  // a park request concerned the receive before this one
+    if (!receive_is_probe_ && !receive_is_small_ && !receive_buffer_) {
         try {
+            receive_bulk_ = false;
             receive_buffer_ = engine_->receive_buffers().take();
         } catch (const std::bad_alloc&) {
             error = ERROR_NOT_ENOUGH_MEMORY;
@@ -252,8 +261,11 @@ bool connection_impl::issue_receive(lock_type& /*lock*/, DWORD& error, DWORD& by
         }
     }
     receive_op_.reset_overlapped();
-    WSABUF buffer{receive_is_probe_ ? 0 : gsl::narrow_cast<ULONG>(receive_buffer_size_),
+    WSABUF buffer{receive_is_probe_ ? 0 : gsl::narrow_cast<ULONG>(receive_capacity()),
                   reinterpret_cast<char*>(receive_buffer_.get())};
+    if (receive_is_small_) {
+        buffer = WSABUF{static_cast<ULONG>(small_buffer_.size()), reinterpret_cast<char*>(small_buffer_.data())};
+    }
     DWORD flags = 0;
     DWORD received = 0;
     engine_counters::add(engine_->counters().receive_calls);
@@ -293,6 +305,7 @@ void connection_impl::receive_loop(DWORD error, DWORD bytes) noexcept {
                 return;
             }
             try {
+                receive_bulk_ = false;
                 receive_buffer_ = engine_->receive_buffers().take();
             } catch (const std::bad_alloc&) {
                 receive_active_ = false;
@@ -304,6 +317,27 @@ void connection_impl::receive_loop(DWORD error, DWORD bytes) noexcept {
                 return;
             }
             continue;
+        }
+        if (error == ERROR_OPERATION_ABORTED && receive_buffer_) {
+            // Cancelled by park_receive_if_quiet (not by a close: that leaves the state closed)?
+            // Then the connection is quiet: give the buffer back and wait in a zero-byte receive.
+            // Had data arrived first, the receive would have completed with it instead, and the
+            // cancel would have found nothing: no byte is lost either way.
+            lock_type lock(mutex_);
+            const bool readable = state_ == state::open || state_ == state::closing || state_ == state::shutdown_sent;
+            if (park_requested_ && readable) {
+                engine_counters::add(engine_->counters().receives_parked);
+                give_receive_buffer();
+                if (paused_) {
+                    receive_active_ = false;
+                    release_busy(lock, true);
+                    return;
+                }
+                if (!issue_receive(lock, error, bytes)) {
+                    return;  // the zero-byte receive is pending
+                }
+                continue;
+            }
         }
         if (error != ERROR_SUCCESS || bytes == 0) {
             lock_type lock(mutex_);
@@ -325,13 +359,53 @@ void connection_impl::receive_loop(DWORD error, DWORD bytes) noexcept {
 
         engine_counters::add(engine_->counters().bytes_received, bytes);
         touch();
+        const auto arrived = now_ticks();
+        const auto previous = last_received_.exchange(arrived, std::memory_order_relaxed);
+        // A burst soon after the previous one: data flows, so adaptive mode keeps the buffer.
+        const bool flowing =
+            received_before_ && timer_queue::clock::duration(arrived - previous) < engine_->options().receive_park_after;
+        received_before_ = true;
         {
             connection handle(shared_from_this());
-            handler_->on_data(handle, gsl::span<const std::byte>(receive_buffer_.get(), bytes));
+            const std::byte* data = receive_is_small_ ? small_buffer_.data() : receive_buffer_.get();
+            handler_->on_data(handle, gsl::span<const std::byte>(data, bytes));
         }
-        if (engine_->options().zero_byte_receives && bytes < receive_buffer_size_) {
+        const receive_mode mode = engine_->options().receive;
+        const std::size_t capacity = receive_capacity();
+        if (receive_buffer_ && !receive_is_small_) {
+            if (!receive_bulk_ && bytes == capacity) {
+                // The normal buffer was filled: more is waiting, a bulk transfer. Receive into a
+                // bulk buffer from now on (without memory for one, keep the normal buffer).
+                try {
+                    buffer_pool::buffer bulk = engine_->bulk_receive_buffers().take();
+                    give_receive_buffer();
+                    receive_buffer_ = std::move(bulk);
+                    receive_bulk_ = true;
+                } catch (const std::bad_alloc&) {
+                    // keep the normal buffer
+                }
+            } else if (receive_bulk_ && bytes <= receive_buffer_size_) {
+                give_receive_buffer();  // small again: the modes below take a normal one if needed
+            }
+        }
+        if (mode == receive_mode::zero_byte && bytes < capacity) {
             // Drained what was there: hand the buffer back and wait in a zero-byte receive.
-            engine_->receive_buffers().give(std::move(receive_buffer_));
+            give_receive_buffer();
+        } else if (mode == receive_mode::adaptive) {
+            if (bytes < capacity && !flowing) {
+                // A lone burst (a hello, a request after a pause): a connection that said one
+                // thing and went quiet holds no pooled buffer; the small one waits for the next.
+                give_receive_buffer();
+            } else if (!receive_buffer_) {
+                // Data flows (or filled the small buffer): receive into a pooled buffer, one call
+                // per burst, until the sweep parks it. Without memory, stay small.
+                try {
+                    receive_bulk_ = false;
+                    receive_buffer_ = engine_->receive_buffers().take();
+                } catch (const std::bad_alloc&) {
+                    receive_buffer_.reset();
+                }
+            }
         }
 
         lock_type lock(mutex_);
@@ -587,6 +661,14 @@ void connection_impl::enter_closing(lock_type& lock, std::error_code reason) noe
 }
 
 void connection_impl::send_fin(lock_type& lock) noexcept {
+    if (peer_fin_ && !engine_->sockets().may_recycle(from_connect_)) {
+        // The peer closed first and nothing is queued: closesocket's graceful close sends our FIN,
+        // so shutdown() would only cost a call. (A socket that may be recycled keeps the explicit
+        // FIN: DisconnectEx(TF_REUSE_SOCKET) is only issued on a socket whose FIN has left.)
+        fin_sent_ = true;
+        release_socket(lock, {}, false);
+        return;
+    }
     if (::shutdown(socket_.get(), SD_SEND) == SOCKET_ERROR) {
         release_socket(lock, last_socket_error(), true);
         return;
@@ -689,7 +771,7 @@ void connection_impl::finalize() noexcept {
         handler_->on_close(handle, reason_);
     }
     handler_.reset();  // the handler may hold handles to this connection: drop them now
-    engine_->receive_buffers().give(std::move(receive_buffer_));  // no receive is outstanding
+    give_receive_buffer();  // no receive is outstanding
     engine_counters::add(engine_->counters().connections_closed);
     engine_counters::sub(engine_->counters().connections_open);
     if (holds_slot_) {
@@ -714,6 +796,39 @@ void connection_impl::touch() noexcept { last_activity_.store(now_ticks(), std::
 
 timer_queue::clock::duration connection_impl::idle_for(timer_queue::clock::time_point now) const noexcept {
     return now - timer_queue::clock::time_point(timer_queue::clock::duration(last_activity_.load(std::memory_order_relaxed)));
+}
+
+void connection_impl::give_receive_buffer() noexcept {
+    if (receive_buffer_) {
+        (receive_bulk_ ? engine_->bulk_receive_buffers() : engine_->receive_buffers()).give(std::move(receive_buffer_));
+    }
+    receive_bulk_ = false;
+}
+
+std::size_t connection_impl::receive_capacity() const noexcept {
+    if (receive_is_small_) {
+        return small_buffer_.size();
+    }
+    return receive_bulk_ ? engine_->bulk_receive_buffers().buffer_size() : receive_buffer_size_;
+}
+
+void connection_impl::park_receive_if_quiet(timer_queue::clock::time_point now) noexcept {
+    const auto last = timer_queue::clock::time_point(
+        timer_queue::clock::duration(last_received_.load(std::memory_order_relaxed)));
+    if (now - last < engine_->options().receive_park_after) {
+        return;
+    }
+    lock_type lock(mutex_);
+    // receive_active_ with a pooled buffer: a receive into it is outstanding, or its completion is
+    // queued or being handled. Under mutex_ no new receive can be issued, so the cancel below can
+    // only hit this one; if it is no longer outstanding the cancel finds nothing, and the next
+    // issue_receive clears the request.
+    if (state_ != state::open || !receive_active_ || !receive_buffer_ || receive_is_probe_ || receive_is_small_ ||
+        park_requested_ || !socket_) {
+        return;
+    }
+    park_requested_ = true;
+    ::CancelIoEx(as_handle(socket_.get()), &receive_op_);
 }
 
 std::size_t connection_impl::queued_bytes() const noexcept {

@@ -16,6 +16,7 @@
 #include <wire/connection.h>
 #include <wire/endpoint.h>
 
+#include "core/buffer_pool.h"
 #include "core/send_queue.h"
 #include "core/timer_queue.h"
 #include "win/operation.h"
@@ -51,8 +52,9 @@ public:
     // Both start paths run on a worker (accept completion) or post to one (connect), so callbacks
     // never run inside a user's call.
     // `associated`: the socket came from the pool and is already on the port (with skips_port).
-    void start_accepted(unique_socket socket, bool associated, bool skips_port, const endpoint& local,
-                        const endpoint& remote) noexcept;
+    // `no_delay_set`: TCP_NODELAY is already on (inherited from the listening socket).
+    void start_accepted(unique_socket socket, bool associated, bool skips_port, bool no_delay_set,
+                        const endpoint& local, const endpoint& remote) noexcept;
     void start_connect(const endpoint& remote) noexcept;
 
     // The creator took a max_connections slot for this connection; finalize gives it back.
@@ -75,6 +77,10 @@ public:
     [[nodiscard]] endpoint remote_endpoint() const noexcept;
     [[nodiscard]] std::uint64_t id() const noexcept { return id_; }
     [[nodiscard]] timer_queue::clock::duration idle_for(timer_queue::clock::time_point now) const noexcept;
+    // Adaptive receives: when the outstanding receive is a buffered one and no data has arrived
+    // for receive_park_after, cancels it (CancelIoEx on that OVERLAPPED only); its completion then
+    // gives the buffer back and waits in a zero-byte receive. Called by the engine's sweep.
+    void park_receive_if_quiet(timer_queue::clock::time_point now) noexcept;
 
 private:
     using lock_type = std::unique_lock<std::mutex>;
@@ -140,6 +146,9 @@ private:
     void discard_queue() noexcept;
     void notify_drained() noexcept;
     void touch() noexcept;
+    // Gives receive_buffer_ back to the pool it came from. Receive path only (or finalize).
+    void give_receive_buffer() noexcept;
+    [[nodiscard]] std::size_t receive_capacity() const noexcept;
 
     std::shared_ptr<engine_core> engine_;
     std::unique_ptr<connection_handler> handler_;
@@ -152,6 +161,11 @@ private:
     bool opened_ = false;          // on_open ran (or is running)
     bool receive_active_ = false;  // a receive is outstanding or its completion is being handled
     bool receive_is_probe_ = false;  // the outstanding receive is zero-byte (owned by the receive path)
+    bool receive_is_small_ = false;  // the outstanding receive uses small_buffer_ (adaptive, no pooled buffer)
+    bool receive_bulk_ = false;      // receive_buffer_ comes from the engine's bulk pool (receive path only)
+    // park_receive_if_quiet cancelled the outstanding buffered receive: its completion with
+    // ERROR_OPERATION_ABORTED means "park", not "closed". Cleared by the next issue_receive.
+    bool park_requested_ = false;
     bool paused_ = false;
     bool peer_fin_ = false;
     bool send_active_ = false;     // a WSASend is outstanding
@@ -171,9 +185,14 @@ private:
     send_queue queue_;
     endpoint local_;
     endpoint remote_;
-    std::unique_ptr<std::byte[]> receive_buffer_;
+    buffer_pool::buffer receive_buffer_;
+    // Adaptive mode's receive while no pooled buffer is held: large enough for a typical request,
+    // small enough that a quiet connection stays far below one pooled buffer.
+    std::array<std::byte, 512> small_buffer_;
     std::size_t receive_buffer_size_;
     std::atomic<timer_queue::clock::rep> last_activity_;
+    std::atomic<timer_queue::clock::rep> last_received_;  // data arrived (adaptive parking)
+    bool received_before_ = false;  // last_received_ is a real arrival (receive path only)
 
     receive_operation receive_op_{*this};
     send_operation send_op_{*this};

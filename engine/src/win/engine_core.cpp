@@ -38,17 +38,41 @@ engine_options normalized(engine_options o) noexcept {
     }
     o.send_queue_guaranteed = std::min(o.send_queue_guaranteed, o.send_queue_cap);
     o.max_inline_completions = std::max(1U, o.max_inline_completions);
+    o.receive_park_after = std::max(o.receive_park_after, std::chrono::milliseconds(1));
     return o;
 }
 
 // Idle receive buffers kept for reuse: enough to absorb a burst of connections becoming active.
 constexpr std::size_t spare_receive_buffers = 256;
 
+// A connection whose receive filled its buffer (a bulk transfer: more was waiting) moves to one
+// this many times larger, and back once a receive fits the normal size again: fewer calls per byte
+// for bulk traffic, while connections exchanging small messages keep the normal size. Pooled
+// buffers are only held while data flows (adaptive receives), so this costs idle connections
+// nothing.
+constexpr std::size_t bulk_factor = 4;
+constexpr std::size_t spare_bulk_receive_buffers = 64;
+constexpr std::size_t max_bulk_receive_buffer = 1U << 20;  // unless receive_buffer_size is larger
+
+// Receive buffers come straight from the system (VirtualAlloc), not from the heap: once a quiet
+// connection has given its buffer back and the pool has trimmed it, VirtualFree returns the pages,
+// where a heap would keep the block committed among live objects. Each take beyond the pool's
+// spares costs one allocation call, so the pool, not this, is what the data path uses.
+buffer_pool::allocator page_allocator() noexcept {
+    return {[](std::size_t size) noexcept -> std::byte* {
+                return static_cast<std::byte*>(::VirtualAlloc(nullptr, size, MEM_RESERVE | MEM_COMMIT, PAGE_READWRITE));
+            },
+            [](std::byte* block, std::size_t /*size*/) noexcept { ::VirtualFree(block, 0, MEM_RELEASE); }};
+}
+
 }  // namespace
 
 engine_core::engine_core(const engine_options& options)
     : options_(normalized(options)),
-      receive_buffers_(options_.receive_buffer_size, spare_receive_buffers),
+      receive_buffers_(options_.receive_buffer_size, spare_receive_buffers, page_allocator()),
+      bulk_receive_buffers_(std::max(options_.receive_buffer_size,
+                                     std::min(bulk_factor * options_.receive_buffer_size, max_bulk_receive_buffer)),
+                            spare_bulk_receive_buffers, page_allocator()),
       send_budget_(options_.max_buffered_bytes) {
     port_.reset(::CreateIoCompletionPort(INVALID_HANDLE_VALUE, nullptr, 0, options_.worker_threads));
     if (!port_) {
@@ -65,7 +89,7 @@ void engine_core::start_workers() {
     for (unsigned i = 0; i < options_.worker_threads; ++i) {
         workers_.emplace_back([this] { worker_loop(); });
     }
-    if (options_.idle_timeout.count() > 0) {
+    if (options_.idle_timeout.count() > 0 || options_.receive != receive_mode::buffered) {
         schedule_idle_sweep();
     }
 }
@@ -248,8 +272,18 @@ void engine_core::stop() noexcept {
 }
 
 void engine_core::schedule_idle_sweep() {
-    const auto period = std::clamp<std::chrono::milliseconds>(options_.idle_timeout / 4, std::chrono::milliseconds(50),
-                                                             std::chrono::milliseconds(1000));
+    using std::chrono::milliseconds;
+    // Timeouts are checked four times per period (a quarter of their length late at most); parking
+    // twice (a quiet receive gives its buffer back between 1x and 1.5x receive_park_after).
+    milliseconds period{1000};
+    if (options_.idle_timeout.count() > 0) {
+        period = std::min(period, options_.idle_timeout / 4);
+    }
+    if (options_.receive == receive_mode::adaptive) {
+        period = std::min(period, options_.receive_park_after / 2);
+    }
+    // (zero_byte mode only trims the receive-buffer pool: once a second is plenty.)
+    period = std::clamp(period, milliseconds(1), milliseconds(1000));
     timers_.schedule_after(period, [weak = weak_from_this()] {
         if (const auto self = weak.lock(); self != nullptr && !self->stopping()) {
             self->sweep_idle();
@@ -260,12 +294,18 @@ void engine_core::schedule_idle_sweep() {
 
 void engine_core::sweep_idle() noexcept {
     const auto now = timer_queue::clock::now();
+    const bool timeouts = options_.idle_timeout.count() > 0;
+    const bool parking = options_.receive == receive_mode::adaptive;
+    receive_buffers_.trim();  // spares a burst left behind go back to the system
+    bulk_receive_buffers_.trim();
     std::vector<std::shared_ptr<connection_impl>> idle;
     {
         std::lock_guard lock(registry_mutex_);
         for (const auto& [key, c] : connections_) {
-            if (c->idle_for(now) >= options_.idle_timeout) {
+            if (timeouts && c->idle_for(now) >= options_.idle_timeout) {
                 idle.push_back(c);
+            } else if (parking) {
+                c->park_receive_if_quiet(now);  // takes only the connection's lock: never calls back
             }
         }
     }
@@ -352,7 +392,8 @@ statistics engine_core::snapshot() const noexcept {
     s.connection_objects = get(counters_.connection_objects);
     s.sends_refused_engine_limit = get(counters_.sends_refused_engine_limit);
     s.buffered_bytes = send_budget_.used();
-    s.receive_buffers_held = receive_buffers_.outstanding();
+    s.receive_buffers_held = receive_buffers_.outstanding() + bulk_receive_buffers_.outstanding();
+    s.receives_parked = get(counters_.receives_parked);
     return s;
 }
 

@@ -50,6 +50,7 @@ struct engine_counters {
     std::atomic<std::uint64_t> sends_refused_engine_limit{0};
     std::atomic<std::uint64_t> operations_pending{0};
     std::atomic<std::uint64_t> connection_objects{0};
+    std::atomic<std::uint64_t> receives_parked{0};
 
     static void add(std::atomic<std::uint64_t>& c, std::uint64_t n = 1) noexcept {
         c.fetch_add(n, std::memory_order_relaxed);
@@ -108,6 +109,8 @@ public:
     [[nodiscard]] bool skip_port_supported() const noexcept { return skip_port_supported_; }
     [[nodiscard]] socket_pool& sockets() noexcept { return pool_; }
     [[nodiscard]] buffer_pool& receive_buffers() noexcept { return receive_buffers_; }
+    // Four times receive_buffer_size: for connections whose receives fill a normal buffer.
+    [[nodiscard]] buffer_pool& bulk_receive_buffers() noexcept { return bulk_receive_buffers_; }
     [[nodiscard]] const extension_functions& extensions() const noexcept { return extensions_; }
     [[nodiscard]] timer_queue& timers() noexcept { return timers_; }
     [[nodiscard]] engine_counters& counters() noexcept { return counters_; }
@@ -126,6 +129,8 @@ private:
     void post_send_room_notice() noexcept;
 
     void worker_loop() noexcept;
+    // One periodic sweep serves the idle timeout, adaptive receives' parking and the trimming of
+    // the receive-buffer pool.
     void schedule_idle_sweep();
     void sweep_idle() noexcept;
     template <typename Predicate>
@@ -139,6 +144,7 @@ private:
     engine_counters counters_;
     socket_pool pool_{*this};  // after options_ and extensions_, which it reads
     buffer_pool receive_buffers_;
+    buffer_pool bulk_receive_buffers_;
     std::atomic<std::uint64_t> next_id_{1};
     std::atomic<std::size_t> slots_used_{0};
     byte_budget send_budget_;

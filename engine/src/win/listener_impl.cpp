@@ -45,6 +45,7 @@ std::error_code listener_impl::open(const endpoint& local) {
         return last_socket_error();
     }
     local_ = local_endpoint_of(socket_.get());
+    set_no_delay(socket_.get());  // for accepted sockets to inherit, where the platform does
     if (ec = engine_->associate(socket_.get(), skips_port_); ec) {
         return ec;
     }
@@ -236,7 +237,12 @@ void listener_impl::hand_over(unique_socket socket, bool recycled, bool skips_po
         return;
     }
     engine_counters::add(engine_->counters().connections_accepted);
-    c->start_accepted(std::move(socket), recycled, skips_port, local, remote);
+    inheritance no_delay = no_delay_inherited_.load(std::memory_order_relaxed);
+    if (no_delay == inheritance::unknown) {
+        no_delay = has_no_delay(socket.get()) ? inheritance::inherited : inheritance::not_inherited;
+        no_delay_inherited_.store(no_delay, std::memory_order_relaxed);
+    }
+    c->start_accepted(std::move(socket), recycled, skips_port, no_delay == inheritance::inherited, local, remote);
 }
 
 void listener_impl::close() noexcept {

@@ -13,6 +13,7 @@
 #include "win/winsock.h"
 
 #include <array>
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <system_error>
@@ -69,6 +70,10 @@ private:
     std::mutex mutex_;  // guards socket_, closed_, pending_ and the Winsock calls on socket_
     unique_socket socket_;
     bool skips_port_ = false;
+    // Whether accepted sockets inherit TCP_NODELAY from the listening socket (it is set there):
+    // learnt from the first accepted connection, so later ones skip one setsockopt each.
+    enum class inheritance : int { unknown, inherited, not_inherited };
+    std::atomic<inheritance> no_delay_inherited_{inheritance::unknown};
     bool closed_ = false;
     unsigned pending_ = 0;
     std::vector<std::unique_ptr<accept_operation>> ops_;

@@ -47,4 +47,10 @@ void set_no_delay(SOCKET s) noexcept {
     ::setsockopt(s, IPPROTO_TCP, TCP_NODELAY, reinterpret_cast<const char*>(&on), sizeof(on));
 }
 
+bool has_no_delay(SOCKET s) noexcept {
+    DWORD value = 0;  // zeroed: Wine writes a single byte for boolean options
+    int length = static_cast<int>(sizeof(value));
+    return ::getsockopt(s, IPPROTO_TCP, TCP_NODELAY, reinterpret_cast<char*>(&value), &length) == 0 && value != 0;
+}
+
 }  // namespace wire::detail

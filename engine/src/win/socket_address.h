@@ -24,5 +24,7 @@ namespace wire::detail {
 
 // TCP_NODELAY: the engine gathers its own writes, so Nagle's delay only adds latency.
 void set_no_delay(SOCKET s) noexcept;
+// Whether TCP_NODELAY is on for `s` (false when the query fails).
+[[nodiscard]] bool has_no_delay(SOCKET s) noexcept;
 
 }  // namespace wire::detail

@@ -11,11 +11,15 @@ socket_pool::~socket_pool() {
     clear();
 }
 
-void socket_pool::recycle(unique_socket socket, bool ipv6, bool skips_port, bool from_connect) noexcept {
+bool socket_pool::may_recycle(bool from_connect) const noexcept {
     const bool some_use_left =
         accept_ != support::unsupported || (from_connect && connect_ != support::unsupported);
-    if (!engine_.options().recycle_sockets || engine_.extensions().disconnect_ex == nullptr || !some_use_left ||
-        disconnect_ == support::unsupported) {
+    return engine_.options().recycle_sockets && engine_.extensions().disconnect_ex != nullptr && some_use_left &&
+           disconnect_ != support::unsupported;
+}
+
+void socket_pool::recycle(unique_socket socket, bool ipv6, bool skips_port, bool from_connect) noexcept {
+    if (!may_recycle(from_connect)) {
         return;  // `socket` closes on the way out
     }
     disconnect_operation* op = nullptr;

@@ -55,6 +55,8 @@ public:
     // Starts DisconnectEx(TF_REUSE_SOCKET) on a cleanly closed connection's socket; closes it
     // instead when recycling is off, unsupported, or the pool is full.
     void recycle(unique_socket socket, bool ipv6, bool skips_port, bool from_connect) noexcept;
+    // Whether recycle() might keep a socket (false once it is known that it never will).
+    [[nodiscard]] bool may_recycle(bool from_connect) const noexcept;
     // Whether DisconnectEx(TF_REUSE_SOCKET) completes here (false while unknown).
     [[nodiscard]] bool disconnect_completes() const noexcept { return disconnect_ == support::supported; }
     [[nodiscard]] bool disconnect_probed() const noexcept { return disconnect_ != support::unknown; }
