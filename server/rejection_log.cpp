@@ -22,9 +22,17 @@ bool rejection_log::take_line(rejection kind) noexcept {
 }
 
 void rejection_log::record_refused(const endpoint& remote, std::error_code reason) noexcept {
-    if (reason == error::too_many_connections && take_line(rejection::too_many_connections)) {
+    rejection kind = rejection::too_many_connections;
+    const char* why = "over --max-connections; reset at once";
+    if (reason == std::errc::not_enough_memory) {
+        kind = rejection::out_of_memory;
+        why = "no memory for a new connection; reset at once";
+    } else if (reason != error::too_many_connections) {
+        return;  // accepted while the server stops: not the peer's doing
+    }
+    if (take_line(kind)) {
         try {
-            log_line("server: connection from " + remote.to_string() + ": over --max-connections; reset at once");
+            log_line("server: connection from " + remote.to_string() + ": " + why);
         } catch (...) {
             // As in record: the count stays.
         }

@@ -1,8 +1,8 @@
 // The engine-wide bound on queued send bytes (engine_options::max_buffered_bytes): several peers
 // that do not read fill it together long before any one of them reaches its own cap; send()
-// refuses past it, memory stays bounded, every connection resumes once room returns (also one
-// whose own queue was empty when it was refused, which only the engine can wake), and peers that
-// never read cannot starve a connection whose peer does (send_queue_guaranteed).
+// refuses past it, memory stays bounded, every connection resumes once its peer reads, peers that
+// never read cannot starve a connection whose peer does (send_queue_guaranteed, and one buffer
+// into an empty queue), and a refusal is answered by exactly one on_drained.
 #include "test_support.h"
 
 #include <array>
@@ -158,12 +158,13 @@ TEST(BufferLimit, PeersThatDoNotReadShareOneEngineWideBound) {
     senders s(e, peers_engine, peers);
     ASSERT_TRUE(eventually([&] { return s.all_refused(peers); }));
     const statistics at_limit = e.stats();
-    EXPECT_LE(at_limit.buffered_bytes, engine_limit);
+    // Past the limit only by buffers that went into empty queues: one per connection.
+    EXPECT_LE(at_limit.buffered_bytes, engine_limit + peers * chunk);
     EXPECT_GT(at_limit.sends_refused_engine_limit, 0U);
-    // The peers read: every sender is woken until it has sent its whole stream (a lost wake-up
-    // would leave one waiting for ever), and every stream arrives intact. The streams are finite
-    // because fairness between the senders is not promised: under Wine the fastest can take the
-    // room for seconds.
+    // The peers read: every sender is told to go on until it has sent its whole stream (a lost
+    // on_drained would leave one waiting for ever), and every stream arrives intact. The streams
+    // are finite because fairness between the senders is not promised: under Wine the fastest can
+    // take the room for seconds.
     s.resume_readers();
     const auto every_stream_arrived = [&] {
         for (const auto& r : s.readers) {
@@ -214,6 +215,69 @@ TEST(BufferLimit, PeersThatNeverReadCannotStarveOneThatDoes) {
     }
     EXPECT_LE(e.stats().buffered_bytes, engine_limit + 4 * options.send_queue_guaranteed);
     hogs.stop();
+}
+
+// Sends one large buffer and one small one in on_open, and never retries: counts what follows.
+struct burst_state {
+    std::mutex mutex;
+    std::error_code large;
+    std::error_code small;
+    int drained = 0;
+};
+
+class burst_sender : public connection_handler {
+public:
+    burst_sender(std::shared_ptr<burst_state> state, std::vector<std::byte> large)
+        : state_(std::move(state)), large_(std::move(large)) {}
+    void on_open(connection& c) override {
+        std::lock_guard lock(state_->mutex);
+        state_->large = c.send(large_);
+        const std::array<std::byte, 1024> small{};
+        state_->small = c.send(small);
+    }
+    void on_data(connection&, gsl::span<const std::byte>) override {}
+    void on_drained(connection&) override {
+        std::lock_guard lock(state_->mutex);
+        ++state_->drained;
+    }
+
+private:
+    std::shared_ptr<burst_state> state_;
+    std::vector<std::byte> large_;
+};
+
+TEST(BufferLimit, AnEmptyQueueTakesOneBufferAndARefusalGetsOneDrain) {
+    engine_options options;
+    options.max_buffered_bytes = 64 * 1024;
+    options.send_queue_guaranteed = 0;
+    engine e(options);
+    engine peers_engine;
+    senders hog(e, peers_engine, 1);
+    ASSERT_TRUE(eventually([&] { return hog.all_refused(1); }));  // the total is spent
+
+    // Larger than the whole limit, into an empty queue: accepted; the next send, with that queue
+    // not empty, is refused; once the large buffer has left, one on_drained says so, and no more.
+    const auto large = random_bytes(256 * 1024, 31);
+    auto state = std::make_shared<burst_state>();
+    listener l = e.listen(endpoint::loopback_v4(0), [&] { return std::make_unique<burst_sender>(state, large); });
+    auto rec = std::make_shared<recorder>();
+    connection c = peers_engine.connect(l.local_endpoint(), std::make_unique<recording_handler>(rec));
+    ASSERT_TRUE(eventually([&] { return rec->received_size() == large.size(); }));
+    {
+        std::lock_guard lock(rec->mutex);
+        EXPECT_TRUE(rec->received == large);
+    }
+    ASSERT_TRUE(eventually([&] {
+        std::lock_guard lock(state->mutex);
+        return state->drained > 0;
+    }));
+    c.close();
+    ASSERT_TRUE(eventually([&] { return rec->is_closed(); }));
+    std::lock_guard lock(state->mutex);
+    EXPECT_FALSE(state->large) << state->large.message();
+    EXPECT_EQ(state->small, error::send_queue_full);
+    EXPECT_EQ(state->drained, 1);
+    hog.stop();
 }
 
 }  // namespace

@@ -103,16 +103,20 @@ private:
     std::shared_ptr<recorder> r_;
 };
 
-// Sends back every byte; when the send queue is full, stops reading until it drains.
+// Sends back every byte; when the send queue is full, stops reading until it drains. The mutex is
+// held across send(): on_drained may run on another worker as soon as send() has refused, and
+// must find the refused bytes already kept.
 class echo_handler : public connection_handler {
 public:
     void on_data(connection& c, gsl::span<const std::byte> data) override {
+        std::lock_guard lock(mutex_);
         if (c.send(data) == error::send_queue_full) {
             pending_.assign(data.begin(), data.end());
             c.pause_receiving();
         }
     }
     void on_drained(connection& c) override {
+        std::lock_guard lock(mutex_);
         if (!pending_.empty() && !c.send(pending_)) {
             pending_.clear();
             c.resume_receiving();
@@ -120,6 +124,7 @@ public:
     }
 
 private:
+    std::mutex mutex_;
     std::vector<std::byte> pending_;
 };
 

@@ -173,7 +173,9 @@ class HostileTest(unittest.TestCase):
             report("1,000 zero-length frames", "each echoed as an empty frame", before, after)
 
     def test_client_that_connects_and_never_sends(self) -> None:
-        with Server("--idle-timeout", "1") as server:
+        # 3 s: long enough that the load's connections, which send all the time, never look idle
+        # even on a loaded machine.
+        with Server("--idle-timeout", "3") as server:
             before = next_stats(server)
             load = Load(server.port, "echo")
             silent = connect(server.port)
@@ -185,7 +187,7 @@ class HostileTest(unittest.TestCase):
             self.assertEqual(after["idle_closed"], 1)
             stderr = self.stop_cleanly(server)
             self.assertEqual(stderr.count("nothing received or sent for --idle-timeout"), 1, stderr)
-            report("connects and never sends (--idle-timeout 1)", "closed as idle, logged once", before, after)
+            report("connects and never sends (--idle-timeout 3)", "closed as idle, logged once", before, after)
 
     def test_client_that_sends_200_mb_and_never_reads(self) -> None:
         with Server() as server:
@@ -301,7 +303,8 @@ class HostileTest(unittest.TestCase):
             one_by_one = stderr.count("over --max-connections; reset at once")
             counted = sum(int(n) for n in re.findall(r"(\d+) more connections closed, over --max-connections", stderr))
             self.assertEqual(one_by_one + counted, 40, stderr)  # each rejection logged exactly once
-            self.assertLessEqual(one_by_one, 10, "a flood must not print a line per connection")
+            # 5 per kind per 2 s interval: the flood may straddle an interval boundary or two.
+            self.assertLessEqual(one_by_one, 15, "a flood must not print a line per connection")
             report("40 connections over --max-connections 4",
                    f"each reset at once; {one_by_one} logged one by one, {counted} as counts", before, after)
 

@@ -34,12 +34,13 @@ struct engine_options {
     std::size_t receive_buffer_size = 16 * 1024;  // bytes per receive
     std::size_t send_queue_cap = 4 * 1024 * 1024;  // queued bytes per connection before send refuses
     std::size_t send_queue_low_water = 0;  // on_drained when the queue falls to this (0: cap / 4)
-    // All send queues together; send() refuses past it with error::send_queue_full, and on_drained
-    // follows once the total has fallen to three quarters of it. 0: no engine-wide bound.
+    // All send queues together. Past it send() refuses with error::send_queue_full a connection
+    // that already has bytes queued beyond its guaranteed share; on_drained follows as its own
+    // queue drains. 0: no engine-wide bound.
     std::size_t max_buffered_bytes = std::size_t{1} << 30;
-    // What each connection may queue whatever that total, so that peers that do not read cannot
-    // starve the rest (counted in the total, which may exceed max_buffered_bytes by at most
-    // max_connections times this).
+    // What each connection may always queue, whatever that total: its queue up to this size, and
+    // any one buffer into an empty queue. So peers that do not read cannot starve those that do;
+    // the total may pass max_buffered_bytes by that much per connection.
     std::size_t send_queue_guaranteed = 64 * 1024;
     std::size_t max_connections = 10'000;  // open connections (accepted + connected); excess closed at once
     std::chrono::milliseconds connect_timeout{10'000};
@@ -57,10 +58,12 @@ struct engine_options {
     std::chrono::milliseconds receive_park_after{1'000};
     // Reuse sockets with DisconnectEx(TF_REUSE_SOCKET) where the platform supports it.
     bool recycle_sockets = true;
-    // Told of each accepted connection closed at once, before any handler exists for it
-    // (error::too_many_connections), with the peer's address: for logging. Runs on a worker;
-    // must not block or throw. Connections the engine closes later (idle_timeout) report their
-    // reason to their handler's on_close instead.
+    // Told of each accepted connection reset at once, before any handler exists for it, with the
+    // peer's address and why: error::too_many_connections (over max_connections),
+    // std::errc::not_enough_memory (the factory threw or memory ran out), error::aborted (the
+    // factory returned no handler), error::engine_stopped (accepted while stopping). For logging;
+    // runs on a worker, must not block or throw. Connections the engine closes later (idle_timeout)
+    // report their reason to their handler's on_close instead.
     std::function<void(const endpoint& remote, std::error_code reason)> on_rejected;
 };
 

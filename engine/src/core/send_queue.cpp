@@ -10,19 +10,20 @@ void send_queue::append(gsl::span<const std::byte> data) {
     if (data.empty()) {
         return;
     }
-    std::size_t copied = 0;
-    if (!blocks_.empty()) {
-        block& tail = blocks_.back();
-        copied = std::min(data.size(), tail.capacity - tail.end);
-        std::memcpy(tail.data.get() + tail.end, data.data(), copied);
-        tail.end += copied;
-    }
-    if (copied < data.size()) {
-        const std::size_t rest = data.size() - copied;
-        block fresh = take_block(rest);  // may throw: nothing of this call is visible yet but the tail copy
-        std::memcpy(fresh.data.get(), data.data() + copied, rest);
+    // Everything that may throw comes first, so that a failed append leaves the queue as it was
+    // (bytes copied into the tail before a throw would go out although send() reported failure).
+    const std::size_t into_tail = blocks_.empty() ? 0 : std::min(data.size(), blocks_.back().capacity - blocks_.back().end);
+    const std::size_t rest = data.size() - into_tail;
+    if (rest > 0) {
+        block fresh = take_block(rest);  // may throw
+        std::memcpy(fresh.data.get(), data.data() + into_tail, rest);
         fresh.end = rest;
-        blocks_.push_back(std::move(fresh));
+        blocks_.push_back(std::move(fresh));  // may throw; the tail is untouched so far
+    }
+    if (into_tail > 0) {
+        block& tail = blocks_[blocks_.size() - (rest > 0 ? 2 : 1)];
+        std::memcpy(tail.data.get() + tail.end, data.data(), into_tail);
+        tail.end += into_tail;
     }
     size_ += data.size();
 }

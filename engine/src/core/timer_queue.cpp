@@ -2,7 +2,7 @@
 
 namespace wire::detail {
 
-timer_queue::timer_queue() : thread_([this](std::stop_token stop) { run(std::move(stop)); }) {}
+timer_queue::timer_queue() : thread_([this] { run(); }) {}
 
 timer_queue::~timer_queue() { stop(); }
 
@@ -44,7 +44,11 @@ void timer_queue::stop() noexcept {
     if (!thread_.joinable()) {
         return;
     }
-    thread_.request_stop();
+    {
+        std::lock_guard lock(mutex_);
+        stopping_ = true;
+    }
+    wake_.notify_all();
     thread_.join();
     std::lock_guard lock(mutex_);
     by_deadline_.clear();
@@ -56,19 +60,20 @@ std::size_t timer_queue::pending() const noexcept {
     return deadlines_.size();
 }
 
-void timer_queue::run(std::stop_token stop) {
+void timer_queue::run() {
     std::unique_lock lock(mutex_);
-    while (!stop.stop_requested()) {
+    while (!stopping_) {
         if (by_deadline_.empty()) {
-            wake_.wait(lock, stop, [this] { return !by_deadline_.empty(); });
+            wake_.wait(lock, [this] { return stopping_ || !by_deadline_.empty(); });
             continue;
         }
         const auto next = by_deadline_.begin()->first;
         if (clock::now() < next) {
             // Sleep until that deadline, or until an earlier one is scheduled, or stop; then look
             // again (a cancelled deadline only costs one early look).
-            wake_.wait_until(lock, stop, next,
-                             [this, next] { return !by_deadline_.empty() && by_deadline_.begin()->first < next; });
+            wake_.wait_until(lock, next, [this, next] {
+                return stopping_ || (!by_deadline_.empty() && by_deadline_.begin()->first < next);
+            });
             continue;
         }
         auto node = by_deadline_.extract(by_deadline_.begin());

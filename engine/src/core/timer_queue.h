@@ -34,14 +34,18 @@ public:
     [[nodiscard]] std::size_t pending() const noexcept;
 
 private:
-    void run(std::stop_token stop);
+    void run();
 
     struct entry {
         timer_id id;
         std::function<void()> callback;
     };
     mutable std::mutex mutex_;
-    std::condition_variable_any wake_;
+    // A plain flag under mutex_ rather than the jthread's stop token: waiting on a
+    // condition_variable_any with a stop token lost the stop's wake-up now and then under
+    // MinGW/Wine (a 1 h deadline then held stop() for the whole hour).
+    bool stopping_ = false;
+    std::condition_variable wake_;
     std::multimap<clock::time_point, entry> by_deadline_;
     std::map<timer_id, clock::time_point> deadlines_;
     timer_id next_id_ = 1;

@@ -83,12 +83,6 @@ void connection_impl::finish_opening() noexcept {
     if ((state_ == state::open || state_ == state::closing) && !send_active_ && !queue_.empty()) {
         drained = pump_send(lock);
     }
-    // Refused by the engine-wide limit during on_open, and its room came back meanwhile.
-    if (!drained && drain_wanted_ && !waiting_for_room_ && state_ != state::closed &&
-        queue_.size() <= engine_->options().send_queue_low_water) {
-        drain_wanted_ = false;
-        drained = true;
-    }
     lock.unlock();
     if (drained) {
         notify_drained();
@@ -468,8 +462,10 @@ std::error_code connection_impl::send(gsl::span<const std::byte> data) noexcept 
     if (queued > 0 && data.size() > cap - std::min(queued, cap)) {
         return refuse_send(false);
     }
-    const bool guaranteed = data.size() <= engine_->options().send_queue_guaranteed &&
-                            queued <= engine_->options().send_queue_guaranteed - data.size();
+    // An empty queue always takes one buffer, as for the per-connection cap: a connection whose
+    // peer reads can always make progress, however much others have queued.
+    const std::size_t share = engine_->options().send_queue_guaranteed;
+    const bool guaranteed = queued == 0 || (data.size() <= share && queued <= share - data.size());
     if (!engine_->reserve_send_bytes(data.size(), guaranteed)) {
         return refuse_send(true);
     }
@@ -488,29 +484,16 @@ std::error_code connection_impl::send(gsl::span<const std::byte> data) noexcept 
     return {};
 }
 
-// Called with mutex_ held. Either way on_drained follows: from this connection's own queue falling
-// to its low-water mark, or from the engine when its total has room again.
+// Called with mutex_ held, and only with bytes queued: on_drained follows from this connection's
+// own queue falling to its low-water mark, whichever limit refused (an empty queue is never
+// refused, so no refusal waits on other connections).
 std::error_code connection_impl::refuse_send(bool engine_limit) noexcept {
     drain_wanted_ = true;
     engine_counters::add(engine_->counters().sends_refused);
     if (engine_limit) {
         engine_counters::add(engine_->counters().sends_refused_engine_limit);
-        if (!waiting_for_room_) {
-            waiting_for_room_ = true;
-            engine_->wait_for_send_room(weak_from_this());
-        }
     }
     return make_error_code(error::send_queue_full);
-}
-
-void connection_impl::on_send_room() noexcept {
-    lock_type lock(mutex_);
-    waiting_for_room_ = false;
-    // While on_open runs, finish_opening delivers the notice (on_drained never overtakes on_open).
-    if (drain_wanted_ && !opening_ && state_ != state::closed) {
-        drain_wanted_ = false;
-        post_control(lock, drained_op_);
-    }
 }
 
 bool connection_impl::pump_send(lock_type& lock) noexcept {

@@ -68,9 +68,6 @@ public:
     void pause_receiving() noexcept;
     void resume_receiving() noexcept;
 
-    // The engine-wide send budget has room again after this connection was refused by it.
-    void on_send_room() noexcept;
-
     [[nodiscard]] std::size_t queued_bytes() const noexcept;
     [[nodiscard]] bool is_open() const noexcept;
     [[nodiscard]] endpoint local_endpoint() const noexcept;
@@ -170,7 +167,6 @@ private:
     bool peer_fin_ = false;
     bool send_active_ = false;     // a WSASend is outstanding
     bool drain_wanted_ = false;    // send() refused since the last on_drained
-    bool waiting_for_room_ = false;  // registered with the engine's send-room waiters
     bool finalized_ = false;
     bool holds_slot_ = false;
     bool from_connect_ = false;    // created by engine::connect (its socket may serve ConnectEx again)

@@ -317,47 +317,6 @@ void engine_core::sweep_idle() noexcept {
     }
 }
 
-void engine_core::release_send_bytes(std::size_t bytes) noexcept {
-    if (send_budget_.release(bytes)) {
-        post_send_room_notice();
-    }
-}
-
-void engine_core::wait_for_send_room(std::weak_ptr<connection_impl> c) noexcept {
-    try {
-        const std::lock_guard lock(send_room_mutex_);
-        send_room_waiters_.push_back(std::move(c));
-    } catch (const std::bad_alloc&) {
-        post_send_room_notice();  // cannot wait: wake everyone now rather than never
-        return;
-    }
-    send_budget_.mark_waiting();
-    if (send_budget_.below_low_water()) {
-        post_send_room_notice();  // the release came before the mark: nobody else will wake us
-    }
-}
-
-void engine_core::post_send_room_notice() noexcept {
-    if (!send_room_notice_.queued.exchange(true) && !post(send_room_notice_, ERROR_SUCCESS)) {
-        send_room_notice_.queued = false;  // the port is gone: the engine is stopping
-    }
-}
-
-void engine_core::on_send_room(operation& op, DWORD /*error*/, DWORD /*bytes*/) noexcept {
-    engine_core& self = *static_cast<send_room_notice&>(op).owner;
-    self.send_room_notice_.queued = false;  // before taking the list: later waiters post again
-    std::vector<std::weak_ptr<connection_impl>> waiters;
-    {
-        const std::lock_guard lock(self.send_room_mutex_);
-        waiters.swap(self.send_room_waiters_);
-    }
-    for (const auto& weak : waiters) {
-        if (const auto c = weak.lock()) {
-            c->on_send_room();
-        }
-    }
-}
-
 platform_features engine_core::features() const noexcept {
     platform_features f;
     f.skip_completion_port_on_success = skip_port_supported_;

@@ -90,10 +90,8 @@ public:
     [[nodiscard]] bool take_slot() noexcept;
     void release_slot() noexcept;
 
-    // The engine-wide bound on queued send bytes (engine_options::max_buffered_bytes). A
-    // connection refused by it calls wait_for_send_room, once per refusal episode; the engine then
-    // calls its on_send_room from a worker when the total has fallen to the low-water mark.
-    // `guaranteed`: within the connection's engine_options::send_queue_guaranteed share.
+    // The engine-wide bound on queued send bytes (engine_options::max_buffered_bytes).
+    // `guaranteed`: the connection's queue is empty or within its send_queue_guaranteed share.
     [[nodiscard]] bool reserve_send_bytes(std::size_t bytes, bool guaranteed) noexcept {
         if (guaranteed) {
             send_budget_.force_reserve(bytes);
@@ -101,8 +99,7 @@ public:
         }
         return send_budget_.try_reserve(bytes);
     }
-    void release_send_bytes(std::size_t bytes) noexcept;
-    void wait_for_send_room(std::weak_ptr<connection_impl> c) noexcept;
+    void release_send_bytes(std::size_t bytes) noexcept { send_budget_.release(bytes); }
 
     [[nodiscard]] const engine_options& options() const noexcept { return options_; }
     [[nodiscard]] platform_features features() const noexcept;
@@ -119,15 +116,6 @@ public:
     [[nodiscard]] static bool on_worker_thread() noexcept;
 
 private:
-    // Posted when send room returns; at most one packet in the port at a time.
-    struct send_room_notice : operation {
-        explicit send_room_notice(engine_core& e) noexcept : operation(&on_send_room), owner(&e) {}
-        engine_core* owner;
-        std::atomic<bool> queued{false};
-    };
-    static void on_send_room(operation& op, DWORD error, DWORD bytes) noexcept;
-    void post_send_room_notice() noexcept;
-
     void worker_loop() noexcept;
     // One periodic sweep serves the idle timeout, adaptive receives' parking and the trimming of
     // the receive-buffer pool.
@@ -148,9 +136,6 @@ private:
     std::atomic<std::uint64_t> next_id_{1};
     std::atomic<std::size_t> slots_used_{0};
     byte_budget send_budget_;
-    std::mutex send_room_mutex_;  // taken after a connection's own mutex, never before it
-    std::vector<std::weak_ptr<connection_impl>> send_room_waiters_;
-    send_room_notice send_room_notice_{*this};
 
     std::mutex registry_mutex_;
     std::condition_variable registry_changed_;

@@ -189,51 +189,53 @@ void listener_impl::accept_loop(accept_operation& op, DWORD error) noexcept {
 
 void listener_impl::hand_over(unique_socket socket, bool recycled, bool skips_port, const endpoint& local,
                               const endpoint& remote) noexcept {
-    const auto reject = [this](unique_socket& s) {
-        engine_counters::add(engine_->counters().connections_rejected);  // counted before the peer can see it
+    // Every way an accepted connection can be turned away before it has a handler: counted, told
+    // to on_rejected with the peer's address (counted before the peer can see the reset), reset.
+    const auto reject = [this, &remote](unique_socket& s, std::error_code reason) {
+        engine_counters::add(engine_->counters().connections_rejected);
+        if (const auto& observer = engine_->options().on_rejected) {
+            try {
+                observer(remote, reason);
+            } catch (...) {
+                // An observer must not throw; if it does, the rejection still happens.
+            }
+        }
         const linger reset_on_close{1, 0};
         ::setsockopt(s.get(), SOL_SOCKET, SO_LINGER, reinterpret_cast<const char*>(&reset_on_close),
                      sizeof(reset_on_close));
         s.reset();
     };
     if (!engine_->take_slot()) {
-        // Over max_connections: closed at once (the accept is already re-posted), after the owner
-        // has been told who it was.
-        const auto& observer = engine_->options().on_rejected;
-        if (observer) {
-            try {
-                observer(remote, make_error_code(error::too_many_connections));
-            } catch (...) {
-                // An observer must not throw; if it does, the rejection still happens.
-            }
-        }
-        reject(socket);
+        reject(socket, make_error_code(error::too_many_connections));  // the accept is already re-posted
         return;
     }
     std::shared_ptr<connection_impl> c;
+    std::error_code no_connection = make_error_code(error::aborted);  // the factory gave no handler
     try {
         std::unique_ptr<connection_handler> handler = factory_ ? factory_() : nullptr;
         if (handler) {
             c = std::make_shared<connection_impl>(engine_, std::move(handler));
         }
     } catch (...) {
-        c.reset();  // a throwing factory or no memory: refuse this one connection, keep listening
+        // A throwing factory or no memory: refuse this one connection, keep listening.
+        c.reset();
+        no_connection = std::make_error_code(std::errc::not_enough_memory);
     }
     if (!c) {
         engine_->release_slot();
-        reject(socket);
+        reject(socket, no_connection);
         return;
     }
     c->adopt_slot();
     try {
         if (!engine_->add_connection(c)) {
             engine_->release_slot();  // c never finalizes: its slot comes back here
-            reject(socket);
+            reject(socket, make_error_code(error::engine_stopped));
             return;  // stopping: c is released here, without callbacks
         }
     } catch (const std::bad_alloc&) {
         engine_->release_slot();
-        reject(socket);
+        reject(socket, std::make_error_code(std::errc::not_enough_memory));
         return;
     }
     engine_counters::add(engine_->counters().connections_accepted);
