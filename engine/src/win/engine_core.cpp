@@ -310,10 +310,12 @@ void engine_core::sweep_idle() noexcept {
         }
     }
     for (const auto& c : idle) {
+        // A connection already closing has its own deadline (close_timeout): only open ones are
+        // counted and closed here, so the count matches the idle_timeout reasons handlers see.
         if (c->is_open()) {
             engine_counters::add(counters_.idle_timeouts);
+            c->abort(make_error_code(error::idle_timeout));
         }
-        c->abort(make_error_code(error::idle_timeout));
     }
 }
 
