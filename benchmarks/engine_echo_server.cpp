@@ -1,9 +1,11 @@
 // The engine under test, serving echo the way its users would write it: default engine options,
 // every received span handed straight to send(), receiving paused while the send queue is full.
 #include "echo_server.h"
+#include "win32.h"
 
 #include <wire/wire.h>
 
+#include <string_view>
 #include <vector>
 
 namespace wire::bench {
@@ -71,6 +73,15 @@ private:
     static engine_options options_for(unsigned workers) {
         engine_options options;  // the defaults a user starts from; only the pool size is pinned
         options.worker_threads = workers;
+        // For A/B runs of the receive strategies (benchmarks/README.md): WIRE_BENCH_RECEIVE=
+        // adaptive | buffered | zero_byte, inherited by this server process from the benchmark's.
+        char mode[16] = {};
+        if (::GetEnvironmentVariableA("WIRE_BENCH_RECEIVE", mode, sizeof(mode)) > 0) {
+            const std::string_view m(mode);
+            options.receive = m == "buffered"    ? receive_mode::buffered
+                              : m == "zero_byte" ? receive_mode::zero_byte
+                                                 : receive_mode::adaptive;
+        }
         return options;
     }
 
