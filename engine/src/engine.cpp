@@ -6,26 +6,59 @@
 #include "win/listener_impl.h"
 
 #include <stdexcept>
+#include <thread>
 
 namespace wire {
 
-engine::engine(engine_options options) : core_(std::make_shared<detail::engine_core>(options)) {
+engine::engine(engine_options options) : core_(std::make_unique<detail::engine_core>(options)) {
     core_->start_workers();
 }
 
-engine::~engine() { stop(); }
+engine::~engine() {
+    if (!core_) {
+        return;
+    }
+    if (core_->on_own_worker()) {
+        // Destroyed inside one of its own callbacks: this worker cannot wait for itself, and the
+        // core must not be destroyed while its workers run. A reaper thread finishes the stop
+        // (joining this worker once the callback has returned) and then destroys the core.
+        core_->begin_stop();
+        detail::engine_core* const core = core_.release();
+        try {
+            std::thread([core] {
+                std::unique_ptr<detail::engine_core> owned(core);
+                owned->stop();
+                if (!owned->stopped_cleanly()) {
+                    (void)owned.release();  // see below
+                }
+            }).detach();
+        } catch (const std::system_error&) {
+            // No thread to finish it: leaking the core is the only safe outcome left.
+        }
+        return;
+    }
+    core_->stop();
+    if (!core_->stopped_cleanly()) {
+        // An operation never completed: the kernel may still write into memory the core owns.
+        (void)core_.release();
+    }
+}
 
-void engine::stop() noexcept { core_->stop(); }
+void engine::stop() noexcept {
+    if (core_) {
+        core_->stop();
+    }
+}
 
 listener engine::listen(const endpoint& local, handler_factory make_handler, listen_options options) {
     if (!make_handler) {
         throw std::invalid_argument("wire::engine::listen: the handler factory is empty");
     }
-    auto impl = std::make_shared<detail::listener_impl>(core_, std::move(make_handler), options);
+    auto impl = std::make_shared<detail::listener_impl>(core_->context(), std::move(make_handler), options);
     if (const std::error_code ec = impl->open(local); ec) {
         throw std::system_error(ec, "listen on " + local.to_string());
     }
-    if (!core_->add_listener(impl)) {
+    if (!core_->registry().add(impl)) {
         throw std::system_error(make_error_code(error::engine_stopped), "listen on " + local.to_string());
     }
     impl->start();
@@ -36,16 +69,19 @@ connection engine::connect(const endpoint& remote, std::unique_ptr<connection_ha
     if (!handler) {
         throw std::invalid_argument("wire::engine::connect: the handler is empty");
     }
-    auto impl = std::make_shared<detail::connection_impl>(core_, std::move(handler));
+    auto impl = std::make_shared<detail::connection_impl>(core_->context(), std::move(handler));
+    detail::connection_registry& registry = core_->registry();
     // The slot is settled before the connection is published: a concurrent stop() may finalize it
-    // (which gives the slot back) as soon as it is in the registry.
-    const bool slot = core_->take_slot();
+    // (which gives the slot back and counts it out) as soon as it is in the registry.
+    const bool slot = registry.take_slot();
     if (slot) {
         impl->adopt_slot();
     }
-    if (!core_->add_connection(impl)) {
+    detail::engine_counters::add(core_->counters().connections_open);
+    if (!registry.add(impl)) {
+        detail::engine_counters::sub(core_->counters().connections_open);
         if (slot) {
-            core_->release_slot();
+            registry.release_slot();
         }
         throw std::system_error(make_error_code(error::engine_stopped), "connect to " + remote.to_string());
     }

@@ -22,6 +22,8 @@ public:
     // (set-up is the only place the engine throws).
     explicit engine(engine_options options = {});
     // Stops (see stop()). Handles that outlive the engine stay safe to use; they report closed.
+    // May run inside one of the engine's own callbacks: the stop then finishes on a thread of its
+    // own once the callback has returned, and the engine's memory goes with it.
     ~engine();
     engine(const engine&) = delete;
     engine& operator=(const engine&) = delete;
@@ -37,7 +39,10 @@ public:
 
     // Stops accepting, closes every connection (gracefully until options.stop_timeout, then
     // abortively), waits for every outstanding operation to complete, joins the workers.
-    // Idempotent. Must not be called from inside a callback (it waits for the workers).
+    // Idempotent and thread-safe: concurrent callers return once it is done. Inside one of this
+    // engine's callbacks it cannot wait for the workers (it runs on one): there it only begins
+    // the stop (no new connections, every connection closing with error::engine_stopped) and
+    // returns; stop() from another thread or the destructor finishes it.
     void stop() noexcept;
 
     [[nodiscard]] statistics stats() const noexcept;
@@ -46,7 +51,7 @@ public:
     [[nodiscard]] platform_features features() const noexcept;
 
 private:
-    std::shared_ptr<detail::engine_core> core_;
+    std::unique_ptr<detail::engine_core> core_;
 };
 
 }  // namespace wire

@@ -28,6 +28,8 @@ struct statistics {
     std::uint64_t buffered_bytes = 0;        // bytes in send queues now (bounded by max_buffered_bytes)
     std::uint64_t receive_buffers_held = 0;  // receive buffers held by connections now
     std::uint64_t receives_parked = 0;       // adaptive mode: quiet buffered receives swapped for zero-byte ones
+    std::uint64_t post_failures = 0;         // PostQueuedCompletionStatus refused (each retried until it went through)
+    std::uint64_t dequeue_failures = 0;      // GetQueuedCompletionStatusEx failed unexpectedly (the worker carried on)
 };
 
 }  // namespace wire

@@ -1,29 +1,43 @@
 #pragma once
-// One TCP connection: its socket, its operations, its send queue and its state.
+// One TCP connection: its lifetime and close state machine, which drives three parts that each
+// own their operation and data: the connector (ConnectEx), the receiver (WSARecv and its
+// buffers) and the sender (send queue and WSASend). The data flows live in connection_io.cpp.
 //
 // Ownership and lifetime:
-// - The engine's registry holds a shared_ptr from the moment the connection exists until it is
-//   finalized; user handles (wire::connection) hold more. The OVERLAPPEDs are members, so they live
-//   as long as the object, and the object cannot die while the registry holds it.
-// - busy_ counts what is still in progress: each issued operation (from just before its Winsock
-//   call until its completion has been handled) and each user callback running outside an
-//   operation's handling. The connection is finalized (on_close, handler destroyed, registry
-//   reference dropped) only when the socket has been released and busy_ is zero, so on_close
-//   follows every other callback and nothing follows it.
-// - mutex_ guards the state, the send queue and the socket handle. Winsock calls that start
-//   operations are made under it, so the socket cannot be closed underneath them; user callbacks
-//   are never called with it held.
+// - The engine's registry holds a shared_ptr from creation until finalize; user handles
+//   (wire::connection) may hold more, and may outlive the engine. The operations are members,
+//   so their OVERLAPPEDs live as long as the object.
+// - busy_ counts what is in progress: each operation from just before its system call until its
+//   completion has been handled, each system call being made without the lock ("issuing" units,
+//   which keep the socket handle open and the object alive across the call), each posted packet,
+//   and each user callback run outside an operation's handling.
+// - The socket handle is fixed once the connection leaves `connecting` and is closed (or
+//   recycled) only by finalize, which runs when the state is `closed` and busy_ is zero: so any
+//   thread holding a busy unit may use it without the lock.
+// - Cancellation always names the operation (CancelIoEx with its OVERLAPPED): it cannot touch
+//   another object's I/O even if a handle value was reused.
+// - finalize runs on a worker: on_close, then the handler is destroyed, buffers go back, and the
+//   registry lets go. After it the connection never touches the engine again (every entry point
+//   checks the state under the lock), which is why the engine may be destroyed while handles live.
+//
+// Locking: mutex_ guards the state, the flags, the sender's queue and busy_. It is never held
+// across a system call or a user callback: what a locked section decides to do with the system
+// (cancel, post) is recorded and done by settle() after the unlock.
 #include <wire/connection.h>
 #include <wire/endpoint.h>
 
-#include "core/buffer_pool.h"
-#include "core/send_queue.h"
 #include "core/timer_queue.h"
+#include "win/connection_context.h"
+#include "win/connection_state.h"
+#include "win/connector.h"
 #include "win/operation.h"
+#include "win/receiver.h"
+#include "win/sender.h"
+#include "win/slim_mutex.h"
+#include "win/socket_pool.h"
 #include "win/unique_socket.h"
 #include "win/winsock.h"
 
-#include <array>
 #include <atomic>
 #include <memory>
 #include <mutex>
@@ -32,31 +46,27 @@
 
 namespace wire::detail {
 
-class engine_core;
+// An accepted socket as the listener hands it over.
+struct accepted_socket {
+    unique_socket socket;
+    bool associated = false;    // came from the pool: already on the port
+    bool skips_port = false;    // ... with skip-on-success
+    bool no_delay_set = false;  // TCP_NODELAY inherited from the listening socket
+    endpoint local;
+    endpoint remote;
+};
 
 class connection_impl : public std::enable_shared_from_this<connection_impl> {
 public:
-    enum class state {
-        connecting,     // ConnectEx outstanding
-        open,           // data flows both ways
-        closing,        // close requested or peer's FIN seen: flushing the send queue
-        shutdown_sent,  // FIN sent, waiting for the peer's FIN (or the deadline)
-        closed,         // socket released; waiting for outstanding operations, then finalize
-    };
-
-    connection_impl(std::shared_ptr<engine_core> engine, std::unique_ptr<connection_handler> handler);
+    connection_impl(const connection_context& context, std::unique_ptr<connection_handler> handler);
     ~connection_impl();
     connection_impl(const connection_impl&) = delete;
     connection_impl& operator=(const connection_impl&) = delete;
 
-    // Both start paths run on a worker (accept completion) or post to one (connect), so callbacks
-    // never run inside a user's call.
-    // `associated`: the socket came from the pool and is already on the port (with skips_port).
-    // `no_delay_set`: TCP_NODELAY is already on (inherited from the listening socket).
-    void start_accepted(unique_socket socket, bool associated, bool skips_port, bool no_delay_set,
-                        const endpoint& local, const endpoint& remote) noexcept;
+    // Both start paths run on a worker (accept) or only issue (connect), so callbacks never run
+    // inside a user's call.
+    void start_accepted(accepted_socket accepted) noexcept;
     void start_connect(const endpoint& remote) noexcept;
-
     // The creator took a max_connections slot for this connection; finalize gives it back.
     void adopt_slot() noexcept { holds_slot_ = true; }
     // Fails a connection that never started (e.g. over max_connections): on_close runs on a worker.
@@ -74,125 +84,107 @@ public:
     [[nodiscard]] endpoint remote_endpoint() const noexcept;
     [[nodiscard]] std::uint64_t id() const noexcept { return id_; }
     [[nodiscard]] timer_queue::clock::duration idle_for(timer_queue::clock::time_point now) const noexcept;
-    // Adaptive receives: when the outstanding receive is a buffered one and no data has arrived
-    // for receive_park_after, cancels it (CancelIoEx on that OVERLAPPED only); its completion then
-    // gives the buffer back and waits in a zero-byte receive. Called by the engine's sweep.
+    // Adaptive receives: a pooled receive quiet for receive_park_after is cancelled; its
+    // completion gives the buffer back and waits small. Called by the engine's sweep.
     void park_receive_if_quiet(timer_queue::clock::time_point now) noexcept;
 
 private:
-    using lock_type = std::unique_lock<std::mutex>;
-    static constexpr std::size_t max_send_buffers = 64;  // WSABUFs gathered into one WSASend
-    static constexpr std::size_t max_single_send = 0xFFFF'FFFFU;  // WSABUF::len is a ULONG
+    using lock_type = std::unique_lock<slim_mutex>;
+    using control_operation = owned_operation<connection_impl>;
 
-    struct receive_operation : operation {
-        explicit receive_operation(connection_impl& c) noexcept : operation(&on_receive), owner(&c) {}
-        connection_impl* owner;
-    };
-    struct send_operation : operation {
-        explicit send_operation(connection_impl& c) noexcept : operation(&on_send), owner(&c) {}
-        connection_impl* owner;
-        std::array<WSABUF, max_send_buffers> buffers{};
-    };
-    struct connect_operation : operation {
-        explicit connect_operation(connection_impl& c) noexcept : operation(&on_connect), owner(&c) {}
-        connection_impl* owner;
-    };
-    // Engine-posted work with no kernel I/O behind it.
-    struct control_operation : operation {
-        control_operation(connection_impl& c, complete_fn fn) noexcept : operation(fn), owner(&c) {}
-        connection_impl* owner;
-        bool queued = false;  // guarded by mutex_: at most one packet per control operation
+    // What a locked section leaves for settle() to do after the unlock.
+    enum pending_work : unsigned {
+        cancel_receive = 1U << 0,
+        cancel_send = 1U << 1,
+        cancel_connect = 1U << 2,
+        post_resume = 1U << 3,
+        post_drained = 1U << 4,
+        post_finalize = 1U << 5,
     };
 
+    // ---- completions (static: the port hands back the operation) --------------------------
+    static void on_connect(operation& op, DWORD error, DWORD bytes) noexcept;
     static void on_receive(operation& op, DWORD error, DWORD bytes) noexcept;
     static void on_send(operation& op, DWORD error, DWORD bytes) noexcept;
-    static void on_connect(operation& op, DWORD error, DWORD bytes) noexcept;
     static void on_resume(operation& op, DWORD error, DWORD bytes) noexcept;
     static void on_drained_notice(operation& op, DWORD error, DWORD bytes) noexcept;
     static void on_finalize_notice(operation& op, DWORD error, DWORD bytes) noexcept;
 
+    // ---- data flows (connection_io.cpp) ----------------------------------------------------
     void handle_connect(DWORD error) noexcept;
-    // After on_open: sends what was queued meanwhile (and on_drained if due), on the worker.
-    void finish_opening() noexcept;
-    // Prepares a socket (recycled when the pool has one) and issues ConnectEx. Returns the error
-    // of an immediate failure; ERROR_SUCCESS when a completion will follow.
-    [[nodiscard]] DWORD issue_connect(lock_type& lock) noexcept;
-    void begin_receiving() noexcept;  // called on a worker with one busy unit held for the receive
+    // After the transition to open, on a worker, with one busy unit that passes to the receive:
+    // on_open, then what was queued meanwhile leaves, then receiving begins.
+    void open_connection() noexcept;
+    void finish_opening() noexcept;   // after on_open: what send() queued meanwhile leaves now
+    void begin_receiving() noexcept;  // on a worker, with one busy unit for the receive
+    // Before re-issuing a receive: false (and the receive's unit released) when the connection
+    // no longer reads; true with an issuing unit taken and the lock released.
+    [[nodiscard]] bool continue_receiving() noexcept;
     void receive_loop(DWORD error, DWORD bytes) noexcept;
-    [[nodiscard]] bool issue_receive(lock_type& lock, DWORD& error, DWORD& bytes) noexcept;
+    // Issues the next receive; the lock is not held, an issuing unit is. Returns true when it
+    // finished at once (outcome in error/bytes); otherwise the receive's unit went with it.
+    [[nodiscard]] bool issue_receive(DWORD& error, DWORD& bytes) noexcept;
+    void end_receiving(DWORD error) noexcept;
     void handle_send(DWORD error, DWORD bytes) noexcept;
-    // Starts WSASends while bytes are queued; completes synchronous ones inline (state only,
-    // never a user callback). Returns true when a drained notification is due.
-    [[nodiscard]] bool pump_send(lock_type& lock) noexcept;
-    void enter_closing(lock_type& lock, std::error_code reason) noexcept;
+    // Sends what is queued (and the FIN when closing and empty). Called and returns with the lock
+    // held, but releases it around each system call. Returns true when on_drained is due.
+    [[nodiscard]] bool flush(lock_type& lock) noexcept;
     void send_fin(lock_type& lock) noexcept;
-    void release_socket(lock_type& lock, std::error_code reason, bool abortive) noexcept;
-    void post_control(lock_type& lock, control_operation& op) noexcept;
+    void notify_drained() noexcept;
+
+    // ---- lifetime and close (connection_impl.cpp) ------------------------------------------
+    void transition(connection_state to) noexcept;
+    void enter_closing(lock_type& lock, std::error_code reason) noexcept;
+    // Gives the socket up: state closed, outstanding operations cancelled (by settle), the close
+    // deadline dropped. Keeps the first reason recorded.
+    void release_socket(std::error_code reason, bool abortive) noexcept;
+    // The connect or graceful-close deadline: false when no memory was left for the timer.
+    [[nodiscard]] bool schedule_deadline(std::chrono::milliseconds after) noexcept;
+    void request_post(pending_work work) noexcept;
     // Ends a busy unit, then settle(). Both unlock; on a worker they may finalize and so destroy
     // *this: the caller returns at once.
     void release_busy(lock_type& lock, bool on_worker) noexcept;
-    // Finalizes when the socket is released and nothing is busy: inline on a worker, posted from
-    // any other thread (a user callback never runs inside a user's call).
+    // Does what the locked section left (cancels, posts) after unlocking, and finalizes when the
+    // socket is given up and nothing is busy: inline on a worker, posted from any other thread.
     void settle(lock_type& lock, bool on_worker) noexcept;
     void finalize() noexcept;
-    // busy_ changes, mirrored in the engine's operations_pending counter (leak checks).
+    void dispose_socket() noexcept;
     void add_busy() noexcept;
     void drop_busy() noexcept;
-    [[nodiscard]] std::error_code refuse_send(bool engine_limit) noexcept;
     void set_reason(std::error_code reason) noexcept;
-    void discard_queue() noexcept;
-    void notify_drained() noexcept;
     void touch() noexcept;
-    // Gives receive_buffer_ back to the pool it came from. Receive path only (or finalize).
-    void give_receive_buffer() noexcept;
-    [[nodiscard]] std::size_t receive_capacity() const noexcept;
 
-    std::shared_ptr<engine_core> engine_;
+    const connection_context& context_;
+    std::shared_ptr<engine_counters> counters_;  // outlives the engine: the destructor counts out
     std::unique_ptr<connection_handler> handler_;
     const std::uint64_t id_;
 
-    mutable std::mutex mutex_;
-    state state_ = state::connecting;
-    unique_socket socket_;
-    bool skips_port_ = false;      // FILE_SKIP_COMPLETION_PORT_ON_SUCCESS is on for socket_
-    bool opened_ = false;          // on_open ran (or is running)
-    bool receive_active_ = false;  // a receive is outstanding or its completion is being handled
-    bool receive_is_probe_ = false;  // the outstanding receive is zero-byte (owned by the receive path)
-    bool receive_is_small_ = false;  // the outstanding receive uses small_buffer_ (adaptive, no pooled buffer)
-    bool receive_bulk_ = false;      // receive_buffer_ comes from the engine's bulk pool (receive path only)
-    // park_receive_if_quiet cancelled the outstanding buffered receive: its completion with
-    // ERROR_OPERATION_ABORTED means "park", not "closed". Cleared by the next issue_receive.
-    bool park_requested_ = false;
-    bool paused_ = false;
-    bool peer_fin_ = false;
-    bool send_active_ = false;     // a WSASend is outstanding
-    bool drain_wanted_ = false;    // send() refused since the last on_drained
-    bool finalized_ = false;
-    bool holds_slot_ = false;
-    bool from_connect_ = false;    // created by engine::connect (its socket may serve ConnectEx again)
-    bool recycled_socket_ = false; // socket_ came from the pool
-    bool fin_sent_ = false;
-    bool opening_ = false;         // on_open is running: send() only queues, so nothing overtakes it
-    bool closed_passively_ = false;  // the peer's FIN arrived before ours left
+    mutable slim_mutex mutex_;
+    connection_state state_ = connection_state::connecting;
     unsigned busy_ = 0;
+    unsigned pending_work_ = 0;  // pending_work bits for settle()
+    unsigned posted_ = 0;        // post_* bits whose packet is queued and not yet handled
+    unique_socket socket_;       // fixed once open (see above); closed by finalize
+    bool skips_port_ = false;    // FILE_SKIP_COMPLETION_PORT_ON_SUCCESS is on for socket_
+    reuse_use origin_ = reuse_use::accept;
+    bool holds_slot_ = false;
+    bool opening_ = false;       // on_open is running: sends only queue, so nothing overtakes it
+    bool paused_ = false;
+    bool receive_active_ = false;  // a receive is outstanding or its completion is being handled
+    bool connect_active_ = false;  // a ConnectEx is outstanding
+    bool peer_fin_ = false;
+    bool fin_sending_ = false;     // shutdown(SD_SEND) is being called
+    close_facts close_facts_;      // for the recycling policy
     std::error_code reason_;
     bool reason_set_ = false;
-    std::optional<timer_queue::timer_id> deadline_;
-    send_queue queue_;
+    std::optional<timer_queue::timer_id> deadline_;  // connect or graceful-close deadline
     endpoint local_;
     endpoint remote_;
-    buffer_pool::buffer receive_buffer_;
-    // Adaptive mode's receive while no pooled buffer is held: large enough for a typical request,
-    // small enough that a quiet connection stays far below one pooled buffer.
-    std::array<std::byte, 512> small_buffer_;
-    std::size_t receive_buffer_size_;
     std::atomic<timer_queue::clock::rep> last_activity_;
-    std::atomic<timer_queue::clock::rep> last_received_;  // data arrived (adaptive parking)
-    bool received_before_ = false;  // last_received_ is a real arrival (receive path only)
 
-    receive_operation receive_op_{*this};
-    send_operation send_op_{*this};
-    connect_operation connect_op_{*this};
+    connector connector_;
+    receiver receiver_;
+    sender sender_;
     control_operation resume_op_{*this, &on_resume};
     control_operation drained_op_{*this, &on_drained_notice};
     control_operation finalize_op_{*this, &on_finalize_notice};

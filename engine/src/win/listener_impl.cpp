@@ -4,7 +4,7 @@
 #include <wire/error.h>
 
 #include "win/connection_impl.h"
-#include "win/engine_core.h"
+#include "win/connection_registry.h"
 #include "win/error_mapping.h"
 #include "win/socket_address.h"
 #include "win/socket_pool.h"
@@ -17,10 +17,16 @@ namespace {
 // of spinning.
 constexpr std::chrono::milliseconds socket_shortage_retry{100};
 
+void cancel_by_name(SOCKET socket, operation& op) noexcept {
+    if (socket != INVALID_SOCKET) {
+        ::CancelIoEx(reinterpret_cast<HANDLE>(socket), &op);
+    }
+}
+
 }  // namespace
 
-listener_impl::listener_impl(std::shared_ptr<engine_core> engine, handler_factory factory, listen_options options)
-    : engine_(std::move(engine)), factory_(std::move(factory)), options_(options) {}
+listener_impl::listener_impl(const connection_context& context, handler_factory factory, listen_options options)
+    : context_(context), factory_(std::move(factory)), options_(options) {}
 
 listener_impl::~listener_impl() = default;
 
@@ -46,7 +52,7 @@ std::error_code listener_impl::open(const endpoint& local) {
     }
     local_ = local_endpoint_of(socket_.get());
     set_no_delay(socket_.get());  // for accepted sockets to inherit, where the platform does
-    if (ec = engine_->associate(socket_.get(), skips_port_); ec) {
+    if (ec = context_.port.associate(socket_.get(), skips_port_); ec) {
         return ec;
     }
     const unsigned count = options_.pending_accepts == 0 ? 1 : options_.pending_accepts;
@@ -57,25 +63,48 @@ std::error_code listener_impl::open(const endpoint& local) {
     return {};
 }
 
-void listener_impl::start() {
+void listener_impl::start() noexcept {
     for (const auto& op : ops_) {
         lock_type lock(mutex_);
-        if (closed_) {
+        if (!begin_issue(lock)) {
             return;
         }
-        ++pending_;
-        engine_counters::add(engine_->counters().operations_pending);
+        ++pending_;  // the accept's own unit
+        engine_counters::add(context_.counters->operations_pending);
+        lock.unlock();
         DWORD error = 0;
         if (issue_accept(*op, error)) {
-            engine_->post(*op, error);  // finish on a worker, not inside listen()
+            context_.port.post(*op, error);  // finish on a worker, not inside listen()
         }
+        lock.lock();
+        cancel_if_closed(lock, *op);
+        finish_issue(lock);
     }
+}
+
+bool listener_impl::begin_issue(lock_type& /*lock*/) noexcept {
+    if (closed_) {
+        return false;
+    }
+    ++issuing_;
+    ++pending_;
+    engine_counters::add(context_.counters->operations_pending);
+    return true;
+}
+
+void listener_impl::finish_issue(lock_type& lock) noexcept {
+    --issuing_;
+    unique_socket listening;  // closed after the unlock, below
+    if (closed_ && issuing_ == 0) {
+        listening = std::move(socket_);  // no call uses it any more, and none can start
+    }
+    finish_operation(lock);
 }
 
 bool listener_impl::issue_accept(accept_operation& op, DWORD& error) noexcept {
     for (;;) {
         op.recycled = false;
-        if (auto pooled = engine_->sockets().take(ipv6_, reuse_use::accept)) {
+        if (auto pooled = context_.sockets.take(ipv6_, reuse_use::accept)) {
             op.socket = std::move(pooled->socket);
             op.skips_port = pooled->skips_port;
             op.recycled = true;
@@ -87,14 +116,15 @@ bool listener_impl::issue_accept(accept_operation& op, DWORD& error) noexcept {
                 return false;
             }
         }
+        op.socket_value.store(op.socket.get());
         op.reset_overlapped();
         DWORD received = 0;
-        if (engine_->extensions().accept_ex(socket_.get(), op.socket.get(), op.addresses.data(), 0, address_length,
-                                            address_length, &received, &op) != FALSE) {
+        if (context_.extensions.accept_ex(socket_.get(), op.socket.get(), op.addresses.data(), 0, address_length,
+                                          address_length, &received, &op) != FALSE) {
             if (!skips_port_) {
                 return false;
             }
-            engine_counters::add(engine_->counters().completions_inline);
+            engine_counters::add(context_.counters->completions_inline);
             error = ERROR_SUCCESS;
             return true;
         }
@@ -103,7 +133,8 @@ bool listener_impl::issue_accept(accept_operation& op, DWORD& error) noexcept {
             return false;
         }
         if (op.recycled && failure != WSAECONNRESET) {
-            engine_->sockets().report(reuse_use::accept, false);  // reuse is what failed: fresh socket
+            context_.sockets.report(reuse_use::accept, false);  // reuse is what failed: fresh socket
+            op.socket_value.store(INVALID_SOCKET);
             op.socket.reset();
             continue;
         }
@@ -112,15 +143,28 @@ bool listener_impl::issue_accept(accept_operation& op, DWORD& error) noexcept {
     }
 }
 
+void listener_impl::cancel_if_closed(lock_type& lock, accept_operation& op) noexcept {
+    if (!closed_) {
+        return;
+    }
+    // close() ran while the accept was being issued: cancel it by name, in case close() came
+    // first. Our issuing unit keeps the listening socket open; a stale accept socket value finds
+    // nothing. The handles are read from the fixed listening socket and the atomic.
+    lock.unlock();
+    cancel_by_name(socket_.get(), op);
+    cancel_by_name(op.socket_value.load(), op);
+    lock.lock();
+}
+
 void listener_impl::retry_later(accept_operation& op) noexcept {
     try {
-        engine_->timers().schedule_after(socket_shortage_retry, [weak = weak_from_this(), &op] {
+        context_.timers.schedule_after(socket_shortage_retry, [weak = weak_from_this(), &op] {
             if (const auto self = weak.lock()) {
-                self->engine_->post(op, WSAENOBUFS);
+                self->context_.port.post(op, WSAENOBUFS);
             }
         });
     } catch (const std::bad_alloc&) {
-        engine_->post(op, WSAENOBUFS);  // no memory for a timer either: go round the port
+        context_.port.post(op, WSAENOBUFS);  // no memory for a timer either: go round the port
     }
 }
 
@@ -129,92 +173,100 @@ void listener_impl::on_accept(operation& op, DWORD error, DWORD /*bytes*/) noexc
     accept.owner->accept_loop(accept, error);
 }
 
+bool listener_impl::take_accepted(accept_operation& op, accepted_socket& out) noexcept {
+    const SOCKET listening = socket_.get();
+    if (::setsockopt(op.socket.get(), SOL_SOCKET, SO_UPDATE_ACCEPT_CONTEXT, reinterpret_cast<const char*>(&listening),
+                     sizeof(listening)) != 0) {
+        return false;
+    }
+    sockaddr* local_address = nullptr;
+    sockaddr* remote_address = nullptr;
+    int local_length = 0;
+    int remote_length = 0;
+    context_.extensions.get_accept_ex_sockaddrs(op.addresses.data(), 0, address_length, address_length, &local_address,
+                                                &local_length, &remote_address, &remote_length);
+    out.local = to_endpoint(local_address, local_length);
+    out.remote = to_endpoint(remote_address, remote_length);
+    out.associated = op.recycled;
+    out.skips_port = op.skips_port;
+    op.socket_value.store(INVALID_SOCKET);
+    out.socket = std::move(op.socket);
+    if (op.recycled) {
+        context_.sockets.report(reuse_use::accept, true);
+        engine_counters::add(context_.counters->sockets_reused);
+    }
+    return true;
+}
+
+// Runs on a worker holding the accept's unit.
 void listener_impl::accept_loop(accept_operation& op, DWORD error) noexcept {
     const std::shared_ptr<listener_impl> self = shared_from_this();  // finish_operation may drop the registry's
     for (unsigned runs = 1;; ++runs) {
         lock_type lock(mutex_);
-        if (closed_) {
-            op.socket.reset();
-            finish_operation(lock);
+        if (!begin_issue(lock)) {
+            finish_operation(lock);  // closed: the accept's unit; the teardown closes op.socket
             return;
         }
-        unique_socket accepted;
-        bool accepted_recycled = false;
-        bool accepted_skips = false;
-        endpoint local;
-        endpoint remote;
-        if (error == ERROR_SUCCESS && op.socket) {
-            const SOCKET listening = socket_.get();
-            if (::setsockopt(op.socket.get(), SOL_SOCKET, SO_UPDATE_ACCEPT_CONTEXT,
-                             reinterpret_cast<const char*>(&listening), sizeof(listening)) == 0) {
-                sockaddr* local_address = nullptr;
-                sockaddr* remote_address = nullptr;
-                int local_length = 0;
-                int remote_length = 0;
-                engine_->extensions().get_accept_ex_sockaddrs(op.addresses.data(), 0, address_length, address_length,
-                                                              &local_address, &local_length, &remote_address,
-                                                              &remote_length);
-                local = to_endpoint(local_address, local_length);
-                remote = to_endpoint(remote_address, remote_length);
-                accepted = std::move(op.socket);
-                accepted_recycled = op.recycled;
-                accepted_skips = op.skips_port;
-                if (op.recycled) {
-                    engine_->sockets().report(reuse_use::accept, true);
-                    engine_counters::add(engine_->counters().sockets_reused);
-                }
-            }
-        }
-        if (!accepted) {
+        lock.unlock();
+
+        accepted_socket accepted;
+        if (error != ERROR_SUCCESS || !op.socket || !take_accepted(op, accepted)) {
             // A client that reset before its accept completed, or a socket shortage: routine.
-            engine_counters::add(engine_->counters().accept_failures);
+            engine_counters::add(context_.counters->accept_failures);
+            op.socket_value.store(INVALID_SOCKET);
             op.socket.reset();
         }
         DWORD next_error = 0;
         const bool finished_at_once = issue_accept(op, next_error);
-        lock.unlock();
-
-        if (accepted) {
-            hand_over(std::move(accepted), accepted_recycled, accepted_skips, local, remote);
+        if (!finished_at_once) {
+            lock.lock();
+            cancel_if_closed(lock, op);
+            lock.unlock();
         }
+        if (accepted.socket) {
+            hand_over(std::move(accepted));
+        }
+        lock.lock();
+        finish_issue(lock);  // the accept's unit is with the pending AcceptEx, or still ours
         if (!finished_at_once) {
             return;
         }
         error = next_error;
-        if (runs >= engine_->options().max_inline_completions && engine_->post(op, error)) {
-            return;  // yield to other work; this accept continues on a worker
+        if (runs >= context_.options.max_inline_completions) {
+            context_.port.post(op, error);  // yield to other work; this accept continues on a worker
+            return;
         }
     }
 }
 
-void listener_impl::hand_over(unique_socket socket, bool recycled, bool skips_port, const endpoint& local,
-                              const endpoint& remote) noexcept {
-    // Every way an accepted connection can be turned away before it has a handler: counted, told
-    // to on_rejected with the peer's address (counted before the peer can see the reset), reset.
-    const auto reject = [this, &remote](unique_socket& s, std::error_code reason) {
-        engine_counters::add(engine_->counters().connections_rejected);
-        if (const auto& observer = engine_->options().on_rejected) {
-            try {
-                observer(remote, reason);
-            } catch (...) {
-                // An observer must not throw; if it does, the rejection still happens.
-            }
+// Every way an accepted connection can be turned away before it has a handler: counted, told to
+// on_rejected with the peer's address (counted before the peer can see the reset), reset.
+void listener_impl::reject(unique_socket& socket, const endpoint& remote, std::error_code reason) noexcept {
+    engine_counters::add(context_.counters->connections_rejected);
+    if (const auto& observer = context_.options.on_rejected) {
+        try {
+            observer(remote, reason);
+        } catch (...) {
+            // An observer must not throw; if it does, the rejection still happens.
         }
-        const linger reset_on_close{1, 0};
-        ::setsockopt(s.get(), SOL_SOCKET, SO_LINGER, reinterpret_cast<const char*>(&reset_on_close),
-                     sizeof(reset_on_close));
-        s.reset();
-    };
-    if (!engine_->take_slot()) {
-        reject(socket, make_error_code(error::too_many_connections));  // the accept is already re-posted
-        return;
+    }
+    const linger reset_on_close{1, 0};
+    ::setsockopt(socket.get(), SOL_SOCKET, SO_LINGER, reinterpret_cast<const char*>(&reset_on_close),
+                 sizeof(reset_on_close));
+    socket.reset();
+}
+
+void listener_impl::hand_over(accepted_socket accepted) noexcept {
+    if (!context_.registry.take_slot()) {
+        reject(accepted.socket, accepted.remote, make_error_code(error::too_many_connections));
+        return;  // the accept is already re-posted
     }
     std::shared_ptr<connection_impl> c;
     std::error_code no_connection = make_error_code(error::aborted);  // the factory gave no handler
     try {
         std::unique_ptr<connection_handler> handler = factory_ ? factory_() : nullptr;
         if (handler) {
-            c = std::make_shared<connection_impl>(engine_, std::move(handler));
+            c = std::make_shared<connection_impl>(context_, std::move(handler));
         }
     } catch (...) {
         // A throwing factory or no memory: refuse this one connection, keep listening.
@@ -222,61 +274,72 @@ void listener_impl::hand_over(unique_socket socket, bool recycled, bool skips_po
         no_connection = std::make_error_code(std::errc::not_enough_memory);
     }
     if (!c) {
-        engine_->release_slot();
-        reject(socket, no_connection);
+        context_.registry.release_slot();
+        reject(accepted.socket, accepted.remote, no_connection);
         return;
     }
     c->adopt_slot();
+    // Counted open before it is published: its finalize (which counts it out) may run at once.
+    engine_counters::add(context_.counters->connections_open);
+    std::error_code refused;
     try {
-        if (!engine_->add_connection(c)) {
-            engine_->release_slot();  // c never finalizes: its slot comes back here
-            reject(socket, make_error_code(error::engine_stopped));
-            return;  // stopping: c is released here, without callbacks
+        if (!context_.registry.add(c)) {
+            refused = make_error_code(error::engine_stopped);  // stopping: c goes without callbacks
         }
     } catch (const std::bad_alloc&) {
-        engine_->release_slot();
-        reject(socket, std::make_error_code(std::errc::not_enough_memory));
+        refused = std::make_error_code(std::errc::not_enough_memory);
+    }
+    if (refused) {
+        engine_counters::sub(context_.counters->connections_open);
+        context_.registry.release_slot();  // c never finalizes: its slot comes back here
+        reject(accepted.socket, accepted.remote, refused);
         return;
     }
-    engine_counters::add(engine_->counters().connections_accepted);
+    engine_counters::add(context_.counters->connections_accepted);
     inheritance no_delay = no_delay_inherited_.load(std::memory_order_relaxed);
     if (no_delay == inheritance::unknown) {
-        no_delay = has_no_delay(socket.get()) ? inheritance::inherited : inheritance::not_inherited;
+        no_delay = has_no_delay(accepted.socket.get()) ? inheritance::inherited : inheritance::not_inherited;
         no_delay_inherited_.store(no_delay, std::memory_order_relaxed);
     }
-    c->start_accepted(std::move(socket), recycled, skips_port, no_delay == inheritance::inherited, local, remote);
+    accepted.no_delay_set = no_delay == inheritance::inherited;
+    c->start_accepted(std::move(accepted));
 }
 
 void listener_impl::close() noexcept {
     lock_type lock(mutex_);
-    if (closed_) {
-        return;
+    if (closed_ || !socket_) {
+        return;  // closed already, or never opened
     }
+    ++issuing_;  // keeps the sockets open across the cancels
+    ++pending_;
+    engine_counters::add(context_.counters->operations_pending);
     closed_ = true;
-    if (socket_) {
-        ::CancelIoEx(reinterpret_cast<HANDLE>(socket_.get()), nullptr);
-        // Wine files a pending AcceptEx under the accepting socket, not the listening one: cancel
-        // there too, or the accept would wait for a client that never comes.
-        for (const auto& op : ops_) {
-            if (op->socket) {
-                ::CancelIoEx(reinterpret_cast<HANDLE>(op->socket.get()), nullptr);
-            }
-        }
-        socket_.reset();
+    lock.unlock();
+    // Windows files a pending AcceptEx under the listening socket, Wine under the accepting one:
+    // cancel it under both, by name.
+    for (const auto& op : ops_) {
+        cancel_by_name(socket_.get(), *op);
+        cancel_by_name(op->socket_value.load(), *op);
     }
-    ++pending_;  // balance finish_operation's decrement: removes the listener when nothing is pending
-    engine_counters::add(engine_->counters().operations_pending);
-    finish_operation(lock);
+    lock.lock();
+    finish_issue(lock);  // closes the listening socket unless a call is still using it
 }
 
 void listener_impl::finish_operation(lock_type& lock) noexcept {
     --pending_;
-    engine_counters::sub(engine_->counters().operations_pending);
+    engine_counters::sub(context_.counters->operations_pending);
     const bool done = closed_ && pending_ == 0;
     lock.unlock();
-    if (done) {
-        engine_->remove_listener(this);
+    if (!done) {
+        return;
     }
+    // Nothing is outstanding and nothing can start: the sockets may close now.
+    for (const auto& op : ops_) {
+        op->socket_value.store(INVALID_SOCKET);
+        op->socket.reset();
+    }
+    socket_.reset();
+    context_.registry.remove(this);  // last use of the engine
 }
 
 }  // namespace wire::detail

@@ -2,13 +2,24 @@
 // A listening socket that keeps `pending_accepts` AcceptEx calls posted and re-posts each one as
 // it completes, whatever the outcome, so accept capacity is never lost to an error.
 //
-// Ownership: the accept operations are heap objects owned by ops_ (fixed at start, never resized,
+// Ownership: the accept operations are heap objects owned by ops_ (fixed at open, never resized,
 // so their OVERLAPPEDs never move). The engine's registry holds the listener until it is closed
-// and pending_ (accepts issued and not yet handled) is zero; the user's wire::listener holds it too.
+// and pending_ is zero; the user's wire::listener holds it too, and may outlive the engine.
+//
+// Locking: mutex_ guards closed_, pending_ and issuing_; no system call is made under it.
+// - pending_ counts each accept issued and not yet handled, plus each call in flight: the accept
+//   sockets are closed only when it is zero after close() (teardown).
+// - issuing_ counts the calls in flight that use the listening socket's handle: close() closes
+//   that socket as soon as none is (at once, usually), so the port stops accepting when close()
+//   returns, without a call ever meeting a closed or reused handle.
+// close() cancels accepts by name (CancelIoEx with the operation's OVERLAPPED), which cannot touch
+// another object's I/O.
 #include <wire/endpoint.h>
 #include <wire/options.h>
 
+#include "win/connection_context.h"
 #include "win/operation.h"
+#include "win/slim_mutex.h"
 #include "win/unique_socket.h"
 #include "win/winsock.h"
 
@@ -21,11 +32,11 @@
 
 namespace wire::detail {
 
-class engine_core;
+struct accepted_socket;
 
 class listener_impl : public std::enable_shared_from_this<listener_impl> {
 public:
-    listener_impl(std::shared_ptr<engine_core> engine, handler_factory factory, listen_options options);
+    listener_impl(const connection_context& context, handler_factory factory, listen_options options);
     ~listener_impl();
     listener_impl(const listener_impl&) = delete;
     listener_impl& operator=(const listener_impl&) = delete;
@@ -33,19 +44,19 @@ public:
     // Creates, binds and listens. Set-up: called once, before start().
     [[nodiscard]] std::error_code open(const endpoint& local);
     // Posts the accepts. Synchronous completions are posted to a worker, never handled here.
-    void start();
+    void start() noexcept;
     void close() noexcept;
     [[nodiscard]] endpoint local_endpoint() const noexcept { return local_; }
 
 private:
-    using lock_type = std::unique_lock<std::mutex>;
+    using lock_type = std::unique_lock<slim_mutex>;
     // AcceptEx wants room for each address plus 16 bytes.
     static constexpr DWORD address_length = sizeof(sockaddr_in6) + 16;
 
-    struct accept_operation : operation {
-        explicit accept_operation(listener_impl& l) noexcept : operation(&on_accept), owner(&l) {}
-        listener_impl* owner;
-        unique_socket socket;  // the socket AcceptEx connects; handed to the new connection
+    struct accept_operation : owned_operation<listener_impl> {
+        explicit accept_operation(listener_impl& l) noexcept : owned_operation(l, &on_accept) {}
+        unique_socket socket;  // the socket AcceptEx connects; only the accept path touches it
+        std::atomic<SOCKET> socket_value{INVALID_SOCKET};  // for close() to cancel by name
         bool recycled = false;  // socket came from the pool: already on the port
         bool skips_port = false;
         std::array<std::byte, 2 * address_length> addresses{};
@@ -53,30 +64,39 @@ private:
 
     static void on_accept(operation& op, DWORD error, DWORD bytes) noexcept;
     void accept_loop(accept_operation& op, DWORD error) noexcept;
-    // Issues AcceptEx. Returns true when it finished at once (then `error` holds the outcome and
-    // no packet will arrive), false when a completion will be dequeued.
+    // Issues AcceptEx (without the lock). Returns true when it finished at once (then `error`
+    // holds the outcome and no packet will arrive), false when a completion will be dequeued.
     [[nodiscard]] bool issue_accept(accept_operation& op, DWORD& error) noexcept;
+    // After an AcceptEx went pending: if close() ran meanwhile it may have missed it.
+    void cancel_if_closed(lock_type& lock, accept_operation& op) noexcept;
+    [[nodiscard]] bool take_accepted(accept_operation& op, accepted_socket& out) noexcept;
     void retry_later(accept_operation& op) noexcept;
-    void hand_over(unique_socket socket, bool recycled, bool skips_port, const endpoint& local,
-                   const endpoint& remote) noexcept;
+    void hand_over(accepted_socket accepted) noexcept;
+    void reject(unique_socket& socket, const endpoint& remote, std::error_code reason) noexcept;
+    // Takes a unit for a call made without the lock; false once closed.
+    [[nodiscard]] bool begin_issue(lock_type& lock) noexcept;
+    // Ends it: the last one after close() closes the listening socket. Unlocks.
+    void finish_issue(lock_type& lock) noexcept;
+    // Ends a pending_ unit; the last one after close() tears the listener down. Unlocks.
     void finish_operation(lock_type& lock) noexcept;
 
-    std::shared_ptr<engine_core> engine_;
+    const connection_context& context_;
     handler_factory factory_;
     listen_options options_;
     endpoint local_;
     bool ipv6_ = false;
-
-    std::mutex mutex_;  // guards socket_, closed_, pending_ and the Winsock calls on socket_
-    unique_socket socket_;
+    unique_socket socket_;  // set by open(); closed once closed_ and no call uses it
     bool skips_port_ = false;
     // Whether accepted sockets inherit TCP_NODELAY from the listening socket (it is set there):
     // learnt from the first accepted connection, so later ones skip one setsockopt each.
     enum class inheritance : int { unknown, inherited, not_inherited };
     std::atomic<inheritance> no_delay_inherited_{inheritance::unknown};
+    std::vector<std::unique_ptr<accept_operation>> ops_;
+
+    slim_mutex mutex_;
     bool closed_ = false;
     unsigned pending_ = 0;
-    std::vector<std::unique_ptr<accept_operation>> ops_;
+    unsigned issuing_ = 0;
 };
 
 }  // namespace wire::detail

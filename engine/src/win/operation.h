@@ -30,6 +30,14 @@ struct operation : OVERLAPPED {
     DWORD posted_error = 0;
 };
 
+// An operation that knows the object it belongs to: the completion function recovers the owner
+// from the operation, never through a lookup.
+template <typename Owner>
+struct owned_operation : operation {
+    owned_operation(Owner& o, complete_fn on_complete) noexcept : operation(on_complete), owner(&o) {}
+    Owner* owner;
+};
+
 // Completion keys: sockets are associated with io; the engine posts the others itself.
 enum class completion_key : ULONG_PTR {
     io = 0,      // kernel completion: status in OVERLAPPED::Internal

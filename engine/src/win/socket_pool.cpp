@@ -1,7 +1,5 @@
 #include "win/socket_pool.h"
 
-#include "win/engine_core.h"
-
 #include <memory>
 
 namespace wire::detail {
@@ -11,15 +9,13 @@ socket_pool::~socket_pool() {
     clear();
 }
 
-bool socket_pool::may_recycle(bool from_connect) const noexcept {
-    const bool some_use_left =
-        accept_ != support::unsupported || (from_connect && connect_ != support::unsupported);
-    return engine_.options().recycle_sockets && engine_.extensions().disconnect_ex != nullptr && some_use_left &&
-           disconnect_ != support::unsupported;
+bool socket_pool::may_recycle(reuse_use origin) const noexcept {
+    return options_.recycle_sockets && extensions_.disconnect_ex != nullptr &&
+           state(origin) != support::unsupported && disconnect_ != support::unsupported;
 }
 
-void socket_pool::recycle(unique_socket socket, bool ipv6, bool skips_port, bool from_connect) noexcept {
-    if (!may_recycle(from_connect)) {
+void socket_pool::recycle(unique_socket socket, bool ipv6, bool skips_port, reuse_use origin) noexcept {
+    if (!may_recycle(origin)) {
         return;  // `socket` closes on the way out
     }
     disconnect_operation* op = nullptr;
@@ -33,7 +29,7 @@ void socket_pool::recycle(unique_socket socket, bool ipv6, bool skips_port, bool
         }
         try {
             auto owned = std::make_unique<disconnect_operation>(*this, next_id_++, std::move(socket), ipv6, skips_port,
-                                                                from_connect);
+                                                                origin);
             in_flight_.emplace(owned->id, owned.get());
             op = owned.release();  // owned by in_flight_ until finish()
         } catch (const std::bad_alloc&) {
@@ -42,12 +38,12 @@ void socket_pool::recycle(unique_socket socket, bool ipv6, bool skips_port, bool
     }
     if (probe) {
         try {
-            engine_.timers().schedule_after(probe_timeout, [this, id = op->id] { probe_expired(id); });
+            timers_.schedule_after(probe_timeout, [this, id = op->id] { probe_expired(id); });
         } catch (const std::bad_alloc&) {
             // Without the timer a probe that never completes is only found by stop(): still bounded.
         }
     }
-    if (engine_.extensions().disconnect_ex(op->socket.get(), op, TF_REUSE_SOCKET, 0) != FALSE) {
+    if (extensions_.disconnect_ex(op->socket.get(), op, TF_REUSE_SOCKET, 0) != FALSE) {
         if (op->skips_port) {
             finish(op, ERROR_SUCCESS);  // no packet will come
         }
@@ -73,7 +69,7 @@ void socket_pool::finish(disconnect_operation* op, DWORD error) noexcept {
         disconnect_ = support::supported;
         if (!draining_) {
             try {
-                pooled_[op->ipv6 ? 1 : 0].push_back(pooled_socket{std::move(op->socket), op->skips_port, op->from_connect});
+                pooled_[op->ipv6 ? 1 : 0].push_back(pooled_socket{std::move(op->socket), op->skips_port, op->origin});
             } catch (const std::bad_alloc&) {
                 // the socket closes with `owned`
             }
@@ -102,10 +98,9 @@ std::optional<pooled_socket> socket_pool::take(bool ipv6, reuse_use use) noexcep
     }
     std::lock_guard lock(mutex_);
     auto& sockets = pooled_[ipv6 ? 1 : 0];
-    // A connect reuses only sockets that were connects before: an accepted socket stays bound
-    // to the listener's port.
+    // Only the call a socket came from may take it again (see the top of socket_pool.h).
     for (auto it = sockets.rbegin(); it != sockets.rend(); ++it) {
-        if (use == reuse_use::accept || it->from_connect) {
+        if (it->origin == use) {
             pooled_socket out = std::move(*it);
             sockets.erase(std::next(it).base());
             return out;

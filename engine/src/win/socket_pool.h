@@ -14,10 +14,22 @@
 // unsupported; its operation is then deliberately never freed (the kernel could still write to its
 // OVERLAPPED), a one-off leak of a few dozen bytes per engine.
 //
+// A recycled socket goes back only to the call it came from: accepted sockets to AcceptEx,
+// connected ones to ConnectEx. Microsoft's ConnectEx documentation: after
+// DisconnectEx(TF_REUSE_SOCKET) a connected socket is "not connected, but still bound" and cannot
+// serve AcceptEx, whose accept socket must be neither bound nor connected; and an accepted socket
+// keeps the listener's local port, which a ConnectEx must not reuse.
+//
+// The whole recycling policy lives here: which closed connections are eligible (eligible()),
+// whether they still need an explicit FIN (needs_explicit_fin()), and what each use showed.
+//
 // Ownership: a socket being disconnected lives in a heap disconnect_operation owned by in_flight_
 // from DisconnectEx until its completion is handled. stop() cancels those and waits for them
 // before the workers leave.
 #include <wire/options.h>
+
+#include "core/timer_queue.h"
+#include "win/extensions.h"
 
 #include "win/operation.h"
 #include "win/unique_socket.h"
@@ -35,28 +47,44 @@
 
 namespace wire::detail {
 
-class engine_core;
+enum class reuse_use { accept, connect };
 
 struct pooled_socket {
     unique_socket socket;
     bool skips_port = false;  // FILE_SKIP_COMPLETION_PORT_ON_SUCCESS was set when it was associated
-    bool from_connect = false;
+    reuse_use origin = reuse_use::accept;  // the call that produced it, and the only one it serves
 };
 
-enum class reuse_use { accept, connect };
+// How a connection ended, as far as recycling its socket is concerned.
+struct close_facts {
+    bool abortive = false;          // reset, failed or cancelled
+    bool peer_closed_first = false;  // the peer's FIN arrived before ours left
+    bool fin_sent = false;          // our FIN left (shutdown or closesocket's graceful close)
+};
 
 class socket_pool {
 public:
-    explicit socket_pool(engine_core& engine) noexcept : engine_(engine) {}
+    socket_pool(const engine_options& options, const extension_functions& extensions, timer_queue& timers) noexcept
+        : options_(options), extensions_(extensions), timers_(timers) {}
     ~socket_pool();
     socket_pool(const socket_pool&) = delete;
     socket_pool& operator=(const socket_pool&) = delete;
 
-    // Starts DisconnectEx(TF_REUSE_SOCKET) on a cleanly closed connection's socket; closes it
+    // Whether a connection that ended this way may give its socket back: both FINs exchanged,
+    // the peer's first (so no TIME_WAIT on this side), nothing reset.
+    [[nodiscard]] static bool eligible(const close_facts& facts) noexcept {
+        return !facts.abortive && facts.peer_closed_first && facts.fin_sent;
+    }
+    // Whether a connection whose peer closed first should still send its FIN with shutdown():
+    // only when its socket may be recycled (DisconnectEx is only issued once our FIN has left);
+    // otherwise closesocket's graceful close sends the FIN and the call is saved.
+    [[nodiscard]] bool needs_explicit_fin(reuse_use origin) const noexcept { return may_recycle(origin); }
+
+    // Starts DisconnectEx(TF_REUSE_SOCKET) on an eligible connection's socket; closes it
     // instead when recycling is off, unsupported, or the pool is full.
-    void recycle(unique_socket socket, bool ipv6, bool skips_port, bool from_connect) noexcept;
-    // Whether recycle() might keep a socket (false once it is known that it never will).
-    [[nodiscard]] bool may_recycle(bool from_connect) const noexcept;
+    void recycle(unique_socket socket, bool ipv6, bool skips_port, reuse_use origin) noexcept;
+    // Whether recycle() might keep a socket of this origin (false once it is known it never will).
+    [[nodiscard]] bool may_recycle(reuse_use origin) const noexcept;
     // Whether DisconnectEx(TF_REUSE_SOCKET) completes here (false while unknown).
     [[nodiscard]] bool disconnect_completes() const noexcept { return disconnect_ == support::supported; }
     [[nodiscard]] bool disconnect_probed() const noexcept { return disconnect_ != support::unknown; }
@@ -74,14 +102,14 @@ public:
 
 private:
     struct disconnect_operation : operation {
-        disconnect_operation(socket_pool& p, std::uint64_t n, unique_socket s, bool v6, bool skips, bool connect) noexcept
-            : operation(&on_disconnected), pool(&p), id(n), socket(std::move(s)), ipv6(v6), skips_port(skips), from_connect(connect) {}
+        disconnect_operation(socket_pool& p, std::uint64_t n, unique_socket s, bool v6, bool skips, reuse_use use) noexcept
+            : operation(&on_disconnected), pool(&p), id(n), socket(std::move(s)), ipv6(v6), skips_port(skips), origin(use) {}
         socket_pool* pool;
         std::uint64_t id;
         unique_socket socket;
         bool ipv6;
         bool skips_port;
-        bool from_connect;
+        reuse_use origin;
     };
     enum class support : int { unknown, supported, unsupported };
     static constexpr std::size_t max_pooled = 256;  // per family: bounded, whatever the churn
@@ -96,7 +124,9 @@ private:
         return use == reuse_use::accept ? accept_ : connect_;
     }
 
-    engine_core& engine_;
+    const engine_options& options_;
+    const extension_functions& extensions_;
+    timer_queue& timers_;
     std::atomic<support> accept_{support::unknown};
     std::atomic<support> connect_{support::unknown};
     std::atomic<support> disconnect_{support::unknown};

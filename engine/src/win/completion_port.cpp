@@ -1,0 +1,69 @@
+#include "win/completion_port.h"
+
+#include "win/extensions.h"
+
+namespace wire::detail {
+
+namespace {
+
+// How soon a refused post is tried again: long enough for the system to free some memory, short
+// enough that the connection waiting for it does not notice.
+constexpr std::chrono::milliseconds post_retry_delay{10};
+
+}  // namespace
+
+completion_port::completion_port(unsigned concurrency, bool skip_on_success, engine_counters& counters,
+                                 timer_queue& timers)
+    : counters_(counters), timers_(timers) {
+    port_.reset(::CreateIoCompletionPort(INVALID_HANDLE_VALUE, nullptr, 0, concurrency));
+    if (!port_) {
+        throw std::system_error(static_cast<int>(::GetLastError()), std::system_category(), "CreateIoCompletionPort");
+    }
+    skip_on_success_ = skip_on_success && tcp_providers_are_ifs();
+}
+
+std::error_code completion_port::associate(SOCKET socket, bool& skips_port_on_success) noexcept {
+    skips_port_on_success = false;
+    const auto handle = reinterpret_cast<HANDLE>(socket);
+    if (::CreateIoCompletionPort(handle, port_.get(), static_cast<ULONG_PTR>(completion_key::io), 0) == nullptr) {
+        return {static_cast<int>(::GetLastError()), std::system_category()};
+    }
+    if (skip_on_success_ &&
+        ::SetFileCompletionNotificationModes(handle, FILE_SKIP_COMPLETION_PORT_ON_SUCCESS | FILE_SKIP_SET_EVENT_ON_HANDLE) != FALSE) {
+        skips_port_on_success = true;
+    }
+    return {};
+}
+
+bool completion_port::try_post(operation& op, DWORD error, DWORD bytes) noexcept {
+    op.posted_error = error;
+    return ::PostQueuedCompletionStatus(port_.get(), bytes, static_cast<ULONG_PTR>(completion_key::posted), &op) != FALSE;
+}
+
+void completion_port::post(operation& op, DWORD error, DWORD bytes) noexcept {
+    if (!try_post(op, error, bytes)) {
+        retry_post(op, error, bytes);
+    }
+}
+
+void completion_port::retry_post(operation& op, DWORD error, DWORD bytes) noexcept {
+    engine_counters::add(counters_.post_failures);
+    // `op` stays valid: its owner holds a busy unit that only this packet's handling gives back.
+    // The timer queue stops before the port is destroyed, so `this` outlives the callback.
+    try {
+        timers_.schedule_after(post_retry_delay, [this, &op, error, bytes] { post(op, error, bytes); });
+    } catch (const std::bad_alloc&) {
+        // Out of memory for a timer as well: the packet is lost and its owner stays busy; stop()
+        // finds it when its bounded drain expires and leaks the engine rather than free it under
+        // an operation (see engine_core::stop).
+    }
+}
+
+void completion_port::post_quit() noexcept {
+    while (::PostQueuedCompletionStatus(port_.get(), 0, static_cast<ULONG_PTR>(completion_key::quit), nullptr) == FALSE) {
+        engine_counters::add(counters_.post_failures);
+        ::Sleep(1);  // stop() cannot finish without it; only a system out of memory gets here
+    }
+}
+
+}  // namespace wire::detail

@@ -1,0 +1,312 @@
+// A connection's data flows: the connect completion, the receive loop and the send flush. Each
+// system call is made without the connection's lock, under a busy unit (see connection_impl.h).
+#include "win/connection_impl.h"
+
+#include <wire/error.h>
+
+#include "win/error_mapping.h"
+#include "win/socket_address.h"
+
+namespace wire::detail {
+
+namespace {
+
+// How a receive the idle sweep cancelled (to park it) may complete: Windows reports
+// ERROR_OPERATION_ABORTED, and may report ERROR_NETNAME_DELETED for a socket-level cancel.
+bool is_cancellation(DWORD error) noexcept {
+    return error == ERROR_OPERATION_ABORTED || error == ERROR_REQUEST_ABORTED || error == ERROR_NETNAME_DELETED;
+}
+
+}  // namespace
+
+// ---- connect -----------------------------------------------------------------------------------
+
+void connection_impl::on_connect(operation& op, DWORD error, DWORD /*bytes*/) noexcept {
+    static_cast<control_operation&>(op).owner->handle_connect(error);
+}
+
+void connection_impl::handle_connect(DWORD error) noexcept {
+    lock_type lock(mutex_);
+    connect_active_ = false;
+    if (state_ == connection_state::connecting && error != ERROR_SUCCESS && connector_.used_recycled()) {
+        // The failure may be the reuse itself (Wine 8: WSAEISCONN): that socket is lost; retry
+        // this connect on a new one. The connect's busy unit goes with the new attempt.
+        context_.sockets.report(reuse_use::connect, false);
+        connect_active_ = true;
+        add_busy();  // issuing
+        lock.unlock();
+        connector_.discard();
+        if (const DWORD retry = connector_.issue(remote_, false); retry != ERROR_SUCCESS) {
+            context_.port.post(connector_.op(), retry);
+        }
+        lock.lock();
+        if (state_ == connection_state::closed && connect_active_) {
+            pending_work_ |= cancel_connect;
+        }
+        release_busy(lock, true);
+        return;
+    }
+    if (deadline_) {
+        context_.timers.cancel(*deadline_);
+        deadline_.reset();
+    }
+    if (state_ != connection_state::connecting || error != ERROR_SUCCESS) {
+        engine_counters::add(counters_->connect_failures);
+        release_socket(to_error_code(error), true);  // keeps an earlier reason (timeout, abort)
+        release_busy(lock, true);
+        return;
+    }
+    lock.unlock();
+    // The connect's busy unit is held: the connection cannot finalize under these calls.
+    unique_socket connected;
+    bool skips_port = false;
+    const std::error_code failure = connector_.finish(connected, skips_port);
+    const endpoint local = failure ? endpoint{} : local_endpoint_of(connected.get());
+    lock.lock();
+    if (!failure) {
+        socket_ = std::move(connected);  // finalize disposes of it whatever happens next
+        skips_port_ = skips_port;
+    }
+    if (failure || state_ != connection_state::connecting) {
+        engine_counters::add(counters_->connect_failures);
+        release_socket(failure, true);  // no-op when a close came first: its reason stands
+        release_busy(lock, true);
+        return;
+    }
+    local_ = local;
+    transition(connection_state::open);
+    opening_ = true;
+    engine_counters::add(counters_->connections_connected);
+    lock.unlock();
+    open_connection();  // the connect's busy unit passes to the first receive
+}
+
+void connection_impl::open_connection() noexcept {
+    touch();
+    {
+        connection handle(shared_from_this());
+        handler_->on_open(handle);
+    }
+    finish_opening();
+    begin_receiving();
+}
+
+void connection_impl::finish_opening() noexcept {
+    lock_type lock(mutex_);
+    opening_ = false;
+    // What send() queued while on_open ran leaves now (on_drained cannot overtake on_open), and a
+    // close asked for meanwhile sends its FIN once that is out.
+    const bool drained = flush(lock);
+    settle(lock, true);  // cannot finalize: the unit for the first receive is held
+    if (drained) {
+        notify_drained();
+    }
+}
+
+// ---- receive -----------------------------------------------------------------------------------
+
+void connection_impl::on_receive(operation& op, DWORD error, DWORD bytes) noexcept {
+    static_cast<control_operation&>(op).owner->receive_loop(error, bytes);
+}
+
+void connection_impl::begin_receiving() noexcept {
+    lock_type lock(mutex_);
+    if (!is_readable(state_) || receive_active_ || paused_ || peer_fin_) {
+        release_busy(lock, true);
+        return;
+    }
+    receive_active_ = true;
+    add_busy();  // issuing
+    lock.unlock();
+    DWORD error = 0;
+    DWORD bytes = 0;
+    if (issue_receive(error, bytes)) {
+        receive_loop(error, bytes);
+    }
+}
+
+bool connection_impl::continue_receiving() noexcept {
+    lock_type lock(mutex_);
+    if (!is_readable(state_) || paused_) {
+        receive_active_ = false;
+        release_busy(lock, true);
+        return false;
+    }
+    add_busy();  // issuing
+    return true;  // `lock` unlocks on the way out
+}
+
+bool connection_impl::issue_receive(DWORD& error, DWORD& bytes) noexcept {
+    // socket_ is fixed while readable, and the issuing unit keeps it open.
+    const bool finished = receiver_.issue(socket_.get(), skips_port_, error, bytes);
+    lock_type lock(mutex_);
+    if (!finished && state_ == connection_state::closed) {
+        pending_work_ |= cancel_receive;  // a close raced the issue and may have missed it
+    }
+    // When the receive is pending its unit went with it, and this may finalize: return at once.
+    release_busy(lock, true);
+    return finished;
+}
+
+// Runs on a worker holding the receive's busy unit. Loops over synchronous completions, at most
+// max_inline_completions in a row before yielding through the port so other connections run.
+void connection_impl::receive_loop(DWORD error, DWORD bytes) noexcept {
+    for (unsigned runs = 1;; ++runs) {
+        if (error == ERROR_SUCCESS && receiver_.completed_probe()) {
+            // The zero-byte receive says the socket is readable: read for real (data or FIN).
+            if (!continue_receiving() || !issue_receive(error, bytes)) {
+                return;
+            }
+            continue;
+        }
+        if (error != ERROR_SUCCESS && is_cancellation(error) && receiver_.take_park_request()) {
+            // Cancelled by the idle sweep (a close leaves the state closed instead): the
+            // connection is quiet. Had data arrived first, the receive would have completed with
+            // it and the cancel found nothing: no byte is lost either way.
+            lock_type lock(mutex_);
+            if (is_readable(state_)) {
+                receiver_.park();
+                lock.unlock();
+                if (!continue_receiving() || !issue_receive(error, bytes)) {
+                    return;
+                }
+                continue;
+            }
+        }
+        if (error != ERROR_SUCCESS || bytes == 0) {
+            end_receiving(error);
+            return;
+        }
+        engine_counters::add(counters_->bytes_received, bytes);
+        touch();
+        {
+            connection handle(shared_from_this());
+            handler_->on_data(handle, receiver_.data(bytes));
+        }
+        receiver_.after_delivery(bytes);
+        if (!continue_receiving() || !issue_receive(error, bytes)) {
+            return;
+        }
+        if (runs >= context_.options.max_inline_completions) {
+            context_.port.post(receiver_.op(), error, bytes);  // continues after what else is queued
+            return;
+        }
+    }
+}
+
+void connection_impl::end_receiving(DWORD error) noexcept {
+    lock_type lock(mutex_);
+    receive_active_ = false;
+    if (error != ERROR_SUCCESS) {
+        release_socket(to_error_code(error), true);  // after our own close its reason stands
+    } else {
+        peer_fin_ = true;
+        close_facts_.peer_closed_first = !close_facts_.fin_sent;
+        if (state_ == connection_state::shutdown_sent) {
+            release_socket({}, false);  // both FINs exchanged: a clean close
+        } else {
+            enter_closing(lock, make_error_code(error::end_of_stream));
+        }
+    }
+    release_busy(lock, true);
+}
+
+// ---- send --------------------------------------------------------------------------------------
+
+void connection_impl::on_send(operation& op, DWORD error, DWORD bytes) noexcept {
+    static_cast<control_operation&>(op).owner->handle_send(error, bytes);
+}
+
+void connection_impl::handle_send(DWORD error, DWORD bytes) noexcept {
+    lock_type lock(mutex_);
+    sender_.completed(error == ERROR_SUCCESS ? bytes : 0);
+    if (error != ERROR_SUCCESS || state_ == connection_state::closed) {
+        release_socket(to_error_code(error), true);
+        sender_.discard();  // the kernel no longer reads these blocks
+        release_busy(lock, true);
+        return;
+    }
+    if (bytes > 0) {
+        touch();  // bytes leaving are activity too: a peer that only reads is not idle
+    }
+    if (flush(lock)) {
+        lock.unlock();
+        notify_drained();  // this send's busy unit is still held: on_close cannot overtake it
+        lock.lock();
+    }
+    release_busy(lock, true);
+}
+
+bool connection_impl::flush(lock_type& lock) noexcept {
+    if (opening_) {
+        return false;  // finish_opening flushes once on_open has returned
+    }
+    while (is_writable(state_) && !sender_.active() && sender_.has_data()) {
+        const std::size_t count = sender_.gather();  // marks the send active: no one else issues
+        add_busy();  // the send operation's
+        add_busy();  // issuing: keeps the handle open (send() may run on a thread holding none)
+        const SOCKET socket = socket_.get();
+        const bool skips_port = skips_port_;
+        lock.unlock();
+        DWORD error = ERROR_SUCCESS;
+        DWORD sent = 0;
+        const bool finished = sender_.issue(socket, count, skips_port, error, sent);
+        lock.lock();
+        drop_busy();  // issuing (the caller settles: finalization is never due inside this loop)
+        if (!finished) {
+            if (state_ == connection_state::closed) {
+                pending_work_ |= cancel_send;  // a close raced the issue and may have missed it
+            }
+            break;  // the completion finishes this send
+        }
+        drop_busy();  // the send finished inline: no packet will come
+        sender_.completed(sent);
+        if (error != ERROR_SUCCESS) {
+            release_socket(to_error_code(error), true);
+            sender_.discard();
+            return false;
+        }
+        touch();
+    }
+    if (state_ == connection_state::closing && !sender_.active() && !sender_.has_data() && !fin_sending_) {
+        send_fin(lock);
+    }
+    return state_ != connection_state::closed && sender_.take_drain_due();
+}
+
+void connection_impl::send_fin(lock_type& lock) noexcept {
+    if (peer_fin_ && !context_.sockets.needs_explicit_fin(origin_)) {
+        // The peer closed first and nothing is queued: closesocket's graceful close sends our FIN.
+        close_facts_.fin_sent = true;
+        release_socket({}, false);
+        return;
+    }
+    fin_sending_ = true;
+    add_busy();  // issuing
+    const SOCKET socket = socket_.get();
+    lock.unlock();
+    const bool sent = ::shutdown(socket, SD_SEND) != SOCKET_ERROR;
+    const std::error_code failure = sent ? std::error_code{} : last_socket_error();
+    lock.lock();
+    drop_busy();
+    fin_sending_ = false;
+    if (state_ != connection_state::closing) {
+        return;  // reset meanwhile
+    }
+    if (!sent) {
+        release_socket(failure, true);
+        return;
+    }
+    transition(connection_state::shutdown_sent);
+    close_facts_.fin_sent = true;
+    if (peer_fin_) {
+        release_socket({}, false);
+    }
+}
+
+void connection_impl::notify_drained() noexcept {
+    connection handle(shared_from_this());
+    handler_->on_drained(handle);
+}
+
+}  // namespace wire::detail

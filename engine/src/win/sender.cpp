@@ -1,0 +1,115 @@
+#include "win/sender.h"
+
+#include <wire/error.h>
+
+#include <gsl/narrow>
+
+#include <algorithm>
+
+namespace wire::detail {
+
+sender::sender(const connection_context& context, connection_impl& owner, operation::complete_fn on_complete) noexcept
+    : context_(context), op_(owner, on_complete) {}
+
+std::error_code sender::enqueue(gsl::span<const std::byte> data) noexcept {
+    if (data.size() > max_single_send) {
+        return std::make_error_code(std::errc::message_size);  // a WSABUF cannot describe it
+    }
+    const std::size_t queued = queue_.size();
+    const std::size_t cap = context_.options.send_queue_cap;
+    if (queued > 0 && data.size() > cap - std::min(queued, cap)) {
+        return refuse(false);
+    }
+    // An empty queue always takes one buffer, as for the per-connection cap: a connection whose
+    // peer reads can always make progress, however much others have queued.
+    const std::size_t share = context_.options.send_queue_guaranteed;
+    const bool guaranteed = queued == 0 || (data.size() <= share && queued <= share - data.size());
+    if (guaranteed) {
+        context_.send_budget.force_reserve(data.size());
+    } else if (!context_.send_budget.try_reserve(data.size())) {
+        return refuse(true);
+    }
+    try {
+        queue_.append(data);
+    } catch (const std::bad_alloc&) {
+        context_.send_budget.release(data.size());
+        return std::make_error_code(std::errc::not_enough_memory);
+    }
+    return {};
+}
+
+// Only with bytes queued: on_drained follows from this connection's own queue falling to its
+// low-water mark, whichever limit refused (an empty queue is never refused, so no refusal waits
+// on other connections).
+std::error_code sender::refuse(bool engine_limit) noexcept {
+    drain_wanted_ = true;
+    engine_counters::add(context_.counters->sends_refused);
+    if (engine_limit) {
+        engine_counters::add(context_.counters->sends_refused_engine_limit);
+    }
+    return make_error_code(error::send_queue_full);
+}
+
+std::size_t sender::gather() noexcept {
+    std::array<gsl::span<const std::byte>, max_buffers> spans;
+    const std::size_t count = queue_.gather(spans);
+    for (std::size_t i = 0; i < count; ++i) {
+        // A block never exceeds what one send() accepted, which enqueue() bounds to a ULONG.
+        buffers_[i].len = gsl::narrow<ULONG>(spans[i].size());
+        buffers_[i].buf = reinterpret_cast<char*>(const_cast<std::byte*>(spans[i].data()));
+    }
+    active_ = true;
+    return count;
+}
+
+bool sender::issue(SOCKET socket, std::size_t count, bool skips_port, DWORD& error, DWORD& sent) noexcept {
+    op_.reset_overlapped();
+    sent = 0;
+    engine_counters::add(context_.counters->send_calls);
+    const int result =
+        ::WSASend(socket, buffers_.data(), gsl::narrow_cast<DWORD>(count), &sent, 0, &op_, nullptr);
+    if (result == 0) {
+        if (!skips_port) {
+            return false;  // a packet is queued for this success too
+        }
+        engine_counters::add(context_.counters->completions_inline);
+        error = ERROR_SUCCESS;
+        return true;
+    }
+    const int failure = ::WSAGetLastError();
+    if (failure == WSA_IO_PENDING) {
+        return false;
+    }
+    error = static_cast<DWORD>(failure);  // immediate failure: no packet is queued
+    sent = 0;
+    return true;
+}
+
+void sender::completed(DWORD sent) noexcept {
+    active_ = false;
+    const std::size_t done = std::min<std::size_t>(sent, queue_.size());
+    queue_.consume(done);
+    context_.send_budget.release(done);
+    engine_counters::add(context_.counters->bytes_sent, done);
+}
+
+bool sender::take_drain_due() noexcept {
+    if (drain_wanted_ && queue_.size() <= context_.options.send_queue_low_water) {
+        drain_wanted_ = false;
+        return true;
+    }
+    return false;
+}
+
+void sender::discard() noexcept {
+    if (active_) {
+        return;  // freed when the outstanding send completes
+    }
+    context_.send_budget.release(queue_.size());
+    queue_.clear();
+    drain_wanted_ = false;
+}
+
+void sender::cancel(SOCKET socket) noexcept { ::CancelIoEx(reinterpret_cast<HANDLE>(socket), &op_); }
+
+}  // namespace wire::detail

@@ -1,0 +1,69 @@
+#pragma once
+// A connection's send side: the send queue, the per-connection and engine-wide caps, and the
+// gathered WSASend.
+//
+// Locking: the queue and the `active` flag are guarded by the connection's lock (send() may be
+// called from any thread), and every member but issue() and cancel() is called with it held.
+// issue() makes the system call without the lock: `active` is set by gather() first, so no other
+// thread issues meanwhile, and the blocks the WSABUFs point into never move while later send()
+// calls append behind them (see send_queue.h).
+#include "core/send_queue.h"
+#include "win/connection_context.h"
+#include "win/operation.h"
+#include "win/winsock.h"
+
+#include <gsl/span>
+
+#include <array>
+#include <cstddef>
+#include <system_error>
+
+namespace wire::detail {
+
+class connection_impl;
+
+class sender {
+public:
+    sender(const connection_context& context, connection_impl& owner, operation::complete_fn on_complete) noexcept;
+    sender(const sender&) = delete;
+    sender& operator=(const sender&) = delete;
+
+    // Copies `data` behind what is queued, or refuses it with error::send_queue_full (a cap),
+    // std::errc::message_size (larger than a WSABUF can describe) or not_enough_memory.
+    [[nodiscard]] std::error_code enqueue(gsl::span<const std::byte> data) noexcept;
+
+    [[nodiscard]] bool has_data() const noexcept { return !queue_.empty(); }
+    [[nodiscard]] bool active() const noexcept { return active_; }
+    [[nodiscard]] std::size_t queued() const noexcept { return queue_.size(); }
+
+    // Fills the WSABUFs from the front of the queue and marks a send active; returns their count.
+    [[nodiscard]] std::size_t gather() noexcept;
+    // Issues the gathered WSASend (without the lock). Returns true when it finished at once:
+    // then `error` and `sent` hold the outcome and no packet will be dequeued.
+    [[nodiscard]] bool issue(SOCKET socket, std::size_t count, bool skips_port, DWORD& error, DWORD& sent) noexcept;
+    // The active send finished, `sent` bytes of it on the wire.
+    void completed(DWORD sent) noexcept;
+    // Whether on_drained is due: a send was refused and the queue is down to the low-water mark.
+    [[nodiscard]] bool take_drain_due() noexcept;
+    // Drops what is queued (the connection was reset). Not while a send is active: the kernel
+    // still reads those blocks.
+    void discard() noexcept;
+    void cancel(SOCKET socket) noexcept;
+
+    [[nodiscard]] operation& op() noexcept { return op_; }
+
+private:
+    static constexpr std::size_t max_buffers = 64;  // WSABUFs gathered into one WSASend
+    static constexpr std::size_t max_single_send = 0xFFFF'FFFFU;  // WSABUF::len is a ULONG
+
+    [[nodiscard]] std::error_code refuse(bool engine_limit) noexcept;
+
+    const connection_context& context_;
+    owned_operation<connection_impl> op_;
+    std::array<WSABUF, max_buffers> buffers_{};
+    send_queue queue_;
+    bool active_ = false;        // a WSASend is outstanding (or being issued)
+    bool drain_wanted_ = false;  // send() refused since the last on_drained
+};
+
+}  // namespace wire::detail
