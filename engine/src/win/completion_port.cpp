@@ -1,6 +1,7 @@
 #include "win/completion_port.h"
 
 #include "win/extensions.h"
+#include "win/system_calls.h"
 
 namespace wire::detail {
 
@@ -15,7 +16,7 @@ constexpr std::chrono::milliseconds post_retry_delay{10};
 completion_port::completion_port(unsigned concurrency, bool skip_on_success, engine_counters& counters,
                                  timer_queue& timers)
     : counters_(counters), timers_(timers) {
-    port_.reset(::CreateIoCompletionPort(INVALID_HANDLE_VALUE, nullptr, 0, concurrency));
+    port_.reset(sys().create_io_completion_port(INVALID_HANDLE_VALUE, nullptr, 0, concurrency));
     if (!port_) {
         throw std::system_error(static_cast<int>(::GetLastError()), std::system_category(), "CreateIoCompletionPort");
     }
@@ -25,11 +26,11 @@ completion_port::completion_port(unsigned concurrency, bool skip_on_success, eng
 std::error_code completion_port::associate(SOCKET socket, bool& skips_port_on_success) noexcept {
     skips_port_on_success = false;
     const auto handle = reinterpret_cast<HANDLE>(socket);
-    if (::CreateIoCompletionPort(handle, port_.get(), static_cast<ULONG_PTR>(completion_key::io), 0) == nullptr) {
+    if (sys().create_io_completion_port(handle, port_.get(), static_cast<ULONG_PTR>(completion_key::io), 0) == nullptr) {
         return {static_cast<int>(::GetLastError()), std::system_category()};
     }
     if (skip_on_success_ &&
-        ::SetFileCompletionNotificationModes(handle, FILE_SKIP_COMPLETION_PORT_ON_SUCCESS | FILE_SKIP_SET_EVENT_ON_HANDLE) != FALSE) {
+        sys().set_file_completion_notification_modes(handle, FILE_SKIP_COMPLETION_PORT_ON_SUCCESS | FILE_SKIP_SET_EVENT_ON_HANDLE) != FALSE) {
         skips_port_on_success = true;
     }
     return {};
@@ -37,7 +38,7 @@ std::error_code completion_port::associate(SOCKET socket, bool& skips_port_on_su
 
 bool completion_port::try_post(operation& op, DWORD error, DWORD bytes) noexcept {
     op.posted_error = error;
-    return ::PostQueuedCompletionStatus(port_.get(), bytes, static_cast<ULONG_PTR>(completion_key::posted), &op) != FALSE;
+    return sys().post_queued_completion_status(port_.get(), bytes, static_cast<ULONG_PTR>(completion_key::posted), &op) != FALSE;
 }
 
 void completion_port::post(operation& op, DWORD error, DWORD bytes) noexcept {
@@ -60,7 +61,7 @@ void completion_port::retry_post(operation& op, DWORD error, DWORD bytes) noexce
 }
 
 void completion_port::post_quit() noexcept {
-    while (::PostQueuedCompletionStatus(port_.get(), 0, static_cast<ULONG_PTR>(completion_key::quit), nullptr) == FALSE) {
+    while (sys().post_queued_completion_status(port_.get(), 0, static_cast<ULONG_PTR>(completion_key::quit), nullptr) == FALSE) {
         engine_counters::add(counters_.post_failures);
         ::Sleep(1);  // stop() cannot finish without it; only a system out of memory gets here
     }

@@ -8,6 +8,7 @@
 #include "win/connection_registry.h"
 #include "win/error_mapping.h"
 #include "win/socket_address.h"
+#include "win/system_calls.h"
 
 namespace wire::detail {
 
@@ -18,7 +19,7 @@ timer_queue::clock::rep now_ticks() noexcept { return timer_queue::clock::now().
 // RST instead of FIN when the socket is closed: nothing queued is delivered.
 void reset_on_close(SOCKET s) noexcept {
     const linger reset{1, 0};
-    ::setsockopt(s, SOL_SOCKET, SO_LINGER, reinterpret_cast<const char*>(&reset), sizeof(reset));
+    sys().setsockopt(s, SOL_SOCKET, SO_LINGER, reinterpret_cast<const char*>(&reset), sizeof(reset));
 }
 
 }  // namespace

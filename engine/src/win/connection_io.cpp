@@ -6,6 +6,7 @@
 
 #include "win/error_mapping.h"
 #include "win/socket_address.h"
+#include "win/system_calls.h"
 
 namespace wire::detail {
 
@@ -285,7 +286,7 @@ void connection_impl::send_fin(lock_type& lock) noexcept {
     add_busy();  // issuing
     const SOCKET socket = socket_.get();
     lock.unlock();
-    const bool sent = ::shutdown(socket, SD_SEND) != SOCKET_ERROR;
+    const bool sent = sys().shutdown(socket, SD_SEND) != SOCKET_ERROR;
     const std::error_code failure = sent ? std::error_code{} : last_socket_error();
     lock.lock();
     drop_busy();

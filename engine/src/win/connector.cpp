@@ -3,6 +3,7 @@
 #include "win/error_mapping.h"
 #include "win/socket_address.h"
 #include "win/socket_pool.h"
+#include "win/system_calls.h"
 
 namespace wire::detail {
 
@@ -18,7 +19,7 @@ DWORD connector::prepare_new_socket(bool ipv6) noexcept {
     if (!ec) {
         // ConnectEx needs a bound socket.
         const endpoint any = ipv6 ? endpoint::any_v6(0) : endpoint::any_v4(0);
-        if (::bind(socket_.get(), as_sockaddr(any), any.size()) == SOCKET_ERROR) {
+        if (sys().bind(socket_.get(), as_sockaddr(any), any.size()) == SOCKET_ERROR) {
             ec = last_socket_error();
         }
     }
@@ -70,7 +71,7 @@ DWORD connector::issue(const endpoint& remote, bool allow_recycled) noexcept {
 }
 
 std::error_code connector::finish(unique_socket& out, bool& skips_port) noexcept {
-    if (::setsockopt(socket_.get(), SOL_SOCKET, SO_UPDATE_CONNECT_CONTEXT, nullptr, 0) == SOCKET_ERROR) {
+    if (sys().setsockopt(socket_.get(), SOL_SOCKET, SO_UPDATE_CONNECT_CONTEXT, nullptr, 0) == SOCKET_ERROR) {
         return last_socket_error();
     }
     if (recycled_) {
@@ -90,7 +91,7 @@ void connector::discard() noexcept {
 
 void connector::cancel() noexcept {
     if (const SOCKET s = socket_value_.load(); s != INVALID_SOCKET) {
-        ::CancelIoEx(reinterpret_cast<HANDLE>(s), &op_);
+        sys().cancel_io_ex(reinterpret_cast<HANDLE>(s), &op_);
     }
 }
 

@@ -5,6 +5,7 @@
 #include "win/connection_impl.h"
 #include "win/error_mapping.h"
 #include "win/listener_impl.h"
+#include "win/system_calls.h"
 
 #include <algorithm>
 
@@ -101,7 +102,7 @@ void engine_core::worker_loop(std::vector<OVERLAPPED_ENTRY>& entries) noexcept {
     current_core = this;
     for (;;) {
         ULONG removed = 0;
-        if (::GetQueuedCompletionStatusEx(port_.handle(), entries.data(), static_cast<ULONG>(entries.size()), &removed,
+        if (sys().get_queued_completion_status_ex(port_.handle(), entries.data(), static_cast<ULONG>(entries.size()), &removed,
                                           INFINITE, FALSE) == FALSE) {
             const DWORD error = ::GetLastError();
             if (error == ERROR_ABANDONED_WAIT_0 || error == ERROR_INVALID_HANDLE) {

@@ -1,5 +1,6 @@
 #include "win/extensions.h"
 
+#include "win/system_calls.h"
 #include "win/unique_socket.h"
 
 #include <memory>
@@ -12,7 +13,7 @@ namespace {
 template <typename Function>
 void load_function(SOCKET s, GUID guid, Function& target, const char* name) {
     DWORD bytes = 0;
-    if (::WSAIoctl(s, SIO_GET_EXTENSION_FUNCTION_POINTER, &guid, sizeof(guid), &target, sizeof(target), &bytes,
+    if (sys().wsa_ioctl(s, SIO_GET_EXTENSION_FUNCTION_POINTER, &guid, sizeof(guid), &target, sizeof(target), &bytes,
                    nullptr, nullptr) == SOCKET_ERROR) {
         throw std::system_error(::WSAGetLastError(), std::system_category(), name);
     }
@@ -21,7 +22,7 @@ void load_function(SOCKET s, GUID guid, Function& target, const char* name) {
 }  // namespace
 
 extension_functions extension_functions::load() {
-    const unique_socket probe(::WSASocketW(AF_INET, SOCK_STREAM, IPPROTO_TCP, nullptr, 0, WSA_FLAG_OVERLAPPED));
+    const unique_socket probe(sys().wsa_socket(AF_INET, SOCK_STREAM, IPPROTO_TCP, nullptr, 0, WSA_FLAG_OVERLAPPED));
     if (!probe) {
         throw std::system_error(::WSAGetLastError(), std::system_category(), "WSASocket");
     }
@@ -35,12 +36,12 @@ extension_functions extension_functions::load() {
 
 bool tcp_providers_are_ifs() noexcept {
     DWORD size = 0;
-    if (::WSAEnumProtocolsW(nullptr, nullptr, &size) != SOCKET_ERROR || ::WSAGetLastError() != WSAENOBUFS) {
+    if (sys().wsa_enum_protocols(nullptr, nullptr, &size) != SOCKET_ERROR || ::WSAGetLastError() != WSAENOBUFS) {
         return false;
     }
     std::vector<std::byte> storage(size);
     auto* protocols = reinterpret_cast<WSAPROTOCOL_INFOW*>(storage.data());
-    const int count = ::WSAEnumProtocolsW(nullptr, protocols, &size);
+    const int count = sys().wsa_enum_protocols(nullptr, protocols, &size);
     if (count == SOCKET_ERROR) {
         return false;
     }

@@ -8,6 +8,7 @@
 #include "win/error_mapping.h"
 #include "win/socket_address.h"
 #include "win/socket_pool.h"
+#include "win/system_calls.h"
 
 namespace wire::detail {
 
@@ -19,7 +20,7 @@ constexpr std::chrono::milliseconds socket_shortage_retry{100};
 
 void cancel_by_name(SOCKET socket, operation& op) noexcept {
     if (socket != INVALID_SOCKET) {
-        ::CancelIoEx(reinterpret_cast<HANDLE>(socket), &op);
+        sys().cancel_io_ex(reinterpret_cast<HANDLE>(socket), &op);
     }
 }
 
@@ -39,15 +40,15 @@ std::error_code listener_impl::open(const endpoint& local) {
     }
     if (ipv6_) {
         const DWORD v6_only = options_.dual_stack ? 0 : 1;
-        if (::setsockopt(socket_.get(), IPPROTO_IPV6, IPV6_V6ONLY, reinterpret_cast<const char*>(&v6_only),
+        if (sys().setsockopt(socket_.get(), IPPROTO_IPV6, IPV6_V6ONLY, reinterpret_cast<const char*>(&v6_only),
                          sizeof(v6_only)) == SOCKET_ERROR) {
             return last_socket_error();
         }
     }
-    if (::bind(socket_.get(), as_sockaddr(local), local.size()) == SOCKET_ERROR) {
+    if (sys().bind(socket_.get(), as_sockaddr(local), local.size()) == SOCKET_ERROR) {
         return last_socket_error();
     }
-    if (::listen(socket_.get(), options_.backlog > 0 ? options_.backlog : SOMAXCONN) == SOCKET_ERROR) {
+    if (sys().listen(socket_.get(), options_.backlog > 0 ? options_.backlog : SOMAXCONN) == SOCKET_ERROR) {
         return last_socket_error();
     }
     local_ = local_endpoint_of(socket_.get());
@@ -175,7 +176,7 @@ void listener_impl::on_accept(operation& op, DWORD error, DWORD /*bytes*/) noexc
 
 bool listener_impl::take_accepted(accept_operation& op, accepted_socket& out) noexcept {
     const SOCKET listening = socket_.get();
-    if (::setsockopt(op.socket.get(), SOL_SOCKET, SO_UPDATE_ACCEPT_CONTEXT, reinterpret_cast<const char*>(&listening),
+    if (sys().setsockopt(op.socket.get(), SOL_SOCKET, SO_UPDATE_ACCEPT_CONTEXT, reinterpret_cast<const char*>(&listening),
                      sizeof(listening)) != 0) {
         return false;
     }
@@ -251,7 +252,7 @@ void listener_impl::reject(unique_socket& socket, const endpoint& remote, std::e
         }
     }
     const linger reset_on_close{1, 0};
-    ::setsockopt(socket.get(), SOL_SOCKET, SO_LINGER, reinterpret_cast<const char*>(&reset_on_close),
+    sys().setsockopt(socket.get(), SOL_SOCKET, SO_LINGER, reinterpret_cast<const char*>(&reset_on_close),
                  sizeof(reset_on_close));
     socket.reset();
 }

@@ -1,4 +1,5 @@
 #include "win/receiver.h"
+#include "win/system_calls.h"
 
 #include <gsl/narrow>
 
@@ -66,7 +67,7 @@ bool receiver::issue(SOCKET socket, bool skips_port, DWORD& error, DWORD& bytes)
     DWORD flags = 0;
     DWORD received = 0;
     engine_counters::add(context_.counters->receive_calls);
-    if (::WSARecv(socket, &buffer, 1, &received, &flags, &op_, nullptr) == 0) {
+    if (sys().wsa_recv(socket, &buffer, 1, &received, &flags, &op_, nullptr) == 0) {
         if (!skips_port) {
             return false;  // a packet is queued for this success too: handle it there, not twice
         }
@@ -145,7 +146,7 @@ void receiver::request_park(SOCKET socket) noexcept {
     park_requested_.store(true);
     // By name: if this receive has completed meanwhile, the cancel finds nothing or the next
     // receive, whose completion then sees the request and simply re-issues.
-    ::CancelIoEx(reinterpret_cast<HANDLE>(socket), &op_);
+    sys().cancel_io_ex(reinterpret_cast<HANDLE>(socket), &op_);
 }
 
 void receiver::park() noexcept {
@@ -153,7 +154,7 @@ void receiver::park() noexcept {
     give_pooled();
 }
 
-void receiver::cancel(SOCKET socket) noexcept { ::CancelIoEx(reinterpret_cast<HANDLE>(socket), &op_); }
+void receiver::cancel(SOCKET socket) noexcept { sys().cancel_io_ex(reinterpret_cast<HANDLE>(socket), &op_); }
 
 void receiver::release() noexcept { give_pooled(); }
 

@@ -1,4 +1,5 @@
 #include "win/sender.h"
+#include "win/system_calls.h"
 
 #include <wire/error.h>
 
@@ -67,7 +68,7 @@ bool sender::issue(SOCKET socket, std::size_t count, bool skips_port, DWORD& err
     sent = 0;
     engine_counters::add(context_.counters->send_calls);
     const int result =
-        ::WSASend(socket, buffers_.data(), gsl::narrow_cast<DWORD>(count), &sent, 0, &op_, nullptr);
+        sys().wsa_send(socket, buffers_.data(), gsl::narrow_cast<DWORD>(count), &sent, 0, &op_, nullptr);
     if (result == 0) {
         if (!skips_port) {
             return false;  // a packet is queued for this success too
@@ -110,6 +111,6 @@ void sender::discard() noexcept {
     drain_wanted_ = false;
 }
 
-void sender::cancel(SOCKET socket) noexcept { ::CancelIoEx(reinterpret_cast<HANDLE>(socket), &op_); }
+void sender::cancel(SOCKET socket) noexcept { sys().cancel_io_ex(reinterpret_cast<HANDLE>(socket), &op_); }
 
 }  // namespace wire::detail

@@ -1,6 +1,7 @@
 #include "win/socket_address.h"
 
 #include "win/error_mapping.h"
+#include "win/system_calls.h"
 
 #include <algorithm>
 #include <cstring>
@@ -19,7 +20,7 @@ endpoint to_endpoint(const sockaddr* address, int length) noexcept {
 endpoint local_endpoint_of(SOCKET s) noexcept {
     sockaddr_storage storage{};
     int length = sizeof(storage);
-    if (::getsockname(s, reinterpret_cast<sockaddr*>(&storage), &length) == SOCKET_ERROR) {
+    if (sys().getsockname(s, reinterpret_cast<sockaddr*>(&storage), &length) == SOCKET_ERROR) {
         return {};
     }
     return to_endpoint(reinterpret_cast<const sockaddr*>(&storage), length);
@@ -28,14 +29,14 @@ endpoint local_endpoint_of(SOCKET s) noexcept {
 endpoint remote_endpoint_of(SOCKET s) noexcept {
     sockaddr_storage storage{};
     int length = sizeof(storage);
-    if (::getpeername(s, reinterpret_cast<sockaddr*>(&storage), &length) == SOCKET_ERROR) {
+    if (sys().getpeername(s, reinterpret_cast<sockaddr*>(&storage), &length) == SOCKET_ERROR) {
         return {};
     }
     return to_endpoint(reinterpret_cast<const sockaddr*>(&storage), length);
 }
 
 unique_socket make_tcp_socket(bool ipv6, std::error_code& error) noexcept {
-    unique_socket s(::WSASocketW(ipv6 ? AF_INET6 : AF_INET, SOCK_STREAM, IPPROTO_TCP, nullptr, 0,
+    unique_socket s(sys().wsa_socket(ipv6 ? AF_INET6 : AF_INET, SOCK_STREAM, IPPROTO_TCP, nullptr, 0,
                                  WSA_FLAG_OVERLAPPED | WSA_FLAG_NO_HANDLE_INHERIT));
     error = s ? std::error_code{} : last_socket_error();
     return s;
@@ -44,13 +45,13 @@ unique_socket make_tcp_socket(bool ipv6, std::error_code& error) noexcept {
 void set_no_delay(SOCKET s) noexcept {
     const BOOL on = TRUE;
     // Best effort: a connection without TCP_NODELAY is slower, not broken.
-    ::setsockopt(s, IPPROTO_TCP, TCP_NODELAY, reinterpret_cast<const char*>(&on), sizeof(on));
+    sys().setsockopt(s, IPPROTO_TCP, TCP_NODELAY, reinterpret_cast<const char*>(&on), sizeof(on));
 }
 
 bool has_no_delay(SOCKET s) noexcept {
     DWORD value = 0;  // zeroed: Wine writes a single byte for boolean options
     int length = static_cast<int>(sizeof(value));
-    return ::getsockopt(s, IPPROTO_TCP, TCP_NODELAY, reinterpret_cast<char*>(&value), &length) == 0 && value != 0;
+    return sys().getsockopt(s, IPPROTO_TCP, TCP_NODELAY, reinterpret_cast<char*>(&value), &length) == 0 && value != 0;
 }
 
 }  // namespace wire::detail

@@ -1,4 +1,5 @@
 #include "win/socket_pool.h"
+#include "win/system_calls.h"
 
 #include <memory>
 
@@ -124,7 +125,7 @@ void socket_pool::drain() noexcept {
     std::unique_lock lock(mutex_);
     draining_ = true;
     for (const auto& [id, op] : in_flight_) {
-        ::CancelIoEx(reinterpret_cast<HANDLE>(op->socket.get()), op);
+        sys().cancel_io_ex(reinterpret_cast<HANDLE>(op->socket.get()), op);
     }
     // A platform where disconnects complete completes cancelled ones at once. While that is still
     // unknown (a probe in flight), a short wait tells: Wine completes it neither way.

@@ -1,5 +1,6 @@
 #pragma once
 // Owns a SOCKET; INVALID_SOCKET is the empty state. Move-only.
+#include "win/system_calls.h"
 #include "win/winsock.h"
 
 #include <utility>
@@ -26,7 +27,7 @@ public:
     [[nodiscard]] SOCKET release() noexcept { return std::exchange(socket_, INVALID_SOCKET); }
     void reset(SOCKET s = INVALID_SOCKET) noexcept {
         if (socket_ != INVALID_SOCKET) {
-            ::closesocket(socket_);
+            sys().closesocket(socket_);
         }
         socket_ = s;
     }

@@ -1,0 +1,42 @@
+#include "win/system_calls.h"
+
+#include <atomic>
+
+namespace wire::detail {
+
+namespace {
+
+constexpr system_calls native_table{
+    &::WSASocketW,
+    &::bind,
+    &::listen,
+    &::setsockopt,
+    &::getsockopt,
+    &::getsockname,
+    &::getpeername,
+    &::shutdown,
+    &::closesocket,
+    &::WSARecv,
+    &::WSASend,
+    &::WSAIoctl,
+    &::WSAEnumProtocolsW,
+    &::CreateIoCompletionPort,
+    &::SetFileCompletionNotificationModes,
+    &::PostQueuedCompletionStatus,
+    &::GetQueuedCompletionStatusEx,
+    &::CancelIoEx,
+};
+
+std::atomic<const system_calls*> installed{&native_table};
+
+}  // namespace
+
+const system_calls& native_system_calls() noexcept { return native_table; }
+
+const system_calls& sys() noexcept { return *installed.load(std::memory_order_acquire); }
+
+void install_system_calls(const system_calls* table) noexcept {
+    installed.store(table != nullptr ? table : &native_table, std::memory_order_release);
+}
+
+}  // namespace wire::detail

@@ -1,0 +1,405 @@
+#include "fault_platform.h"
+
+#include "win/system_calls.h"
+
+#include <algorithm>
+#include <cstring>
+#include <map>
+#include <thread>
+
+namespace wire::test {
+
+struct fault_platform::rule {
+    explicit rule(syscall kind) : which(kind) {}
+    syscall which;
+    DWORD error = 0;       // fail at once with this...
+    bool complete = false;  // ... or complete with `status` instead
+    LONG status = 0;
+    std::uint64_t nth = 0;  // 0: every call while `active` holds
+    std::function<bool()> active;
+    double share = 0;      // random faults: the probability
+};
+
+namespace {
+
+fault_platform* current = nullptr;
+detail::system_calls table{};
+LPFN_ACCEPTEX real_accept_ex = nullptr;
+LPFN_CONNECTEX real_connect_ex = nullptr;
+LPFN_DISCONNECTEX real_disconnect_ex = nullptr;
+
+std::mutex ports_mutex;
+std::map<SOCKET, HANDLE> ports;  // socket -> the completion port it was associated with
+std::mutex delayed_mutex;
+std::vector<std::thread> delayed;  // completions queued after a delay; joined by ~fault_platform
+
+const detail::system_calls& native() noexcept { return detail::native_system_calls(); }
+
+HANDLE port_of(SOCKET s) {
+    std::lock_guard lock(ports_mutex);
+    const auto it = ports.find(s);
+    return it == ports.end() ? nullptr : it->second;
+}
+
+// Fails the call the Windows way when a rule says so.
+bool injected_failure(syscall which, bool& complete, LONG& status) {
+    const DWORD error = current->check(which, complete, status);
+    if (error != 0) {
+        ::WSASetLastError(static_cast<int>(error));
+        ::SetLastError(error);
+        return true;
+    }
+    return false;
+}
+
+bool injected_failure(syscall which) {
+    bool complete = false;
+    LONG status = 0;
+    return injected_failure(which, complete, status);
+}
+
+// An overlapped call reported pending whose completion the platform queues itself.
+int pend_with(SOCKET s, LPWSAOVERLAPPED overlapped, LONG status) {
+    current->queue_completion(s, overlapped, status, std::chrono::milliseconds(0));
+    ::WSASetLastError(WSA_IO_PENDING);
+    return SOCKET_ERROR;
+}
+
+SOCKET WSAAPI fake_wsa_socket(int af, int type, int protocol, LPWSAPROTOCOL_INFOW info, GROUP g, DWORD flags) {
+    if (injected_failure(syscall::wsa_socket)) {
+        return INVALID_SOCKET;
+    }
+    return native().wsa_socket(af, type, protocol, info, g, flags);
+}
+
+int WSAAPI fake_bind(SOCKET s, const sockaddr* name, int length) {
+    if (injected_failure(syscall::bind)) {
+        return SOCKET_ERROR;
+    }
+    const int result = native().bind(s, name, length);
+    if (result == 0) {
+        current->note_bound(s);
+    }
+    return result;
+}
+
+int WSAAPI fake_setsockopt(SOCKET s, int level, int name, const char* value, int length) {
+    if (injected_failure(syscall::setsockopt)) {
+        return SOCKET_ERROR;
+    }
+    return native().setsockopt(s, level, name, value, length);
+}
+
+int WSAAPI fake_shutdown(SOCKET s, int how) {
+    if (injected_failure(syscall::shutdown)) {
+        return SOCKET_ERROR;
+    }
+    return native().shutdown(s, how);
+}
+
+int WSAAPI fake_closesocket(SOCKET s) {
+    {
+        std::lock_guard lock(ports_mutex);
+        ports.erase(s);
+    }
+    current->note_closed(s);
+    return native().closesocket(s);
+}
+
+int WSAAPI fake_wsa_recv(SOCKET s, LPWSABUF buffers, DWORD count, LPDWORD received, LPDWORD flags,
+                         LPWSAOVERLAPPED overlapped, LPWSAOVERLAPPED_COMPLETION_ROUTINE routine) {
+    bool complete = false;
+    LONG status = 0;
+    if (injected_failure(syscall::wsa_recv, complete, status)) {
+        return SOCKET_ERROR;
+    }
+    if (complete) {
+        return pend_with(s, overlapped, status);
+    }
+    return native().wsa_recv(s, buffers, count, received, flags, overlapped, routine);
+}
+
+int WSAAPI fake_wsa_send(SOCKET s, LPWSABUF buffers, DWORD count, LPDWORD sent, DWORD flags,
+                         LPWSAOVERLAPPED overlapped, LPWSAOVERLAPPED_COMPLETION_ROUTINE routine) {
+    bool complete = false;
+    LONG status = 0;
+    if (injected_failure(syscall::wsa_send, complete, status)) {
+        return SOCKET_ERROR;
+    }
+    if (complete) {
+        return pend_with(s, overlapped, status);
+    }
+    return native().wsa_send(s, buffers, count, sent, flags, overlapped, routine);
+}
+
+BOOL PASCAL fake_accept_ex(SOCKET listening, SOCKET accepting, PVOID buffer, DWORD receive_length,
+                           DWORD local_length, DWORD remote_length, LPDWORD received, LPOVERLAPPED overlapped) {
+    if (injected_failure(syscall::accept_ex)) {
+        return FALSE;
+    }
+    if (current->accept_rejects_bound() && current->is_bound(accepting)) {
+        ::WSASetLastError(WSAEINVAL);
+        return FALSE;
+    }
+    return real_accept_ex(listening, accepting, buffer, receive_length, local_length, remote_length, received,
+                          overlapped);
+}
+
+BOOL PASCAL fake_connect_ex(SOCKET s, const sockaddr* name, int length, PVOID buffer, DWORD send_length,
+                            LPDWORD sent, LPOVERLAPPED overlapped) {
+    if (injected_failure(syscall::connect_ex)) {
+        return FALSE;
+    }
+    return real_connect_ex(s, name, length, buffer, send_length, sent, overlapped);
+}
+
+BOOL PASCAL fake_disconnect_ex(SOCKET s, LPOVERLAPPED overlapped, DWORD flags, DWORD reserved) {
+    if (injected_failure(syscall::disconnect_ex)) {
+        return FALSE;
+    }
+    if (!current->disconnect_emulated() || overlapped == nullptr) {
+        return real_disconnect_ex(s, overlapped, flags, reserved);
+    }
+    native().shutdown(s, SD_SEND);  // what Wine's own DisconnectEx does; the FIN has usually left already
+    current->queue_completion(s, overlapped, 0, current->disconnect_delay());
+    current->count_disconnect();
+    ::WSASetLastError(WSA_IO_PENDING);
+    return FALSE;
+}
+
+int WSAAPI fake_wsa_ioctl(SOCKET s, DWORD code, LPVOID in, DWORD in_size, LPVOID out, DWORD out_size, LPDWORD returned,
+                          LPWSAOVERLAPPED overlapped, LPWSAOVERLAPPED_COMPLETION_ROUTINE routine) {
+    const int result = native().wsa_ioctl(s, code, in, in_size, out, out_size, returned, overlapped, routine);
+    if (result != 0 || code != SIO_GET_EXTENSION_FUNCTION_POINTER || in_size != sizeof(GUID) || out == nullptr) {
+        return result;
+    }
+    // Hand out the platform's own extension functions, which call the real ones.
+    GUID guid{};
+    std::memcpy(&guid, in, sizeof(guid));
+    const auto replace = [&](auto& real, auto fake) {
+        std::memcpy(&real, out, sizeof(real));
+        std::memcpy(out, &fake, sizeof(fake));
+    };
+    const GUID accept_id = WSAID_ACCEPTEX;
+    const GUID connect_id = WSAID_CONNECTEX;
+    const GUID disconnect_id = WSAID_DISCONNECTEX;
+    if (IsEqualGUID(guid, accept_id)) {
+        replace(real_accept_ex, &fake_accept_ex);
+    } else if (IsEqualGUID(guid, connect_id)) {
+        replace(real_connect_ex, &fake_connect_ex);
+    } else if (IsEqualGUID(guid, disconnect_id)) {
+        replace(real_disconnect_ex, &fake_disconnect_ex);
+    }
+    return result;
+}
+
+HANDLE WINAPI fake_create_io_completion_port(HANDLE file, HANDLE existing, ULONG_PTR key, DWORD threads) {
+    if (file != INVALID_HANDLE_VALUE && injected_failure(syscall::associate)) {
+        return nullptr;
+    }
+    HANDLE port = native().create_io_completion_port(file, existing, key, threads);
+    if (port != nullptr && file != INVALID_HANDLE_VALUE) {
+        std::lock_guard lock(ports_mutex);
+        ports[reinterpret_cast<SOCKET>(file)] = port;
+    }
+    return port;
+}
+
+BOOL WINAPI fake_post(HANDLE port, DWORD bytes, ULONG_PTR key, LPOVERLAPPED overlapped) {
+    if (injected_failure(syscall::post)) {
+        return FALSE;
+    }
+    return native().post_queued_completion_status(port, bytes, key, overlapped);
+}
+
+BOOL WINAPI fake_dequeue(HANDLE port, LPOVERLAPPED_ENTRY entries, ULONG count, PULONG removed, DWORD timeout,
+                         BOOL alertable) {
+    if (injected_failure(syscall::dequeue)) {
+        return FALSE;
+    }
+    return native().get_queued_completion_status_ex(port, entries, count, removed, timeout, alertable);
+}
+
+BOOL WINAPI fake_cancel(HANDLE file, LPOVERLAPPED overlapped) {
+    if (injected_failure(syscall::cancel)) {
+        return FALSE;
+    }
+    return native().cancel_io_ex(file, overlapped);
+}
+
+}  // namespace
+
+fault_platform::fault_platform() : random_(1) {
+    table = native();
+    table.wsa_socket = &fake_wsa_socket;
+    table.bind = &fake_bind;
+    table.setsockopt = &fake_setsockopt;
+    table.shutdown = &fake_shutdown;
+    table.closesocket = &fake_closesocket;
+    table.wsa_recv = &fake_wsa_recv;
+    table.wsa_send = &fake_wsa_send;
+    table.wsa_ioctl = &fake_wsa_ioctl;
+    table.create_io_completion_port = &fake_create_io_completion_port;
+    table.post_queued_completion_status = &fake_post;
+    table.get_queued_completion_status_ex = &fake_dequeue;
+    table.cancel_io_ex = &fake_cancel;
+    current = this;
+    detail::install_system_calls(&table);
+}
+
+fault_platform::~fault_platform() {
+    std::vector<std::thread> threads;
+    {
+        std::lock_guard lock(delayed_mutex);
+        threads.swap(delayed);
+    }
+    for (auto& t : threads) {
+        t.join();
+    }
+    detail::install_system_calls(nullptr);
+    current = nullptr;
+}
+
+void fault_platform::fail_nth(syscall which, std::uint64_t nth, DWORD error) {
+    std::lock_guard lock(mutex_);
+    rule r(which);
+    r.error = error;
+    r.nth = calls(which) + nth;
+    rules_.push_back(std::move(r));
+}
+
+void fault_platform::fail_while(syscall which, DWORD error, std::function<bool()> active) {
+    std::lock_guard lock(mutex_);
+    rule r(which);
+    r.error = error;
+    r.active = std::move(active);
+    rules_.push_back(std::move(r));
+}
+
+void fault_platform::fail_randomly(std::uint32_t seed, double share, std::vector<random_fault> faults) {
+    std::lock_guard lock(mutex_);
+    random_.seed(seed);
+    for (const random_fault& f : faults) {
+        rule r(f.which);
+        r.error = f.error;
+        r.share = share;
+        rules_.push_back(std::move(r));
+    }
+}
+
+void fault_platform::complete_nth_with(syscall which, std::uint64_t nth, LONG status) {
+    std::lock_guard lock(mutex_);
+    rule r(which);
+    r.complete = true;
+    r.status = status;
+    r.nth = calls(which) + nth;
+    rules_.push_back(std::move(r));
+}
+
+void fault_platform::before(syscall which, std::function<void()> hook) {
+    std::lock_guard lock(mutex_);
+    hooks_.emplace_back(which, std::move(hook));
+}
+
+void fault_platform::clear() {
+    std::lock_guard lock(mutex_);
+    rules_.clear();
+    hooks_.clear();
+}
+
+std::uint64_t fault_platform::calls(syscall which) const noexcept {
+    return calls_[static_cast<unsigned>(which)].load();
+}
+
+std::uint64_t fault_platform::injected(syscall which) const noexcept {
+    return injected_[static_cast<unsigned>(which)].load();
+}
+
+void fault_platform::emulate_disconnect_completion(std::chrono::milliseconds delay) {
+    disconnect_delay_.store(delay.count());
+}
+
+void fault_platform::emulate_accept_rejects_bound_sockets() { accept_rejects_bound_.store(true); }
+
+DWORD fault_platform::check(syscall which, bool& complete_instead, LONG& status) {
+    const std::uint64_t number = ++calls_[static_cast<unsigned>(which)];
+    std::vector<std::function<void()>> hooks;
+    DWORD error = 0;
+    {
+        std::lock_guard lock(mutex_);
+        for (const auto& [kind, hook] : hooks_) {
+            if (kind == which) {
+                hooks.push_back(hook);
+            }
+        }
+        for (auto it = rules_.begin(); it != rules_.end(); ++it) {
+            if (it->which != which) {
+                continue;
+            }
+            bool hit = false;
+            if (it->nth != 0) {
+                hit = it->nth == number;
+            } else if (it->share > 0) {
+                hit = std::uniform_real_distribution<double>(0, 1)(random_) < it->share;
+            } else {
+                hit = it->active && it->active();
+            }
+            if (!hit) {
+                continue;
+            }
+            ++injected_[static_cast<unsigned>(which)];
+            if (it->complete) {
+                complete_instead = true;
+                status = it->status;
+            } else {
+                error = it->error;
+            }
+            if (it->nth != 0) {
+                rules_.erase(it);
+            }
+            break;
+        }
+    }
+    for (const auto& hook : hooks) {
+        hook();  // outside the lock: a hook may wait for other threads' calls
+    }
+    return error;
+}
+
+void fault_platform::queue_completion(SOCKET s, OVERLAPPED* overlapped, LONG status,
+                                      std::chrono::milliseconds delay) {
+    // As the kernel does: the status goes into OVERLAPPED::Internal, the packet to the socket's
+    // port under the key the engine associated it with (completion_key::io, 0).
+    HANDLE port = port_of(s);
+    overlapped->Internal = static_cast<ULONG_PTR>(static_cast<ULONG>(status));
+    overlapped->InternalHigh = 0;
+    const auto post = [port, overlapped] {
+        native().post_queued_completion_status(port, 0, 0, overlapped);
+    };
+    if (delay.count() <= 0) {
+        post();
+        return;
+    }
+    std::lock_guard lock(delayed_mutex);
+    delayed.emplace_back([post, delay] {
+        std::this_thread::sleep_for(delay);
+        post();
+    });
+}
+
+void fault_platform::note_closed(SOCKET s) {
+    std::lock_guard lock(mutex_);
+    bound_.erase(std::remove(bound_.begin(), bound_.end(), s), bound_.end());
+}
+
+void fault_platform::note_bound(SOCKET s) {
+    std::lock_guard lock(mutex_);
+    bound_.push_back(s);
+}
+
+bool fault_platform::is_bound(SOCKET s) {
+    std::lock_guard lock(mutex_);
+    return std::find(bound_.begin(), bound_.end(), s) != bound_.end();
+}
+
+}  // namespace wire::test

@@ -1,0 +1,111 @@
+#pragma once
+// A test platform over the engine's system-call seam (engine/src/win/system_calls.h). It passes
+// every call to the system, except that it can
+// - fail chosen calls with real Windows error codes, the way Windows reports an immediate
+//   failure (the failure return plus WSASetLastError/SetLastError; no completion is queued): the
+//   Nth call of a kind, every call while a condition holds, or a seeded random share of them;
+// - complete a chosen overlapped call with an error instead (a packet with that NTSTATUS, as
+//   when a reset reaches a pending send);
+// - run a hook before a call (to hold a call while a test checks what other threads can do);
+// - play Windows behaviour that Wine 8 lacks, each named after the Microsoft page it follows.
+// It emulates outcomes at the seam; it does not re-implement Winsock. One per process (CTest runs
+// each test in a process of its own); create it before the engines and destroy it after them.
+#include <gsl/span>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <random>
+#include <vector>
+
+#include "win/winsock.h"
+
+namespace wire::test {
+
+enum class syscall : unsigned {
+    wsa_socket,
+    bind,
+    setsockopt,
+    shutdown,
+    wsa_recv,
+    wsa_send,
+    accept_ex,
+    connect_ex,
+    disconnect_ex,
+    post,       // PostQueuedCompletionStatus
+    dequeue,    // GetQueuedCompletionStatusEx
+    cancel,     // CancelIoEx
+    associate,  // CreateIoCompletionPort on an existing handle
+    count_,
+};
+
+class fault_platform {
+public:
+    fault_platform();   // installs itself over the native table
+    ~fault_platform();  // restores the native table
+    fault_platform(const fault_platform&) = delete;
+    fault_platform& operator=(const fault_platform&) = delete;
+
+    // The nth call of `which` from now on (1-based) fails at once with `error`.
+    void fail_nth(syscall which, std::uint64_t nth, DWORD error);
+    // Every call of `which` fails at once with `error` while `active()` holds.
+    void fail_while(syscall which, DWORD error, std::function<bool()> active);
+    // Each call of a listed kind fails at once with its error with probability `share`.
+    struct random_fault {
+        syscall which;
+        DWORD error;
+    };
+    void fail_randomly(std::uint32_t seed, double share, std::vector<random_fault> faults);
+    // The nth overlapped call of `which` (wsa_recv, wsa_send) from now on is not made; instead it
+    // reports pending and completes with `status` (an NTSTATUS, e.g. STATUS_CONNECTION_RESET).
+    void complete_nth_with(syscall which, std::uint64_t nth, LONG status);
+    // Runs `hook` before each call of `which` (on the calling thread).
+    void before(syscall which, std::function<void()> hook);
+    void clear();
+
+    [[nodiscard]] std::uint64_t calls(syscall which) const noexcept;
+    [[nodiscard]] std::uint64_t injected(syscall which) const noexcept;  // failures and completions made up
+
+    // DisconnectEx(TF_REUSE_SOCKET) completes as on Windows, `delay` after it was called ("the
+    // socket handle can be reused after the operation completes": learn.microsoft.com,
+    // mswsock.h LPFN_DISCONNECTEX). Wine 8 leaves it pending for ever: the emulation shuts the
+    // sending side (what Wine's own call does), then queues the completion. Reuse in AcceptEx
+    // then works under Wine; reuse in ConnectEx fails with WSAEISCONN (Wine), which the engine
+    // must survive.
+    void emulate_disconnect_completion(std::chrono::milliseconds delay = std::chrono::milliseconds(0));
+    [[nodiscard]] std::uint64_t disconnects_completed() const noexcept { return disconnects_completed_; }
+    // AcceptEx given an accept socket that is bound fails with WSAEINVAL, as Windows documents
+    // ("sAcceptSocket ... must not be bound or connected": AcceptEx, learn.microsoft.com).
+    void emulate_accept_rejects_bound_sockets();
+
+    // What the seam passes on (for the trampolines; not for tests).
+    struct rule;
+    [[nodiscard]] DWORD check(syscall which, bool& complete_instead, LONG& status);
+    // Queues a completion for `overlapped`, issued on `s`, to the port `s` is associated with.
+    void queue_completion(SOCKET s, OVERLAPPED* overlapped, LONG status, std::chrono::milliseconds delay);
+    void note_bound(SOCKET s);
+    void note_closed(SOCKET s);
+    [[nodiscard]] bool is_bound(SOCKET s);
+    [[nodiscard]] bool disconnect_emulated() const noexcept { return disconnect_delay_.load() >= 0; }
+    [[nodiscard]] std::chrono::milliseconds disconnect_delay() const noexcept {
+        return std::chrono::milliseconds(disconnect_delay_.load());
+    }
+    [[nodiscard]] bool accept_rejects_bound() const noexcept { return accept_rejects_bound_; }
+    void count_disconnect() noexcept { ++disconnects_completed_; }
+
+private:
+    mutable std::mutex mutex_;
+    std::vector<rule> rules_;
+    std::vector<std::pair<syscall, std::function<void()>>> hooks_;
+    std::mt19937 random_;
+    std::atomic<std::uint64_t> calls_[static_cast<unsigned>(syscall::count_)]{};
+    std::atomic<std::uint64_t> injected_[static_cast<unsigned>(syscall::count_)]{};
+    std::atomic<long long> disconnect_delay_{-1};
+    std::atomic<bool> accept_rejects_bound_{false};
+    std::atomic<std::uint64_t> disconnects_completed_{0};
+    std::vector<SOCKET> bound_;
+};
+
+}  // namespace wire::test
