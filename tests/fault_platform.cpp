@@ -30,6 +30,19 @@ LPFN_DISCONNECTEX real_disconnect_ex = nullptr;
 
 std::mutex ports_mutex;
 std::map<SOCKET, HANDLE> ports;  // socket -> the completion port it was associated with
+std::map<SOCKET, UCHAR> notification_modes;  // socket -> SetFileCompletionNotificationModes flags
+// Sockets "reused" after an emulated DisconnectEx: the engine's handle -> the fresh socket that now
+// serves it. The engine's own handle stays open (on a finished connection) until the engine closes
+// it, so its value cannot be handed to another socket meanwhile.
+std::map<SOCKET, SOCKET> aliases;
+
+SOCKET real(SOCKET s) {
+    std::lock_guard lock(ports_mutex);
+    const auto it = aliases.find(s);
+    return it == aliases.end() ? s : it->second;
+}
+
+HANDLE real(HANDLE h) { return reinterpret_cast<HANDLE>(real(reinterpret_cast<SOCKET>(h))); }
 std::mutex delayed_mutex;
 std::vector<std::thread> delayed;  // completions queued after a delay; joined by ~fault_platform
 
@@ -76,7 +89,7 @@ int WSAAPI fake_bind(SOCKET s, const sockaddr* name, int length) {
     if (injected_failure(syscall::bind)) {
         return SOCKET_ERROR;
     }
-    const int result = native().bind(s, name, length);
+    const int result = native().bind(real(s), name, length);
     if (result == 0) {
         current->note_bound(s);
     }
@@ -87,23 +100,94 @@ int WSAAPI fake_setsockopt(SOCKET s, int level, int name, const char* value, int
     if (injected_failure(syscall::setsockopt)) {
         return SOCKET_ERROR;
     }
-    return native().setsockopt(s, level, name, value, length);
+    return native().setsockopt(real(s), level, name, value, length);
 }
 
 int WSAAPI fake_shutdown(SOCKET s, int how) {
     if (injected_failure(syscall::shutdown)) {
         return SOCKET_ERROR;
     }
-    return native().shutdown(s, how);
+    return native().shutdown(real(s), how);
 }
 
 int WSAAPI fake_closesocket(SOCKET s) {
+    SOCKET alias = INVALID_SOCKET;
     {
         std::lock_guard lock(ports_mutex);
         ports.erase(s);
+        notification_modes.erase(s);
+        if (const auto it = aliases.find(s); it != aliases.end()) {
+            alias = it->second;
+            aliases.erase(it);
+        }
     }
     current->note_closed(s);
+    if (alias != INVALID_SOCKET) {
+        native().closesocket(alias);
+    }
     return native().closesocket(s);
+}
+
+int WSAAPI fake_getsockopt(SOCKET s, int level, int name, char* value, int* length) {
+    return native().getsockopt(real(s), level, name, value, length);
+}
+
+int WSAAPI fake_getsockname(SOCKET s, sockaddr* name, int* length) { return native().getsockname(real(s), name, length); }
+
+int WSAAPI fake_getpeername(SOCKET s, sockaddr* name, int* length) { return native().getpeername(real(s), name, length); }
+
+BOOL WINAPI fake_set_notification_modes(HANDLE file, UCHAR flags) {
+    {
+        std::lock_guard lock(ports_mutex);
+        notification_modes[reinterpret_cast<SOCKET>(file)] = flags;
+    }
+    return native().set_file_completion_notification_modes(real(file), flags);
+}
+
+// Windows' DisconnectEx(TF_REUSE_SOCKET) leaves a socket that the next AcceptEx or ConnectEx can
+// use; Wine's leaves its sending side shut. So the emulation puts a fresh socket behind the
+// engine's handle: on the same port with the same notification mode, and bound where the engine
+// had bound it (a socket recycled after ConnectEx stays bound on Windows; the port number itself
+// is not kept). Returns false with the Winsock error set when no fresh socket can be made.
+bool replace_behind(SOCKET s) {
+    sockaddr_storage local{};
+    int length = sizeof(local);
+    if (native().getsockname(real(s), reinterpret_cast<sockaddr*>(&local), &length) != 0) {
+        return false;
+    }
+    const SOCKET fresh = native().wsa_socket(local.ss_family, SOCK_STREAM, IPPROTO_TCP, nullptr, 0, WSA_FLAG_OVERLAPPED);
+    if (fresh == INVALID_SOCKET) {
+        return false;
+    }
+    HANDLE port = nullptr;
+    UCHAR modes = 0;
+    {
+        std::lock_guard lock(ports_mutex);
+        port = ports[s];
+        modes = notification_modes[s];
+    }
+    native().create_io_completion_port(reinterpret_cast<HANDLE>(fresh), port, 0, 0);
+    if (modes != 0) {
+        native().set_file_completion_notification_modes(reinterpret_cast<HANDLE>(fresh), modes);
+    }
+    if (current->is_bound(s)) {
+        sockaddr_storage any{};
+        any.ss_family = local.ss_family;
+        native().bind(fresh, reinterpret_cast<sockaddr*>(&any),
+                      local.ss_family == AF_INET6 ? static_cast<int>(sizeof(sockaddr_in6)) : static_cast<int>(sizeof(sockaddr_in)));
+    }
+    SOCKET previous = INVALID_SOCKET;
+    {
+        std::lock_guard lock(ports_mutex);
+        if (const auto it = aliases.find(s); it != aliases.end()) {
+            previous = it->second;
+        }
+        aliases[s] = fresh;
+    }
+    if (previous != INVALID_SOCKET) {
+        native().closesocket(previous);  // reused before: its connection is over too
+    }
+    return true;
 }
 
 int WSAAPI fake_wsa_recv(SOCKET s, LPWSABUF buffers, DWORD count, LPDWORD received, LPDWORD flags,
@@ -116,7 +200,7 @@ int WSAAPI fake_wsa_recv(SOCKET s, LPWSABUF buffers, DWORD count, LPDWORD receiv
     if (complete) {
         return pend_with(s, overlapped, status);
     }
-    return native().wsa_recv(s, buffers, count, received, flags, overlapped, routine);
+    return native().wsa_recv(real(s), buffers, count, received, flags, overlapped, routine);
 }
 
 int WSAAPI fake_wsa_send(SOCKET s, LPWSABUF buffers, DWORD count, LPDWORD sent, DWORD flags,
@@ -129,7 +213,7 @@ int WSAAPI fake_wsa_send(SOCKET s, LPWSABUF buffers, DWORD count, LPDWORD sent, 
     if (complete) {
         return pend_with(s, overlapped, status);
     }
-    return native().wsa_send(s, buffers, count, sent, flags, overlapped, routine);
+    return native().wsa_send(real(s), buffers, count, sent, flags, overlapped, routine);
 }
 
 BOOL PASCAL fake_accept_ex(SOCKET listening, SOCKET accepting, PVOID buffer, DWORD receive_length,
@@ -138,10 +222,11 @@ BOOL PASCAL fake_accept_ex(SOCKET listening, SOCKET accepting, PVOID buffer, DWO
         return FALSE;
     }
     if (current->accept_rejects_bound() && current->is_bound(accepting)) {
+        current->count_bound_refused();
         ::WSASetLastError(WSAEINVAL);
         return FALSE;
     }
-    return real_accept_ex(listening, accepting, buffer, receive_length, local_length, remote_length, received,
+    return real_accept_ex(listening, real(accepting), buffer, receive_length, local_length, remote_length, received,
                           overlapped);
 }
 
@@ -150,7 +235,7 @@ BOOL PASCAL fake_connect_ex(SOCKET s, const sockaddr* name, int length, PVOID bu
     if (injected_failure(syscall::connect_ex)) {
         return FALSE;
     }
-    return real_connect_ex(s, name, length, buffer, send_length, sent, overlapped);
+    return real_connect_ex(real(s), name, length, buffer, send_length, sent, overlapped);
 }
 
 BOOL PASCAL fake_disconnect_ex(SOCKET s, LPOVERLAPPED overlapped, DWORD flags, DWORD reserved) {
@@ -160,7 +245,9 @@ BOOL PASCAL fake_disconnect_ex(SOCKET s, LPOVERLAPPED overlapped, DWORD flags, D
     if (!current->disconnect_emulated() || overlapped == nullptr) {
         return real_disconnect_ex(s, overlapped, flags, reserved);
     }
-    native().shutdown(s, SD_SEND);  // what Wine's own DisconnectEx does; the FIN has usually left already
+    if ((flags & TF_REUSE_SOCKET) != 0 && !replace_behind(s)) {
+        return FALSE;
+    }
     current->queue_completion(s, overlapped, 0, current->disconnect_delay());
     current->count_disconnect();
     ::WSASetLastError(WSA_IO_PENDING);
@@ -224,7 +311,7 @@ BOOL WINAPI fake_cancel(HANDLE file, LPOVERLAPPED overlapped) {
     if (injected_failure(syscall::cancel)) {
         return FALSE;
     }
-    return native().cancel_io_ex(file, overlapped);
+    return native().cancel_io_ex(real(file), overlapped);
 }
 
 }  // namespace
@@ -234,6 +321,10 @@ fault_platform::fault_platform() : random_(1) {
     table.wsa_socket = &fake_wsa_socket;
     table.bind = &fake_bind;
     table.setsockopt = &fake_setsockopt;
+    table.getsockopt = &fake_getsockopt;
+    table.getsockname = &fake_getsockname;
+    table.getpeername = &fake_getpeername;
+    table.set_file_completion_notification_modes = &fake_set_notification_modes;
     table.shutdown = &fake_shutdown;
     table.closesocket = &fake_closesocket;
     table.wsa_recv = &fake_wsa_recv;

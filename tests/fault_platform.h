@@ -79,6 +79,7 @@ public:
     // AcceptEx given an accept socket that is bound fails with WSAEINVAL, as Windows documents
     // ("sAcceptSocket ... must not be bound or connected": AcceptEx, learn.microsoft.com).
     void emulate_accept_rejects_bound_sockets();
+    [[nodiscard]] std::uint64_t bound_sockets_refused() const noexcept { return bound_refused_; }
 
     // What the seam passes on (for the trampolines; not for tests).
     struct rule;
@@ -94,6 +95,7 @@ public:
     }
     [[nodiscard]] bool accept_rejects_bound() const noexcept { return accept_rejects_bound_; }
     void count_disconnect() noexcept { ++disconnects_completed_; }
+    void count_bound_refused() noexcept { ++bound_refused_; }
 
 private:
     mutable std::mutex mutex_;
@@ -105,6 +107,7 @@ private:
     std::atomic<long long> disconnect_delay_{-1};
     std::atomic<bool> accept_rejects_bound_{false};
     std::atomic<std::uint64_t> disconnects_completed_{0};
+    std::atomic<std::uint64_t> bound_refused_{0};
     std::vector<SOCKET> bound_;
 };
 

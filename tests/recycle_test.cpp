@@ -1,8 +1,10 @@
 // Socket recycling: sockets of passively closed connections are disconnected with
 // DisconnectEx(TF_REUSE_SOCKET) and reused by AcceptEx / ConnectEx where that works. Where it
 // does not, the engine detects it and falls back to fresh sockets without the user seeing an
-// error. Wine 8 never completes DisconnectEx(TF_REUSE_SOCKET): the first one (the probe) times out
-// and recycling is switched off.
+// error. Wine 8 never completes DisconnectEx(TF_REUSE_SOCKET): the first one (the probe) is
+// overdue and recycling pauses. The fault platform plays Windows' completing DisconnectEx, so the
+// recycled paths run here too, with bytes verified.
+#include "fault_platform.h"
 #include "test_support.h"
 
 namespace wire::test {
@@ -56,6 +58,83 @@ TEST(Recycle, ChurnWorksAndReuseIsDetectedNotAssumed) {
         EXPECT_TRUE(server.features().disconnect_ex_completes);
     }
     EXPECT_EQ(client.stats().connect_failures, 0U);
+}
+
+// Answers one message, then closes first: its peer's side closes passively.
+class answer_then_close : public connection_handler {
+public:
+    void on_data(connection& c, gsl::span<const std::byte> data) override {
+        (void)c.send(data);
+        c.close();
+    }
+};
+
+// An engine that both accepts and connects (a proxy) recycles sockets of both origins. Each must
+// go back only to the call it came from: a socket recycled after ConnectEx is still bound, and
+// Windows refuses a bound accept socket in AcceptEx (WSAEINVAL), which the platform plays.
+// Fails without the origin check in socket_pool::take (accepts then draw refusals).
+TEST(Recycle, RecycledSocketsGoBackOnlyToTheCallTheyCameFrom) {
+    fault_platform platform;
+    platform.emulate_disconnect_completion();
+    platform.emulate_accept_rejects_bound_sockets();
+    engine peer;
+    listener peer_listener =
+        peer.listen(endpoint::loopback_v4(0), [] { return std::make_unique<answer_then_close>(); });
+    engine proxy;
+    listener proxy_listener =
+        proxy.listen(endpoint::loopback_v4(0), echo_factory(), listen_options{.pending_accepts = 2});
+    for (int round = 0; round < 30; ++round) {
+        const auto payload = random_bytes(64, static_cast<std::uint32_t>(round));
+        {
+            // The proxy accepts; the peer closes first: the accepted socket is recycled.
+            auto rec = std::make_shared<recorder>();
+            connection c = peer.connect(proxy_listener.local_endpoint(), std::make_unique<recording_handler>(rec));
+            ASSERT_FALSE(c.send(payload));
+            ASSERT_TRUE(eventually([&] { return rec->received_size() == payload.size(); })) << "round " << round;
+            c.close();
+            ASSERT_TRUE(eventually([&] { return rec->is_closed(); })) << "round " << round;
+            std::lock_guard lock(rec->mutex);
+            ASSERT_EQ(rec->received, payload) << "round " << round;
+        }
+        {
+            // The proxy connects; the peer answers and closes first: the connected socket is recycled.
+            auto rec = std::make_shared<recorder>();
+            connection c = proxy.connect(peer_listener.local_endpoint(), std::make_unique<recording_handler>(rec));
+            ASSERT_FALSE(c.send(payload));
+            ASSERT_TRUE(eventually([&] { return rec->is_closed(); })) << "round " << round;
+            std::lock_guard lock(rec->mutex);
+            ASSERT_EQ(rec->received, payload) << "round " << round;
+            ASSERT_EQ(rec->reason, error::end_of_stream) << "round " << round << ": " << rec->reason.message();
+        }
+    }
+    EXPECT_EQ(platform.bound_sockets_refused(), 0U);
+    EXPECT_GT(platform.disconnects_completed(), 0U);
+    const platform_features features = proxy.features();
+    EXPECT_TRUE(features.disconnect_ex_completes);
+    EXPECT_TRUE(features.disconnect_reuse_for_accept);
+    EXPECT_TRUE(features.disconnect_reuse_for_connect);
+    EXPECT_GT(proxy.stats().sockets_reused, 0U);
+    EXPECT_EQ(proxy.stats().connect_failures, 0U);
+}
+
+// On Windows DisconnectEx completes only when the transport is done, so one slow peer can make
+// the probe late. Late is not unsupported: recycling pauses, then turns on when it completes, and
+// the operation is freed then. (8d66114 switched recycling off for good after 2 s.)
+TEST(Recycle, ALateDisconnectNeitherTurnsReuseOffNorIsAbandoned) {
+    fault_platform platform;
+    platform.emulate_disconnect_completion(3s);  // past the engine's 2 s probe deadline
+    engine server;
+    listener l = server.listen(endpoint::loopback_v4(0), echo_factory(), listen_options{.pending_accepts = 2});
+    engine client;
+    churn(client, l.local_endpoint(), 3);
+    ASSERT_TRUE(eventually([&] { return server.features().disconnect_ex_probed; }));
+    ASSERT_TRUE(eventually([&] { return server.features().disconnect_ex_completes; }));
+    churn(client, l.local_endpoint(), 20);
+    EXPECT_TRUE(server.features().disconnect_reuse_for_accept);
+    EXPECT_GT(server.stats().sockets_reused, 0U);
+    client.stop();
+    server.stop();
+    EXPECT_EQ(server.stats().operations_pending, 0U);
 }
 
 TEST(Recycle, DisabledMeansNoReuse) {

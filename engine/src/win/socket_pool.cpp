@@ -11,8 +11,10 @@ socket_pool::~socket_pool() {
 }
 
 bool socket_pool::may_recycle(reuse_use origin) const noexcept {
+    const support disconnect = disconnect_.load();
     return options_.recycle_sockets && extensions_.disconnect_ex != nullptr &&
-           state(origin) != support::unsupported && disconnect_ != support::unsupported;
+           state(origin) != support::unsupported && disconnect != support::unsupported &&
+           disconnect != support::overdue;
 }
 
 void socket_pool::recycle(unique_socket socket, bool ipv6, bool skips_port, reuse_use origin) noexcept {
@@ -64,10 +66,11 @@ void socket_pool::finish(disconnect_operation* op, DWORD error) noexcept {
     const std::unique_ptr<disconnect_operation> owned(op);
     std::lock_guard lock(mutex_);
     if (in_flight_.erase(op->id) == 0) {
-        return;  // given up on (probe expired, or stop): completed after all, so now it can be freed
+        return;  // abandoned by stop(): completed after all, so now it can be freed
     }
     if (error == ERROR_SUCCESS) {
-        disconnect_ = support::supported;
+        disconnect_ = support::supported;  // also when the probe was overdue: it was only late
+        disconnect_failures_ = 0;
         if (!draining_) {
             try {
                 pooled_[op->ipv6 ? 1 : 0].push_back(pooled_socket{std::move(op->socket), op->skips_port, op->origin});
@@ -75,22 +78,20 @@ void socket_pool::finish(disconnect_operation* op, DWORD error) noexcept {
                 // the socket closes with `owned`
             }
         }
+    } else if (error != ERROR_OPERATION_ABORTED && ++disconnect_failures_ >= max_failure_streak &&
+               disconnect_ != support::supported) {
+        disconnect_ = support::unsupported;  // refused again and again, never worked: stop asking
     }
     idle_.notify_all();
 }
 
 void socket_pool::probe_expired(std::uint64_t id) noexcept {
     std::lock_guard lock(mutex_);
-    const auto found = in_flight_.find(id);
-    if (found == in_flight_.end() || disconnect_ != support::unknown) {
+    if (in_flight_.count(id) == 0 || disconnect_ != support::unknown) {
         return;  // it completed: nothing to learn here
     }
-    disconnect_ = support::unsupported;
-    disconnect_operation* abandoned = found->second;
-    in_flight_.erase(found);
-    // Close the socket, but never free the operation: its OVERLAPPED may still be written.
-    abandoned->socket.reset();
-    idle_.notify_all();
+    // Late, not refused: pause recycling until it completes (finish() turns it on then).
+    disconnect_ = support::overdue;
 }
 
 std::optional<pooled_socket> socket_pool::take(bool ipv6, reuse_use use) noexcept {
@@ -111,16 +112,22 @@ std::optional<pooled_socket> socket_pool::take(bool ipv6, reuse_use use) noexcep
 }
 
 void socket_pool::report(reuse_use use, bool worked) noexcept {
-    if (!worked) {
-        state(use).store(support::unsupported);  // one failure is proof enough: stop trying
+    std::atomic<unsigned>& streak = use == reuse_use::accept ? accept_failures_ : connect_failures_;
+    if (worked) {
+        streak = 0;
+        support expected = support::unknown;
+        state(use).compare_exchange_strong(expected, support::supported);
         return;
     }
-    support expected = support::unknown;
-    state(use).compare_exchange_strong(expected, support::supported);
+    // That socket is lost (the caller goes on with a new one); the feature only after a streak.
+    if (streak.fetch_add(1) + 1 >= max_failure_streak) {
+        state(use).store(support::unsupported);
+    }
 }
 
 bool socket_pool::supported(reuse_use use) const noexcept { return state(use) == support::supported; }
 
+// stop() only: the cancels are made under the pool's lock (no data path is running any more).
 void socket_pool::drain() noexcept {
     std::unique_lock lock(mutex_);
     draining_ = true;
@@ -133,7 +140,7 @@ void socket_pool::drain() noexcept {
         disconnect_ == support::supported ? std::chrono::milliseconds(10'000) : std::chrono::milliseconds(200);
     if (!idle_.wait_for(lock, bound, [this] { return in_flight_.empty(); })) {
         for (const auto& [id, op] : in_flight_) {
-            op->socket.reset();  // abandoned like an expired probe: never freed
+            op->socket.reset();  // abandoned: freed only if it completes after all (finish)
         }
         in_flight_.clear();
     }

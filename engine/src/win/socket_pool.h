@@ -2,17 +2,20 @@
 // Sockets recycled with DisconnectEx(TF_REUSE_SOCKET), kept for the next AcceptEx or ConnectEx so
 // churn costs fewer socket creations and port associations.
 //
-// Support is detected, not assumed: each use (accept, connect) starts "unknown", becomes
-// "supported" after the first recycled socket that worked, and "unsupported" after the first that
-// failed in a way only reuse explains (Wine 8: ConnectEx on a reused socket fails with WSAEISCONN);
-// then no more sockets are taken from the pool for that use.
+// Support is detected, not assumed: each use (accept, connect) starts "unknown" and becomes
+// "supported" after the first recycled socket that worked. A recycled socket that fails costs
+// that one socket (the call goes on with a new one), not the feature: only max_failure_streak
+// failures in a row with no success between them mark the use "unsupported" (Wine 8: ConnectEx
+// on a reused socket always fails with WSAEISCONN), and no more sockets are taken for it.
 //
 // Only sockets closed passively (the peer's FIN came first) are recycled: they have no TIME_WAIT,
 // so DisconnectEx completes at once on Windows. Whether it completes at all is learnt from the
-// first one (the probe; no other is issued meanwhile): under Wine 8 it stays pending for ever, even
-// when cancelled or closed. A probe that has not completed after probe_timeout marks recycling
-// unsupported; its operation is then deliberately never freed (the kernel could still write to its
-// OVERLAPPED), a one-off leak of a few dozen bytes per engine.
+// first one (the probe; no other is issued meanwhile). On Windows it completes when the
+// transport is done (the peer's ACK of our FIN, retransmissions), so a slow peer can make it
+// late: a probe not completed after probe_timeout only pauses recycling ("overdue": no more
+// DisconnectEx, no explicit FINs) until it completes, which then turns it on. Under Wine 8 it
+// never completes, even when cancelled or closed: recycling stays paused, and stop() abandons
+// that one operation rather than free an OVERLAPPED the kernel could still write to.
 //
 // A recycled socket goes back only to the call it came from: accepted sockets to AcceptEx,
 // connected ones to ConnectEx. Microsoft's ConnectEx documentation: after
@@ -85,7 +88,7 @@ public:
     void recycle(unique_socket socket, bool ipv6, bool skips_port, reuse_use origin) noexcept;
     // Whether recycle() might keep a socket of this origin (false once it is known it never will).
     [[nodiscard]] bool may_recycle(reuse_use origin) const noexcept;
-    // Whether DisconnectEx(TF_REUSE_SOCKET) completes here (false while unknown).
+    // Whether DisconnectEx(TF_REUSE_SOCKET) completes here (false while unknown or overdue).
     [[nodiscard]] bool disconnect_completes() const noexcept { return disconnect_ == support::supported; }
     [[nodiscard]] bool disconnect_probed() const noexcept { return disconnect_ != support::unknown; }
 
@@ -111,7 +114,9 @@ private:
         bool skips_port;
         reuse_use origin;
     };
-    enum class support : int { unknown, supported, unsupported };
+    // overdue: only for disconnect_, a probe that has not completed yet after probe_timeout.
+    enum class support : int { unknown, supported, unsupported, overdue };
+    static constexpr unsigned max_failure_streak = 3;
     static constexpr std::size_t max_pooled = 256;  // per family: bounded, whatever the churn
 
     static constexpr std::chrono::seconds probe_timeout{2};
@@ -130,6 +135,9 @@ private:
     std::atomic<support> accept_{support::unknown};
     std::atomic<support> connect_{support::unknown};
     std::atomic<support> disconnect_{support::unknown};
+    std::atomic<unsigned> accept_failures_{0};  // failures in a row, per use
+    std::atomic<unsigned> connect_failures_{0};
+    unsigned disconnect_failures_ = 0;  // guarded by mutex_
     std::uint64_t next_id_ = 1;
     std::mutex mutex_;
     std::condition_variable idle_;
