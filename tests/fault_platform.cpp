@@ -314,6 +314,13 @@ BOOL WINAPI fake_cancel(HANDLE file, LPOVERLAPPED overlapped) {
     return native().cancel_io_ex(real(file), overlapped);
 }
 
+LPVOID WINAPI fake_virtual_alloc(LPVOID address, SIZE_T size, DWORD type, DWORD protect) {
+    if (injected_failure(syscall::memory)) {
+        return nullptr;
+    }
+    return native().virtual_alloc(address, size, type, protect);
+}
+
 }  // namespace
 
 fault_platform::fault_platform() : random_(1) {
@@ -334,6 +341,7 @@ fault_platform::fault_platform() : random_(1) {
     table.post_queued_completion_status = &fake_post;
     table.get_queued_completion_status_ex = &fake_dequeue;
     table.cancel_io_ex = &fake_cancel;
+    table.virtual_alloc = &fake_virtual_alloc;
     current = this;
     detail::install_system_calls(&table);
 }

@@ -38,6 +38,7 @@ enum class syscall : unsigned {
     dequeue,    // GetQueuedCompletionStatusEx
     cancel,     // CancelIoEx
     associate,  // CreateIoCompletionPort on an existing handle
+    memory,     // VirtualAlloc (receive buffers): a failure returns nullptr
     count_,
 };
 

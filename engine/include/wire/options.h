@@ -65,6 +65,14 @@ struct engine_options {
     // runs on a worker, must not block or throw. Connections the engine closes later (idle_timeout)
     // report their reason to their handler's on_close instead.
     std::function<void(const endpoint& remote, std::error_code reason)> on_rejected;
+    // Told when a listener's accepts fail for want of resources (WSAENOBUFS, WSAEMFILE, no memory,
+    // network down...): the listener backs off (each failed accept is retried after 10 ms,
+    // doubling to at most 1 s, back to immediate after the first success) instead of spinning, and
+    // this observer hears of it at most once per second per listener: the listening address, the
+    // latest error, and how many failures there were since the previous report. A client that
+    // resets before its accept completes is routine and not reported. Runs on a worker or the
+    // timer thread; must not block or throw.
+    std::function<void(const endpoint& local, std::error_code error, std::uint64_t failures)> on_accept_failure;
 };
 
 struct listen_options {

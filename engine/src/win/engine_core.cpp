@@ -58,9 +58,9 @@ constexpr std::size_t max_bulk_receive_buffer = 1U << 20;  // unless receive_buf
 // spares costs one allocation call, so the pool, not this, is what the data path uses.
 buffer_pool::allocator page_allocator() noexcept {
     return {[](std::size_t size) noexcept -> std::byte* {
-                return static_cast<std::byte*>(::VirtualAlloc(nullptr, size, MEM_RESERVE | MEM_COMMIT, PAGE_READWRITE));
+                return static_cast<std::byte*>(sys().virtual_alloc(nullptr, size, MEM_RESERVE | MEM_COMMIT, PAGE_READWRITE));
             },
-            [](std::byte* block, std::size_t /*size*/) noexcept { ::VirtualFree(block, 0, MEM_RELEASE); }};
+            [](std::byte* block, std::size_t /*size*/) noexcept { sys().virtual_free(block, 0, MEM_RELEASE); }};
 }
 
 }  // namespace

@@ -14,9 +14,29 @@ namespace wire::detail {
 
 namespace {
 
-// When no accept socket can be created (out of sockets or memory), retry after this long instead
-// of spinning.
-constexpr std::chrono::milliseconds socket_shortage_retry{100};
+// Running out: the first retry of a failed accept waits this long, each further one twice as
+// long, up to the cap; a success resets it. Bounds the retry rate at pending_accepts per cap.
+constexpr std::chrono::milliseconds first_backoff{10};
+constexpr std::chrono::milliseconds max_backoff{1000};
+constexpr std::chrono::seconds report_interval{1};
+
+// A back-off timer's packet: no outcome to handle, only an accept to issue again.
+constexpr DWORD retry_packet = ERROR_RETRY;
+
+// Failures that belong to one would-be connection (its client reset or gave up before the accept
+// completed): routine, re-issued at once. Anything else means the system is short of something.
+bool is_routine_accept_failure(DWORD error) noexcept {
+    switch (error) {
+    case WSAECONNRESET:
+    case ERROR_NETNAME_DELETED:
+    case WSAECONNABORTED:
+    case ERROR_CONNECTION_ABORTED:
+    case ERROR_OPERATION_ABORTED:
+        return true;
+    default:
+        return false;
+    }
+}
 
 void cancel_by_name(SOCKET socket, operation& op) noexcept {
     if (socket != INVALID_SOCKET) {
@@ -113,8 +133,10 @@ bool listener_impl::issue_accept(accept_operation& op, DWORD& error) noexcept {
             std::error_code ec;
             op.socket = make_tcp_socket(ipv6_, ec);
             if (ec) {
-                retry_later(op);
-                return false;
+                // Out of sockets or memory: finishes at once, and accept_loop backs off.
+                error = ec.category() == std::system_category() ? static_cast<DWORD>(ec.value())
+                                                               : static_cast<DWORD>(WSAENOBUFS);
+                return true;
             }
         }
         op.socket_value.store(op.socket.get());
@@ -157,15 +179,37 @@ void listener_impl::cancel_if_closed(lock_type& lock, accept_operation& op) noex
     lock.lock();
 }
 
-void listener_impl::retry_later(accept_operation& op) noexcept {
+void listener_impl::back_off(accept_operation& op, DWORD error) noexcept {
+    long long delay = backoff_ms_.load(std::memory_order_relaxed);
+    delay = delay == 0 ? first_backoff.count() : std::min(delay * 2, static_cast<long long>(max_backoff.count()));
+    backoff_ms_.store(delay, std::memory_order_relaxed);
+
+    std::uint64_t failures = 0;
+    {
+        const auto now = std::chrono::steady_clock::now();
+        std::lock_guard lock(mutex_);
+        ++unreported_failures_;
+        if (now - last_report_ >= report_interval) {
+            failures = std::exchange(unreported_failures_, 0);
+            last_report_ = now;
+        }
+    }
+    if (failures > 0 && context_.options.on_accept_failure) {
+        try {
+            context_.options.on_accept_failure(local_, to_error_code(error), failures);
+        } catch (...) {
+            // An observer must not throw; if it does, the back-off still happens.
+        }
+    }
+    // The accept's unit stays held until the retry packet has been handled.
     try {
-        context_.timers.schedule_after(socket_shortage_retry, [weak = weak_from_this(), &op] {
+        context_.timers.schedule_after(std::chrono::milliseconds(delay), [weak = weak_from_this(), &op] {
             if (const auto self = weak.lock()) {
-                self->context_.port.post(op, WSAENOBUFS);
+                self->context_.port.post(op, retry_packet);
             }
         });
     } catch (const std::bad_alloc&) {
-        context_.port.post(op, WSAENOBUFS);  // no memory for a timer either: go round the port
+        context_.port.post(op, retry_packet);  // no memory for a timer either: go round the port
     }
 }
 
@@ -211,11 +255,18 @@ void listener_impl::accept_loop(accept_operation& op, DWORD error) noexcept {
         lock.unlock();
 
         accepted_socket accepted;
-        if (error != ERROR_SUCCESS || !op.socket || !take_accepted(op, accepted)) {
-            // A client that reset before its accept completed, or a socket shortage: routine.
+        if (error == ERROR_SUCCESS && op.socket && take_accepted(op, accepted)) {
+            backoff_ms_.store(0, std::memory_order_relaxed);
+        } else if (error != retry_packet) {
             engine_counters::add(context_.counters->accept_failures);
             op.socket_value.store(INVALID_SOCKET);
             op.socket.reset();
+            if (error != ERROR_SUCCESS && !is_routine_accept_failure(error)) {
+                back_off(op, error);  // the accept's unit goes with the retry
+                lock.lock();
+                finish_issue(lock);
+                return;
+            }
         }
         DWORD next_error = 0;
         const bool finished_at_once = issue_accept(op, next_error);

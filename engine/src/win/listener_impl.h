@@ -25,6 +25,8 @@
 
 #include <array>
 #include <atomic>
+#include <chrono>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <system_error>
@@ -70,7 +72,9 @@ private:
     // After an AcceptEx went pending: if close() ran meanwhile it may have missed it.
     void cancel_if_closed(lock_type& lock, accept_operation& op) noexcept;
     [[nodiscard]] bool take_accepted(accept_operation& op, accepted_socket& out) noexcept;
-    void retry_later(accept_operation& op) noexcept;
+    // Running out (see engine_options::on_accept_failure): counts and reports the failure, and
+    // re-issues `op` after the current back-off instead of at once.
+    void back_off(accept_operation& op, DWORD error) noexcept;
     void hand_over(accepted_socket accepted) noexcept;
     void reject(unique_socket& socket, const endpoint& remote, std::error_code reason) noexcept;
     // Takes a unit for a call made without the lock; false once closed.
@@ -92,11 +96,14 @@ private:
     enum class inheritance : int { unknown, inherited, not_inherited };
     std::atomic<inheritance> no_delay_inherited_{inheritance::unknown};
     std::vector<std::unique_ptr<accept_operation>> ops_;
+    std::atomic<long long> backoff_ms_{0};  // 0 after a success; else the next retry's delay
 
     slim_mutex mutex_;
     bool closed_ = false;
     unsigned pending_ = 0;
     unsigned issuing_ = 0;
+    std::uint64_t unreported_failures_ = 0;  // since the last on_accept_failure report
+    std::chrono::steady_clock::time_point last_report_{};
 };
 
 }  // namespace wire::detail

@@ -25,6 +25,8 @@ constexpr system_calls native_table{
     &::PostQueuedCompletionStatus,
     &::GetQueuedCompletionStatusEx,
     &::CancelIoEx,
+    &::VirtualAlloc,
+    &::VirtualFree,
 };
 
 std::atomic<const system_calls*> installed{&native_table};

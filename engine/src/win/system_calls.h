@@ -32,6 +32,9 @@ struct system_calls {
     decltype(&::PostQueuedCompletionStatus) post_queued_completion_status;
     decltype(&::GetQueuedCompletionStatusEx) get_queued_completion_status_ex;
     decltype(&::CancelIoEx) cancel_io_ex;
+    // Receive buffers' memory (engine_core's page allocator), so tests can make it run out.
+    decltype(&::VirtualAlloc) virtual_alloc;
+    decltype(&::VirtualFree) virtual_free;
 };
 
 // The operating system's own functions.
