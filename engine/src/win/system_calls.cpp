@@ -6,7 +6,9 @@ namespace wire::detail {
 
 namespace {
 
-constexpr system_calls native_table{
+// Not constexpr: the address of a function imported from a DLL is not a constant expression for
+// every compiler (clang, MSVC). The pointer to it below is, so `installed` is constant-initialized.
+const system_calls native_table{
     &::WSASocketW,
     &::bind,
     &::listen,
