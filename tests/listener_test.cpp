@@ -4,6 +4,30 @@
 namespace wire::test {
 namespace {
 
+TEST(Listener, OptionsOutOfRangeAreRefusedWithTheFieldNamed) {
+    // At 8d66114 the engine clamped dequeue_batch = 0 to 1 and pending_accepts = 0 to 1 silently.
+    engine_options bad;
+    bad.dequeue_batch = 0;
+    try {
+        engine refused(bad);
+        ADD_FAILURE() << "an engine with dequeue_batch = 0 was constructed";
+    } catch (const std::invalid_argument& e) {
+        EXPECT_STREQ(e.what(), "engine_options::dequeue_batch must be 1..1024, got 0");
+    }
+    engine e;
+    try {
+        listener l = e.listen(endpoint::loopback_v4(0), echo_factory(), listen_options{.pending_accepts = 0});
+        ADD_FAILURE() << "a listener with pending_accepts = 0 was opened";
+    } catch (const std::invalid_argument& x) {
+        EXPECT_STREQ(x.what(), "listen_options::pending_accepts must be 1..1024, got 0");
+    }
+    // The engine refused nothing else: it still listens and serves.
+    listener l = e.listen(endpoint::loopback_v4(0), echo_factory());
+    blocking_client client(l.local_endpoint());
+    ASSERT_TRUE(client.send_all(random_bytes(10, 4)));
+    EXPECT_EQ(client.receive_exactly(10).size(), 10U);
+}
+
 TEST(Listener, KeepsAcceptingAfterHundredsOfResets) {
     engine e;
     listener l = e.listen(endpoint::loopback_v4(0), echo_factory(), listen_options{.pending_accepts = 8});

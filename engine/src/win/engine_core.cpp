@@ -2,6 +2,7 @@
 
 #include <wire/error.h>
 
+#include "core/options_validation.h"
 #include "win/connection_impl.h"
 #include "win/error_mapping.h"
 #include "win/listener_impl.h"
@@ -68,7 +69,7 @@ buffer_pool::allocator page_allocator() noexcept {
 }  // namespace
 
 engine_core::engine_core(const engine_options& options)
-    : options_(normalized(options)),
+    : options_((validate(options), normalized(options))),  // throws std::invalid_argument before anything starts
       receive_buffers_(options_.receive_buffer_size, spare_receive_buffers, page_allocator()),
       bulk_receive_buffers_(std::max(options_.receive_buffer_size,
                                      std::min(bulk_factor * options_.receive_buffer_size, max_bulk_receive_buffer)),
