@@ -47,6 +47,18 @@ void set_no_delay(SOCKET s) noexcept {
     ::setsockopt(s, IPPROTO_TCP, TCP_NODELAY, reinterpret_cast<const char*>(&on), sizeof(on));
 }
 
+bool set_exclusive_address_use(SOCKET s) noexcept {
+    const BOOL on = TRUE;
+    return ::setsockopt(s, SOL_SOCKET, SO_EXCLUSIVEADDRUSE, reinterpret_cast<const char*>(&on), sizeof(on)) == 0;
+}
+
+bool has_exclusive_address_use(SOCKET s) noexcept {
+    DWORD value = 0;  // zeroed: Wine writes a single byte for boolean options
+    int length = static_cast<int>(sizeof(value));
+    return ::getsockopt(s, SOL_SOCKET, SO_EXCLUSIVEADDRUSE, reinterpret_cast<char*>(&value), &length) == 0 &&
+           value != 0;
+}
+
 bool has_no_delay(SOCKET s) noexcept {
     DWORD value = 0;  // zeroed: Wine writes a single byte for boolean options
     int length = static_cast<int>(sizeof(value));
