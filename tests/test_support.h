@@ -8,6 +8,8 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <random>
@@ -34,6 +36,44 @@ bool eventually(Predicate done, std::chrono::milliseconds limit = 30s) {
     }
     return true;
 }
+
+// Ends the process with a failure when what it guards does not finish in time: a deadlocked
+// stop() must show up as a failing test at once, not as CTest's timeout (120 s) or a hung suite.
+// std::_Exit because nothing else can be trusted to return: the hung thread holds locks.
+// The limit only bounds a hang; tests never assert on how long something took.
+class watchdog {
+public:
+    watchdog(std::string what, std::chrono::milliseconds limit)
+        : what_(std::move(what)), thread_([this, limit] { watch(limit); }) {}
+    ~watchdog() {
+        {
+            std::lock_guard lock(mutex_);
+            done_ = true;
+        }
+        done_changed_.notify_all();
+        thread_.join();
+    }
+    watchdog(const watchdog&) = delete;
+    watchdog& operator=(const watchdog&) = delete;
+
+private:
+    void watch(std::chrono::milliseconds limit) {
+        std::unique_lock lock(mutex_);
+        if (!done_changed_.wait_for(lock, limit, [this] { return done_; })) {
+            std::fflush(stdout);
+            std::fprintf(stderr, "\n[  FAILED  ] watchdog: %s did not finish within %lld ms (hang or deadlock)\n",
+                         what_.c_str(), static_cast<long long>(limit.count()));
+            std::fflush(stderr);
+            std::_Exit(1);
+        }
+    }
+
+    std::string what_;
+    std::mutex mutex_;
+    std::condition_variable done_changed_;
+    bool done_ = false;
+    std::thread thread_;  // last: starts once the members it reads exist
+};
 
 inline std::vector<std::byte> random_bytes(std::size_t size, std::uint32_t seed) {
     std::vector<std::byte> out(size);

@@ -85,5 +85,38 @@ TEST(TimerQueue, CallbackMayScheduleAnother) {
     ASSERT_TRUE(wait_until([&] { return ran.load() == 2; }));
 }
 
+TEST(TimerQueue, HugeDelaysSaturateInsteadOfFiringAtOnce) {
+    // now() + milliseconds::max() overflowed (at 8d66114 the conversion to nanoseconds alone did):
+    // the deadline landed anywhere, in the past as often as not, and the callback ran at once.
+    timer_queue timers;
+    std::atomic<int> ran{0};
+    timers.schedule_after(std::chrono::milliseconds::max(), [&] { ++ran; });
+    timers.schedule_after(std::chrono::hours::max(), [&] { ++ran; });
+    timers.schedule_after(timer_queue::clock::duration::max(), [&] { ++ran; });
+    std::atomic<bool> marker{false};
+    timers.schedule_after(10ms, [&] { marker = true; });
+    ASSERT_TRUE(wait_until([&] { return marker.load(); }));
+    EXPECT_EQ(ran.load(), 0);
+    EXPECT_EQ(timers.pending(), 3U);
+}
+
+TEST(TimerQueue, FarDeadlineDoesNotMakeTheThreadSpin) {
+    // A deadline at time_point::max() (where huge delays now saturate to) must not reach the
+    // standard library's deadline conversion, which overflows for it (MinGW's libstdc++ adds it
+    // to system_clock::now()); the queue waits in bounded slices instead. A sleeping thread wakes
+    // a handful of times at most, one whose waits return at once would wake millions of times.
+    timer_queue timers;
+    timers.schedule_after(std::chrono::milliseconds::max(), [] {});
+    timers.schedule(timer_queue::clock::time_point::max(), [] {});
+    ASSERT_TRUE(wait_until([&] { return timers.wakeups() >= 1; }));
+    const auto before = timers.wakeups();
+    std::this_thread::sleep_for(200ms);  // not a measurement: long enough for a spin to show
+    EXPECT_LT(timers.wakeups() - before, 100U);
+    // And it still wakes for a nearer deadline.
+    std::atomic<bool> near_ran{false};
+    timers.schedule_after(1ms, [&] { near_ran = true; });
+    EXPECT_TRUE(wait_until([&] { return near_ran.load(); }));
+}
+
 }  // namespace
 }  // namespace wire::detail

@@ -1,6 +1,7 @@
 // The public engine facade: owns the engine core and forwards to it.
 #include <wire/engine.h>
 
+#include "core/options_validation.h"
 #include "win/connection_impl.h"
 #include "win/engine_core.h"
 #include "win/listener_impl.h"
@@ -54,6 +55,7 @@ listener engine::listen(const endpoint& local, handler_factory make_handler, lis
     if (!make_handler) {
         throw std::invalid_argument("wire::engine::listen: the handler factory is empty");
     }
+    detail::validate(options);
     auto impl = std::make_shared<detail::listener_impl>(core_->context(), std::move(make_handler), options);
     if (const std::error_code ec = impl->open(local); ec) {
         throw std::system_error(ec, "listen on " + local.to_string());

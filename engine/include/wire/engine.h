@@ -18,7 +18,8 @@ class engine_core;
 
 class engine {
 public:
-    // Starts Winsock, the completion port and the workers. Throws std::system_error on failure
+    // Starts Winsock, the completion port and the workers. Throws std::invalid_argument naming the
+    // field when an option is out of its range (see options.h), std::system_error on failure
     // (set-up is the only place the engine throws).
     explicit engine(engine_options options = {});
     // Stops (see stop()). Handles that outlive the engine stay safe to use; they report closed.
@@ -29,7 +30,8 @@ public:
     engine& operator=(const engine&) = delete;
 
     // Listens on `local` and calls `make_handler` once per accepted connection (on a worker).
-    // Throws std::system_error when the address cannot be bound.
+    // Throws std::system_error when the address cannot be bound, std::invalid_argument when an
+    // option is out of its range.
     [[nodiscard]] listener listen(const endpoint& local, handler_factory make_handler,
                                   listen_options options = {});
 

@@ -28,33 +28,41 @@ enum class receive_mode {
     zero_byte,
 };
 
+// The engine checks every field when it is constructed and throws std::invalid_argument naming
+// the first one out of its range (e.g. "engine_options::dequeue_batch must be 1..1024, got 0").
+// Each field's range is given beside it; "0: ..." marks the fields where 0 asks for a default.
 struct engine_options {
-    unsigned worker_threads = 0;         // 0: one per logical processor
-    unsigned dequeue_batch = 64;         // entries per GetQueuedCompletionStatusEx call
-    std::size_t receive_buffer_size = 16 * 1024;  // bytes per receive
-    std::size_t send_queue_cap = 4 * 1024 * 1024;  // queued bytes per connection before send refuses
-    std::size_t send_queue_low_water = 0;  // on_drained when the queue falls to this (0: cap / 4)
+    unsigned worker_threads = 0;         // 0: one per logical processor; else 1..1024
+    unsigned dequeue_batch = 64;         // entries per GetQueuedCompletionStatusEx call: 1..1024
+    std::size_t receive_buffer_size = 16 * 1024;  // bytes per receive: 512..16 MiB
+    std::size_t send_queue_cap = 4 * 1024 * 1024;  // queued bytes per connection before send refuses: >= 1
+    // on_drained when the queue falls to this. 0: cap / 4; else below send_queue_cap.
+    std::size_t send_queue_low_water = 0;
     // All send queues together. Past it send() refuses with error::send_queue_full a connection
     // that already has bytes queued beyond its guaranteed share; on_drained follows as its own
     // queue drains. 0: no engine-wide bound.
     std::size_t max_buffered_bytes = std::size_t{1} << 30;
     // What each connection may always queue, whatever that total: its queue up to this size, and
     // any one buffer into an empty queue. So peers that do not read cannot starve those that do;
-    // the total may pass max_buffered_bytes by that much per connection.
+    // the total may pass max_buffered_bytes by that much per connection. At most send_queue_cap.
     std::size_t send_queue_guaranteed = 64 * 1024;
-    std::size_t max_connections = 10'000;  // open connections (accepted + connected); excess closed at once
-    std::chrono::milliseconds connect_timeout{10'000};
-    std::chrono::milliseconds close_timeout{5'000};  // graceful close: wait this long for the peer's FIN
+    // Open connections (accepted + connected); excess closed at once. At least 1.
+    std::size_t max_connections = 10'000;
+    // Durations: none may be negative. Very large ones (milliseconds::max()) mean "practically
+    // never": deadlines saturate instead of overflowing.
+    std::chrono::milliseconds connect_timeout{10'000};  // positive
+    // Graceful close: wait this long for the peer's FIN (0: abort at once).
+    std::chrono::milliseconds close_timeout{5'000};
     // Close connections that neither receive nor send this long, with error::idle_timeout (0: never).
     std::chrono::milliseconds idle_timeout{0};
-    std::chrono::milliseconds stop_timeout{2'000};   // stop(): graceful phase before aborting the rest
+    std::chrono::milliseconds stop_timeout{2'000};   // stop(): graceful phase before aborting the rest (0: none)
     // FILE_SKIP_COMPLETION_PORT_ON_SUCCESS: handle synchronous completions inline (fewer dequeues).
     bool skip_completion_port_on_success = true;
-    unsigned max_inline_completions = 16;  // in a row per connection, then yield through the port
+    unsigned max_inline_completions = 16;  // in a row per connection, then yield through the port: >= 1
     // Idle connections hold no receive buffer in adaptive and zero_byte modes; buffers come from
     // a shared pool once data has arrived.
     receive_mode receive = receive_mode::adaptive;
-    // adaptive: a buffered receive that has seen no data this long gives its buffer back.
+    // adaptive: a buffered receive that has seen no data this long gives its buffer back. Positive.
     std::chrono::milliseconds receive_park_after{1'000};
     // Reuse sockets with DisconnectEx(TF_REUSE_SOCKET) where the platform supports it.
     bool recycle_sockets = true;
@@ -75,9 +83,10 @@ struct engine_options {
     std::function<void(const endpoint& local, std::error_code error, std::uint64_t failures)> on_accept_failure;
 };
 
+// Checked by engine::listen, which throws std::invalid_argument naming the field out of range.
 struct listen_options {
-    unsigned pending_accepts = 16;  // AcceptEx calls kept posted
-    int backlog = 512;              // listen() backlog (SOMAXCONN caps it)
+    unsigned pending_accepts = 16;  // AcceptEx calls kept posted: 1..1024
+    int backlog = 512;              // listen() backlog (SOMAXCONN caps it; 0: SOMAXCONN); not negative
     bool dual_stack = false;        // IPv6 listener also accepts IPv4 (IPV6_V6ONLY off)
 };
 

@@ -1,6 +1,19 @@
 #include "core/timer_queue.h"
 
+#include <algorithm>
+
 namespace wire::detail {
+
+namespace {
+
+// The longest single wait. A saturated deadline is time_point::max(), and the standard libraries
+// convert a steady_clock deadline by arithmetic that such a value overflows: libstdc++ without
+// pthread_cond_clockwait (MinGW) adds the remaining time to system_clock::now(), signed overflow
+// (under winpthreads it happens to sleep until notified; nothing promises that). Waiting in
+// slices keeps every conversion in range; a far deadline then costs one look per slice.
+constexpr std::chrono::hours longest_wait{24};
+
+}  // namespace
 
 timer_queue::timer_queue() : thread_([this] { run(); }) {}
 
@@ -60,9 +73,15 @@ std::size_t timer_queue::pending() const noexcept {
     return deadlines_.size();
 }
 
+std::uint64_t timer_queue::wakeups() const noexcept {
+    std::lock_guard lock(mutex_);
+    return wakeups_;
+}
+
 void timer_queue::run() {
     std::unique_lock lock(mutex_);
     while (!stopping_) {
+        ++wakeups_;
         if (by_deadline_.empty()) {
             wake_.wait(lock, [this] { return stopping_ || !by_deadline_.empty(); });
             continue;
@@ -71,7 +90,8 @@ void timer_queue::run() {
         if (clock::now() < next) {
             // Sleep until that deadline, or until an earlier one is scheduled, or stop; then look
             // again (a cancelled deadline only costs one early look).
-            wake_.wait_until(lock, next, [this, next] {
+            const auto until = std::min(next, saturating_add(clock::now(), longest_wait));
+            wake_.wait_until(lock, until, [this, next] {
                 return stopping_ || (!by_deadline_.empty() && by_deadline_.begin()->first < next);
             });
             continue;

@@ -10,16 +10,6 @@
 
 namespace wire::detail {
 
-namespace {
-
-// How a receive the idle sweep cancelled (to park it) may complete: Windows reports
-// ERROR_OPERATION_ABORTED, and may report ERROR_NETNAME_DELETED for a socket-level cancel.
-bool is_cancellation(DWORD error) noexcept {
-    return error == ERROR_OPERATION_ABORTED || error == ERROR_REQUEST_ABORTED || error == ERROR_NETNAME_DELETED;
-}
-
-}  // namespace
-
 // ---- connect -----------------------------------------------------------------------------------
 
 void connection_impl::on_connect(operation& op, DWORD error, DWORD /*bytes*/) noexcept {
@@ -160,7 +150,8 @@ void connection_impl::receive_loop(DWORD error, DWORD bytes) noexcept {
             }
             continue;
         }
-        if (error != ERROR_SUCCESS && is_cancellation(error) && receiver_.take_park_request()) {
+        if (error != ERROR_SUCCESS && receiver_.take_park_request() &&
+            to_error_code(error, cancellation::by_engine) == error::aborted) {
             // Cancelled by the idle sweep (a close leaves the state closed instead): the
             // connection is quiet. Had data arrived first, the receive would have completed with
             // it and the cancel found nothing: no byte is lost either way.

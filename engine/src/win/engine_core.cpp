@@ -2,6 +2,7 @@
 
 #include <wire/error.h>
 
+#include "core/options_validation.h"
 #include "win/connection_impl.h"
 #include "win/error_mapping.h"
 #include "win/listener_impl.h"
@@ -66,7 +67,7 @@ buffer_pool::allocator page_allocator() noexcept {
 }  // namespace
 
 engine_core::engine_core(const engine_options& options)
-    : options_(normalized(options)),
+    : options_((validate(options), normalized(options))),  // throws std::invalid_argument before anything starts
       counters_(std::make_shared<engine_counters>()),
       port_(options_.worker_threads, options_.skip_completion_port_on_success, *counters_, timers_),
       extensions_(extension_functions::load()),

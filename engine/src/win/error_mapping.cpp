@@ -33,11 +33,12 @@ DWORD completion_error(const OVERLAPPED& overlapped) noexcept {
     return convert != nullptr ? static_cast<DWORD>(convert(status)) : static_cast<DWORD>(ERROR_GEN_FAILURE);
 }
 
-std::error_code to_error_code(DWORD error) noexcept {
+std::error_code to_error_code(DWORD error, cancellation who) noexcept {
     switch (error) {
     case ERROR_SUCCESS:
         return {};
     case ERROR_OPERATION_ABORTED:  // == WSA_OPERATION_ABORTED
+    case ERROR_REQUEST_ABORTED:    // 1235: the request was aborted (a cancelled or closed handle)
     case error_handles_closed:
     case ERROR_INVALID_HANDLE:
     case WSAENOTSOCK:
@@ -45,6 +46,9 @@ std::error_code to_error_code(DWORD error) noexcept {
         return make_error_code(error::aborted);
     case ERROR_NETNAME_DELETED:
     case WSAECONNRESET:
+        if (who == cancellation::by_engine) {
+            return make_error_code(error::aborted);  // our own close, not the peer's reset
+        }
         return {WSAECONNRESET, std::system_category()};
     case ERROR_CONNECTION_REFUSED:
     case ERROR_PORT_UNREACHABLE:
@@ -64,8 +68,10 @@ std::error_code to_error_code(DWORD error) noexcept {
         return {WSAEISCONN, std::system_category()};
     case ERROR_NO_DATA:  // 232: Wine's ESHUTDOWN
         return {WSAESHUTDOWN, std::system_category()};
+    case ERROR_HANDLE_EOF:           // 38
     case ERROR_GRACEFUL_DISCONNECT:  // 1226
-        return {WSAEDISCON, std::system_category()};
+    case WSAEDISCON:
+        return make_error_code(error::end_of_stream);
     case ERROR_DUP_NAME:  // 52
     case ERROR_SHARING_VIOLATION:  // 32: Wine's EADDRINUSE
         return {WSAEADDRINUSE, std::system_category()};

@@ -65,6 +65,8 @@ std::error_code listener_impl::open(const endpoint& local) {
             return last_socket_error();
         }
     }
+    // Before bind, as the option requires; refused by the platform: carry on (see the helper).
+    (void)set_exclusive_address_use(socket_.get());
     if (sys().bind(socket_.get(), as_sockaddr(local), local.size()) == SOCKET_ERROR) {
         return last_socket_error();
     }

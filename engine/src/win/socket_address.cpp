@@ -48,6 +48,18 @@ void set_no_delay(SOCKET s) noexcept {
     sys().setsockopt(s, IPPROTO_TCP, TCP_NODELAY, reinterpret_cast<const char*>(&on), sizeof(on));
 }
 
+bool set_exclusive_address_use(SOCKET s) noexcept {
+    const BOOL on = TRUE;
+    return sys().setsockopt(s, SOL_SOCKET, SO_EXCLUSIVEADDRUSE, reinterpret_cast<const char*>(&on), sizeof(on)) == 0;
+}
+
+bool has_exclusive_address_use(SOCKET s) noexcept {
+    DWORD value = 0;  // zeroed: Wine writes a single byte for boolean options
+    int length = static_cast<int>(sizeof(value));
+    return sys().getsockopt(s, SOL_SOCKET, SO_EXCLUSIVEADDRUSE, reinterpret_cast<char*>(&value), &length) == 0 &&
+           value != 0;
+}
+
 bool has_no_delay(SOCKET s) noexcept {
     DWORD value = 0;  // zeroed: Wine writes a single byte for boolean options
     int length = static_cast<int>(sizeof(value));
