@@ -51,7 +51,7 @@ PROPS_REQUIRED = (
     ("/utf-8", [("AdditionalOptions", "/utf-8")]),
     ("/EHsc", [("ExceptionHandling", "Sync"), ("AdditionalOptions", "/EHsc")]),
     *((d, [("PreprocessorDefinitions", d)]) for d in (
-        "_WIN32_WINNT=0x0A00", "WINVER=0x0A00", "UNICODE", "_UNICODE", "WIN32_LEAN_AND_MEAN", "NOMINMAX")),
+        "_WIN32_WINNT=0x0A00", "UNICODE", "_UNICODE", "WIN32_LEAN_AND_MEAN", "NOMINMAX")),
     ("the shared output folder", [("OutDir", "$(SolutionDir)out\\$(Platform)\\$(Configuration)\\")]),
     ("vcpkg manifest mode", [("VcpkgEnableManifest", "true")]),
 )

@@ -9,10 +9,10 @@
 // Studio, without NOMINMAX std::min breaks, and so on. A program of its own that includes this
 // header defines them too (tools/check_project_files.py keeps this list and that one equal).
 #if !defined(UNICODE) || !defined(_UNICODE) || !defined(WIN32_LEAN_AND_MEAN) || !defined(NOMINMAX) || \
-    !defined(_WIN32_WINNT) || !defined(WINVER)
-#error "wire/win32.h: define UNICODE, _UNICODE, WIN32_LEAN_AND_MEAN, NOMINMAX, _WIN32_WINNT=0x0A00 and WINVER=0x0A00 for every file (see Directory.Build.props)"
-#elif _WIN32_WINNT < 0x0A00 || WINVER < 0x0A00
-#error "wire/win32.h: the engine needs the Windows 10 API (_WIN32_WINNT=0x0A00, WINVER=0x0A00)"
+    !defined(_WIN32_WINNT)
+#error "wire/win32.h: define UNICODE, _UNICODE, WIN32_LEAN_AND_MEAN, NOMINMAX and _WIN32_WINNT=0x0A00 for every file (see Directory.Build.props)"
+#elif _WIN32_WINNT < 0x0A00
+#error "wire/win32.h: the engine needs the Windows 10 API (_WIN32_WINNT=0x0A00)"
 #endif
 
 #include <winsock2.h>
