@@ -35,6 +35,13 @@ std::string winsock_failure(std::string_view call, int error) {
     return std::string(call) + " failed (" + std::to_string(error) + ")";
 }
 
+// ioctlsocket takes the command as a long, but the SDK's FIONBIO is an unsigned expression with
+// the top bit set (IOC_IN): the cast keeps the bit pattern, which is what Winsock decodes.
+void set_blocking(SOCKET s, bool blocking) {
+    u_long non_blocking = blocking ? 0 : 1;
+    ::ioctlsocket(s, static_cast<long>(FIONBIO), &non_blocking);
+}
+
 void set_no_delay(SOCKET s) {
     // Without it Nagle would hold back a pipelined burst until the previous one is acknowledged:
     // the test would measure delayed ACKs, not servers. Both servers set it on their side too.
@@ -50,8 +57,7 @@ wire::detail::unique_socket connect_to(const endpoint& server, std::chrono::mill
         problem = winsock_failure("socket", ::WSAGetLastError());
         return {};
     }
-    u_long non_blocking = 1;
-    ::ioctlsocket(s.get(), FIONBIO, &non_blocking);
+    set_blocking(s.get(), false);
     if (::connect(s.get(), reinterpret_cast<const sockaddr*>(server.data()), server.size()) == SOCKET_ERROR &&
         ::WSAGetLastError() != WSAEWOULDBLOCK) {
         problem = winsock_failure("connect", ::WSAGetLastError());
@@ -77,8 +83,7 @@ wire::detail::unique_socket connect_to(const endpoint& server, std::chrono::mill
         problem = winsock_failure("connect", ready == SOCKET_ERROR ? ::WSAGetLastError() : error);
         return {};
     }
-    non_blocking = 0;
-    ::ioctlsocket(s.get(), FIONBIO, &non_blocking);
+    set_blocking(s.get(), true);
     return s;
 }
 

@@ -1,9 +1,6 @@
 #pragma once
-// The one place the benchmarks include Windows headers. WIN32_LEAN_AND_MEAN and NOMINMAX come from
-// the build, as for the engine. winsock2.h must precede windows.h (Asio includes it the same way).
-// Lowercase names: MinGW's headers live on a case-sensitive file system.
-#include <winsock2.h>
-#include <ws2tcpip.h>
-#include <mswsock.h>
-#include <windows.h>
+// The benchmarks' Windows headers: the engine's one Windows header (with the definitions it
+// insists on), and psapi.h for GetProcessMemoryInfo, which needs windows.h first.
+#include <wire/win32.h>
+
 #include <psapi.h>

@@ -1,6 +1,6 @@
 #include "console_output.h"
 
-#include <windows.h>
+#include <wire/win32.h>
 
 #include <algorithm>
 #include <iostream>

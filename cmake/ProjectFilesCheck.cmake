@@ -1,6 +1,7 @@
 # Keeps engine.sln honest. No Windows machine builds it here, so this writes every relevant
 # target's source list to ${CMAKE_BINARY_DIR}/project_sources.json and registers two tests:
-#   project_files          tools/check_project_files.py: .sln/.vcxproj vs the tree vs these targets
+#   project_files          tools/check_project_files.py: .sln/.vcxproj vs the tree vs these targets,
+#                          the Windows definitions and the CRT of both builds
 #   project_files_selftest tools/test_check_project_files.py: the checker catches what it should
 # Call wire_add_project_files_check() at the end of the top-level CMakeLists.txt, once every
 # target exists. Which targets matter is read from tools/project_layout.py, the one place that
@@ -39,7 +40,9 @@ function(wire_add_project_files_check)
   # Plain host commands: the Wine emulator only wraps executable targets.
   add_test(NAME project_files
     COMMAND "${Python3_EXECUTABLE}" -B "${root}/tools/check_project_files.py"
-            --root "${root}" --cmake-sources "${CMAKE_BINARY_DIR}/project_sources.json")
+            --root "${root}" --cmake-sources "${CMAKE_BINARY_DIR}/project_sources.json"
+            # Every compile gets the Windows definitions of Directory.Build.props, no more, no less.
+            --compile-commands "${CMAKE_BINARY_DIR}/compile_commands.json")
   add_test(NAME project_files_selftest
     COMMAND "${Python3_EXECUTABLE}" -B "${root}/tools/test_check_project_files.py")
 endfunction()

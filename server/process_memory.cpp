@@ -1,8 +1,8 @@
 #include "process_memory.h"
 
-#include <windows.h>
+#include <wire/win32.h>
 
-#include <psapi.h>
+#include <psapi.h>  // after windows.h, which it needs
 
 namespace wire::server {
 

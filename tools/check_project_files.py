@@ -2,13 +2,17 @@
 """Fail when the Visual Studio project files disagree with the tree or with the CMake targets.
 
 Usage: check_project_files.py --root REPO [--cmake-sources project_sources.json]
+                              [--compile-commands compile_commands.json]
 
 No Windows machine builds engine.sln here, so this is what keeps it honest: every .cpp/.h under a
 project's folder (minus project_layout.EXCLUDED_DIRS) must be in its .vcxproj and in one of its
 CMake targets, every listed file must exist, both x64 configurations must exist, GUIDs must be
 unique and agree between the .sln and the .vcxproj files, and Directory.Build.props must keep the
-compiler settings the code relies on. Prints one line per problem and exits 1, or prints
-"OK: N projects, M files checked". The JSON comes from cmake/ProjectFilesCheck.cmake:
+compiler settings the code relies on. The Windows definitions (<WireWindowsDefinitions> in
+Directory.Build.props) must be what every compile of the CMake build gets (--compile-commands),
+what <wire/win32.h> insists on, and what no .vcxproj overrides; the C runtime must agree with the
+vcpkg triplet in every configuration of the props and of CMakePresets.json. Prints one line per
+problem and exits 1, or prints "OK: N projects, M files checked". The JSON comes from cmake/ProjectFilesCheck.cmake:
 {"binary_dir", "targets": [{"name", "source_dir", "sources", "header_set"}]}, where a source is
 absolute or relative to source_dir.
 """
@@ -19,6 +23,7 @@ import json
 import os
 import posixpath
 import re
+import shlex
 import sys
 import xml.etree.ElementTree as ET
 from collections import defaultdict
@@ -45,9 +50,8 @@ PROPS_REQUIRED = (
     ("/Zc:__cplusplus", [("AdditionalOptions", "/Zc:__cplusplus")]),
     ("/utf-8", [("AdditionalOptions", "/utf-8")]),
     ("/EHsc", [("ExceptionHandling", "Sync"), ("AdditionalOptions", "/EHsc")]),
-    ("_WIN32_WINNT=0x0A00", [("PreprocessorDefinitions", "_WIN32_WINNT=0x0A00")]),
-    ("WIN32_LEAN_AND_MEAN", [("PreprocessorDefinitions", "WIN32_LEAN_AND_MEAN")]),
-    ("NOMINMAX", [("PreprocessorDefinitions", "NOMINMAX")]),
+    *((d, [("PreprocessorDefinitions", d)]) for d in (
+        "_WIN32_WINNT=0x0A00", "UNICODE", "_UNICODE", "WIN32_LEAN_AND_MEAN", "NOMINMAX")),
     ("the shared output folder", [("OutDir", "$(SolutionDir)out\\$(Platform)\\$(Configuration)\\")]),
     ("vcpkg manifest mode", [("VcpkgEnableManifest", "true")]),
 )
@@ -80,6 +84,9 @@ def props_values(root: ET.Element) -> dict[str, set[str]]:
                 continue
             name, text = child.tag.removeprefix(MSB), child.text or ""
             tokens = {t for t in re.split(r"[;\s]+", text) if t}
+            for ref in re.findall(r"\$\((\w+)\)", text):  # $(Other): that property's tokens
+                if ref != name and ref in values:
+                    tokens |= values[ref]
             if f"%({name})" in text or f"$({name})" in text:
                 tokens |= values.get(name, set())
             values[name] = tokens
@@ -97,6 +104,178 @@ def check_props(root: Path, problems: list[str]) -> None:
         if not any(token in values.get(element, ()) for element, token in options):
             wanted = " or ".join(f"<{e}> {t}" for e, t in options)
             problems.append(f"Directory.Build.props: lost {meaning} (needs {wanted}, outside any Condition)")
+
+
+WINDOWS_HEADER = "engine/include/wire/win32.h"
+DEFINITIONS_PROPERTY = "WireWindowsDefinitions"
+# Names that change what the Windows headers declare: one in a build and not in the list is drift
+# too, even after it left the list.
+WINDOWS_MACROS = {"UNICODE", "_UNICODE", "WIN32_LEAN_AND_MEAN", "NOMINMAX", "_WIN32_WINNT", "WINVER",
+                  "NTDDI_VERSION", "STRICT", "NO_STRICT", "_MBCS", "_WINSOCK_DEPRECATED_NO_WARNINGS"}
+
+
+def windows_definitions(root: Path, problems: list[str]) -> list[str]:
+    """The one list, from Directory.Build.props: ["_WIN32_WINNT=0x0A00", "UNICODE", ...]."""
+    text = (root / "Directory.Build.props").read_text(encoding="utf-8-sig")
+    found = re.findall(rf"<{DEFINITIONS_PROPERTY}>([^<]*)</{DEFINITIONS_PROPERTY}>", text)
+    if len(found) != 1:
+        problems.append(f"Directory.Build.props: needs exactly one <{DEFINITIONS_PROPERTY}> (has {len(found)}); "
+                        "cmake/WindowsDefinitions.cmake reads it")
+        return []
+    return [d.strip() for d in found[0].split(";") if d.strip()]
+
+
+def check_definitions(root: Path, problems: list[str], compile_commands: Path | None) -> None:
+    """The Windows definitions are the same for the props, every CMake compile, every .vcxproj and
+    <wire/win32.h>'s #error guard."""
+    wanted = windows_definitions(root, problems)
+    if not wanted:
+        return
+    names = {d.split("=")[0] for d in wanted}
+    watched = names | WINDOWS_MACROS
+
+    header = root / WINDOWS_HEADER
+    if not header.is_file():
+        problems.append(f"{WINDOWS_HEADER}: missing (the one header that includes Windows headers)")
+    else:
+        guarded = set(re.findall(r"!\s*defined\s*\(\s*(\w+)\s*\)", header.read_text(encoding="utf-8")))
+        for name in sorted(names - guarded):
+            problems.append(f"{WINDOWS_HEADER}: does not #error without {name}, which Directory.Build.props defines")
+        for name in sorted(guarded - names):
+            problems.append(f"{WINDOWS_HEADER}: insists on {name}, which Directory.Build.props does not define")
+
+    for project in PROJECTS:
+        path = root / project.vcxproj
+        if not path.is_file() or (xml := parse_xml(path, problems, project.vcxproj)) is None:
+            continue
+        for el in xml.iter(MSB + "CharacterSet"):
+            if (el.text or "").strip() != "Unicode":
+                problems.append(f"{project.vcxproj}: CharacterSet {el.text} (must be Unicode, as UNICODE is defined)")
+        for el in xml.iter(MSB + "PreprocessorDefinitions"):
+            text = el.text or ""
+            if "%(PreprocessorDefinitions)" not in text:
+                problems.append(f"{project.vcxproj}: PreprocessorDefinitions without %(PreprocessorDefinitions) "
+                                "drops the Windows definitions of Directory.Build.props")
+            for d in (t.strip() for t in text.split(";")):
+                if d.split("=")[0] in watched and d not in wanted:
+                    problems.append(f"{project.vcxproj}: defines {d}, Directory.Build.props {' '.join(wanted)}")
+
+    if compile_commands is None:
+        return
+    try:
+        entries = json.loads(compile_commands.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        problems.append(f"{compile_commands}: cannot read it ({e})")
+        return
+    real_root = os.path.realpath(root)
+    checked = 0
+    for entry in entries:
+        source = os.path.realpath(os.path.join(entry["directory"], entry["file"]))
+        if not source.startswith(real_root + os.sep):
+            continue
+        checked += 1
+        args = entry.get("arguments") or shlex.split(entry["command"])
+        defined = [a[2:] for a in args if a.startswith("-D") and len(a) > 2]
+        defined += [args[i + 1] for i, a in enumerate(args[:-1]) if a == "-D"]
+        ours = {d for d in defined if d.split("=")[0] in watched}
+        if ours != set(wanted):
+            rel = Path(source).relative_to(real_root).as_posix()
+            problems.append(f"CMake: {rel} is compiled with {' '.join(sorted(ours)) or 'none of them'}, "
+                            f"Directory.Build.props defines {' '.join(wanted)}")
+    if checked == 0:
+        problems.append(f"{compile_commands}: no compile of a file under {root}")
+
+
+def evaluate_props(root: Path, given: dict[str, str]) -> tuple[dict[str, str], dict[str, str]]:
+    """Properties and ClCompile metadata of Directory.Build.props for the given global properties,
+    following MSBuild's order (properties first, then item definitions). Conditions of the forms
+    '$(A)' == 'x' and '$(A)' != 'x', joined by and / or, are all the props use."""
+    xml = ET.parse(root / "Directory.Build.props").getroot()
+    props = dict(given)
+
+    def expand(text: str) -> str:
+        return re.sub(r"\$\((\w+)\)", lambda m: props.get(m.group(1), ""), text)
+
+    def holds(el: ET.Element) -> bool:
+        condition = el.get("Condition")
+        if condition is None:
+            return True
+        results = []
+        for part in re.split(r"\s+or\s+", condition.strip(), flags=re.I):
+            ok = True
+            for test in re.split(r"\s+and\s+", part, flags=re.I):
+                m = re.fullmatch(r"\s*'([^']*)'\s*(==|!=)\s*'([^']*)'\s*", test)
+                if not m:
+                    raise ValueError(f"condition not understood: {condition}")
+                left, op, right = expand(m.group(1)), m.group(2), expand(m.group(3))
+                ok = ok and ((left.lower() == right.lower()) == (op == "=="))
+            results.append(ok)
+        return any(results)
+
+    for group in xml:
+        if group.tag == MSB + "PropertyGroup" and holds(group):
+            for el in group:
+                if isinstance(el.tag, str) and holds(el):
+                    props[el.tag.removeprefix(MSB)] = expand(el.text or "").strip()
+    compile_settings: dict[str, str] = {}
+    for group in xml:
+        if group.tag == MSB + "ItemDefinitionGroup" and holds(group):
+            for item in group.findall(MSB + "ClCompile"):
+                if holds(item):
+                    for el in item:
+                        if isinstance(el.tag, str) and holds(el):
+                            compile_settings[el.tag.removeprefix(MSB)] = expand(el.text or "").strip()
+    return props, compile_settings
+
+
+def check_runtime(root: Path, problems: list[str]) -> None:
+    """The CRT of every configuration agrees with its vcpkg triplet (LNK2038 otherwise): /MD by
+    default, the static CRT only with WireStaticCrt=true; and so for the CMake presets."""
+    for config in ("Debug", "Release"):
+        for static in (None, "true"):
+            given = {"Configuration": config, "Platform": "x64"}
+            if static:
+                given["WireStaticCrt"] = static
+            shown = f"Directory.Build.props ({config}{', WireStaticCrt=true' if static else ''})"
+            try:
+                props, compile_settings = evaluate_props(root, given)
+            except (ValueError, OSError, ET.ParseError) as e:
+                problems.append(f"{shown}: {e}")
+                return
+            crt, triplet = compile_settings.get("RuntimeLibrary", ""), props.get("VcpkgTriplet", "")
+            expected = "MultiThreaded" + ("Debug" if config == "Debug" else "") + ("" if static else "DLL")
+            if crt != expected:
+                problems.append(f"{shown}: RuntimeLibrary {crt or '(none)'}, expected {expected}")
+            if triplet.endswith("-static") != bool(static) or not triplet.startswith("x64-windows"):
+                problems.append(f"{shown}: vcpkg triplet {triplet or '(none)'} does not match RuntimeLibrary {crt}")
+            if props.get("VcpkgUseStatic", "false").lower() != ("true" if static else "false"):
+                problems.append(f"{shown}: VcpkgUseStatic {props.get('VcpkgUseStatic')} does not match the triplet")
+
+    presets_path = root / "CMakePresets.json"
+    if not presets_path.is_file():
+        return
+    presets = {p["name"]: p for p in json.loads(presets_path.read_text(encoding="utf-8")).get("configurePresets", [])}
+
+    def cache(name: str, seen: tuple[str, ...] = ()) -> dict[str, object]:
+        preset, merged = presets.get(name, {}), {}
+        inherits = preset.get("inherits", [])
+        for parent in reversed([inherits] if isinstance(inherits, str) else inherits):
+            if parent not in seen:
+                merged.update(cache(parent, seen + (name,)))
+        merged.update(preset.get("cacheVariables", {}))
+        return merged
+
+    for name, preset in presets.items():
+        if preset.get("hidden"):
+            continue
+        variables = {k: (v.get("value") if isinstance(v, dict) else v) for k, v in cache(name).items()}
+        triplet, crt = variables.get("VCPKG_TARGET_TRIPLET"), variables.get("CMAKE_MSVC_RUNTIME_LIBRARY")
+        if triplet is None:
+            continue
+        if crt is None:
+            problems.append(f"CMakePresets.json: {name} sets VCPKG_TARGET_TRIPLET {triplet} but not CMAKE_MSVC_RUNTIME_LIBRARY")
+        elif str(triplet).endswith("-static") == ("DLL" in str(crt)):
+            problems.append(f"CMakePresets.json: {name}: CMAKE_MSVC_RUNTIME_LIBRARY {crt} does not match triplet {triplet}")
 
 
 def load_cmake(path: Path) -> dict[str, set[str]]:
@@ -238,7 +417,8 @@ def check_solution(root: Path, guids: dict[str, str], problems: list[str]) -> No
             problems.append(f"engine.sln: no solution configuration {config}")
 
 
-def check(root: Path, cmake_json: Path | None) -> tuple[list[str], int]:
+def check(root: Path, cmake_json: Path | None,
+          compile_commands: Path | None = None) -> tuple[list[str], int]:
     """All problems found, and how many source files were checked."""
     problems: list[str] = []
     cmake = load_cmake(cmake_json) if cmake_json else None
@@ -255,6 +435,8 @@ def check(root: Path, cmake_json: Path | None) -> tuple[list[str], int]:
             problems.append(f"{' and '.join(rels)}: same ProjectGuid {guid}")
     check_solution(root, guids, problems)
     check_props(root, problems)
+    check_definitions(root, problems, compile_commands)
+    check_runtime(root, problems)
     return problems, files
 
 
@@ -263,8 +445,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--root", type=Path, required=True, help="repository root")
     parser.add_argument("--cmake-sources", type=Path,
                         help="project_sources.json written by CMake; without it CMake targets are not checked")
+    parser.add_argument("--compile-commands", type=Path,
+                        help="compile_commands.json of the CMake build: every compile must get the Windows definitions")
     args = parser.parse_args(argv)
-    problems, files = check(args.root.resolve(), args.cmake_sources)
+    problems, files = check(args.root.resolve(), args.cmake_sources, args.compile_commands)
     for line in problems:
         print(line)
     if problems:

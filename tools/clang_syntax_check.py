@@ -1,45 +1,82 @@
 #!/usr/bin/env python3
-"""Checks sources with clang for the x86_64-w64-mingw32 target (-fsyntax-only, warnings as errors).
+"""Checks every source of the cross-build with clang for the x86_64-w64-mingw32 target
+(-fsyntax-only, the project's warnings as errors).
 
-GCC builds the project; clang's different front end catches non-portable code GCC accepts.
-Exit 1 and clang's diagnostics when any file fails.
+GCC builds the project; clang's different front end catches non-portable code GCC accepts, and its
+-Wconversion family (-Wshorten-64-to-32 among them) is closer to MSVC's C4244/C4267. The files and
+their include paths and definitions come from CMake's compile_commands.json, so every target is
+checked exactly as GCC compiles it; --require names folders that must be among them (a target
+that silently dropped out would otherwise go unchecked). Exit 1 and clang's diagnostics when any
+file fails.
 """
 import argparse
 import concurrent.futures
+import json
+import os
+import shlex
 import subprocess
 import sys
 
 GCC_INCLUDE = "/usr/lib/gcc/x86_64-w64-mingw32/12-posix/include/c++"
 FLAGS = [
-    "--target=x86_64-w64-mingw32", "-std=c++20", "-fsyntax-only", "-nostdinc++",
-    "-Wall", "-Wextra", "-Werror", "-Wshadow", "-Wnon-virtual-dtor",
-    "-D_WIN32_WINNT=0x0A00", "-DWIN32_LEAN_AND_MEAN", "-DNOMINMAX",
+    "--target=x86_64-w64-mingw32", "-fsyntax-only", "-nostdinc++",
     "-isystem", GCC_INCLUDE, "-isystem", GCC_INCLUDE + "/x86_64-w64-mingw32",
     "-isystem", "/usr/x86_64-w64-mingw32/include",
 ]
 
 
-def check(clang: str, includes: list[str], source: str) -> tuple[str, int, str]:
-    command = [clang, *FLAGS]
-    for include in includes:
-        command += ["-isystem" if "deps" in include else "-I", include]
-    result = subprocess.run([*command, source], capture_output=True, text=True)
+def compile_flags(command: list[str]) -> list[str]:
+    """What decides how a file parses: language standard, definitions, include paths."""
+    kept, i = [], 0
+    while i < len(command):
+        arg = command[i]
+        if arg in ("-isystem", "-I", "-D", "-include"):
+            kept += command[i:i + 2]
+            i += 2
+            continue
+        if arg.startswith(("-D", "-I", "-std=")):
+            kept.append(arg)
+        i += 1
+    return kept
+
+
+def check(clang: str, warnings: list[str], entry: dict) -> tuple[str, int, str]:
+    command = entry.get("arguments") or shlex.split(entry["command"])
+    source = os.path.join(entry["directory"], entry["file"])
+    result = subprocess.run([clang, *FLAGS, *compile_flags(command[1:]), *warnings, source],
+                            capture_output=True, text=True)
     return source, result.returncode, result.stderr
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clang", default="clang++")
-    parser.add_argument("--include", action="append", default=[])
-    parser.add_argument("sources", nargs="+")
+    parser.add_argument("--compile-commands", required=True)
+    parser.add_argument("--root", required=True, help="repository root: files outside it are not ours")
+    parser.add_argument("--require", action="append", default=[],
+                        help="a folder (relative to --root) that must contribute at least one file")
+    parser.add_argument("--warning", action="append", default=[], help="a warning flag, e.g. -Wconversion")
     args = parser.parse_args()
+
+    root = os.path.realpath(args.root)
+    with open(args.compile_commands, encoding="utf-8") as f:
+        entries = [e for e in json.load(f)
+                   if os.path.realpath(os.path.join(e["directory"], e["file"])).startswith(root + os.sep)]
+    missing = [d for d in args.require
+               if not any(os.path.realpath(os.path.join(e["directory"], e["file"])).startswith(
+                   os.path.join(root, d) + os.sep) for e in entries)]
+    if missing:
+        print(f"clang syntax check: no source from {', '.join(missing)} in {args.compile_commands}")
+        return 1
+
     failures = 0
     with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
-        for source, code, errors in pool.map(lambda s: check(args.clang, args.include, s), args.sources):
+        for source, code, errors in pool.map(lambda e: check(args.clang, args.warning, e), entries):
             if code != 0:
                 failures += 1
                 print(f"FAIL {source}\n{errors}")
-    print(f"clang syntax check: {len(args.sources) - failures}/{len(args.sources)} sources clean")
+    print(f"clang syntax check: {len(entries) - failures}/{len(entries)} sources clean "
+          f"({', '.join(args.require)})")
     return 1 if failures else 0
 
 

@@ -29,6 +29,7 @@ from project_layout import PROJECTS  # noqa: E402
 
 FAKE_TREE = (
     "engine/include/wire/api.h",
+    "engine/include/wire/win32.h",  # replaced by the real one: its #error guard is checked
     "engine/src/core/queue.cpp",
     "engine/src/core/queue.h",
     "engine/src/win/port.cpp",
@@ -56,9 +57,13 @@ class CheckProjectFilesTest(unittest.TestCase):
         for rel in FAKE_TREE:
             (self.root / rel).parent.mkdir(parents=True, exist_ok=True)
             (self.root / rel).write_text("// fake\n")
+        for rel in ("engine/include/wire/win32.h", "CMakePresets.json"):
+            shutil.copyfile(REPO / rel, self.root / rel)
         self.assertEqual(self.update(), 0)
         self.cmake_json = self.root / "build" / "project_sources.json"
         self.write_cmake()
+        self.compile_commands = self.root / "build" / "compile_commands.json"
+        self.write_compile_commands()
 
     def update(self) -> int:
         with contextlib.redirect_stdout(io.StringIO()):
@@ -81,8 +86,18 @@ class CheckProjectFilesTest(unittest.TestCase):
         self.cmake_json.parent.mkdir(exist_ok=True)
         self.cmake_json.write_text(json.dumps({"binary_dir": str(self.root / "build"), "targets": targets}))
 
+    def write_compile_commands(self, definitions: list[str] | None = None) -> None:
+        """One compile per fake .cpp, with the props' Windows definitions (or the ones given)."""
+        if definitions is None:
+            definitions = check_project_files.windows_definitions(self.root, [])
+        flags = " ".join(f"-D{d}" for d in ["ASIO_STANDALONE", *definitions])
+        entries = [{"directory": str(self.root / "build"), "file": str(self.root / f),
+                    "command": f"g++ {flags} -O2 -c {self.root / f}"}
+                   for f in FAKE_TREE if f.endswith(".cpp") and "/fuzz/" not in f]
+        self.compile_commands.write_text(json.dumps(entries))
+
     def problems(self) -> list[str]:
-        return check_project_files.check(self.root, self.cmake_json)[0]
+        return check_project_files.check(self.root, self.cmake_json, self.compile_commands)[0]
 
     def assertFails(self, *fragments: str) -> None:
         problems = self.problems()
@@ -102,7 +117,8 @@ class CheckProjectFilesTest(unittest.TestCase):
     def test_intact_tree_passes(self) -> None:
         self.assertEqual(self.problems(), [])
         run = subprocess.run([sys.executable, "-B", str(TOOLS / "check_project_files.py"), "--root", str(self.root),
-                              "--cmake-sources", str(self.cmake_json)], capture_output=True, text=True)
+                              "--cmake-sources", str(self.cmake_json), "--compile-commands", str(self.compile_commands)],
+                             capture_output=True, text=True)
         self.assertEqual(run.returncode, 0, run.stdout + run.stderr)
         self.assertEqual(run.stdout.strip(), f"OK: {len(PROJECTS)} projects, {len(FAKE_TREE) - 1} files checked")
 
@@ -157,6 +173,57 @@ class CheckProjectFilesTest(unittest.TestCase):
     def test_cmake_target_lists_absent_file(self) -> None:
         self.write_cmake(extra="src/ghost.cpp")
         self.assertFails("ghost.cpp, which does not exist")
+
+    # ---- the Windows definitions: one list, the same in both builds -----------------------------
+
+    def test_cmake_compile_lacks_a_definition(self) -> None:
+        wanted = check_project_files.windows_definitions(self.root, [])
+        self.assertIn("UNICODE", wanted)
+        self.write_compile_commands([d for d in wanted if d != "UNICODE"])
+        self.assertFails("CMake: server/main.cpp is compiled with", "Directory.Build.props defines")
+
+    def test_cmake_compile_has_another_value(self) -> None:
+        wanted = check_project_files.windows_definitions(self.root, [])
+        self.write_compile_commands([d if not d.startswith("_WIN32_WINNT=") else "_WIN32_WINNT=0x0601" for d in wanted])
+        self.assertFails("_WIN32_WINNT=0x0601")
+
+    def test_props_list_loses_a_definition(self) -> None:
+        self.edit("Directory.Build.props", r"(<WireWindowsDefinitions>[^<]*);NOMINMAX", r"\1")
+        self.assertFails("Directory.Build.props: lost NOMINMAX", "insists on NOMINMAX, which Directory.Build.props",
+                         "CMake: client/main.cpp is compiled with")
+
+    def test_header_stops_insisting(self) -> None:
+        self.edit("engine/include/wire/win32.h", r"!defined\(_UNICODE\) \|\| ", "")
+        self.assertFails("win32.h: does not #error without _UNICODE")
+
+    def test_project_uses_multibyte(self) -> None:
+        self.edit("client/client.vcxproj", "<CharacterSet>Unicode</CharacterSet>", "<CharacterSet>MultiByte</CharacterSet>")
+        self.assertFails("client/client.vcxproj: CharacterSet MultiByte")
+
+    def test_project_replaces_the_definitions(self) -> None:
+        self.edit("server/server.vcxproj", r"(<ItemGroup Label=\"ProjectConfigurations\">)",
+                  r"<ItemDefinitionGroup><ClCompile><PreprocessorDefinitions>_WIN32_WINNT=0x0601</PreprocessorDefinitions>"
+                  r"</ClCompile></ItemDefinitionGroup>\1")
+        self.assertFails("without %(PreprocessorDefinitions)", "server/server.vcxproj: defines _WIN32_WINNT=0x0601")
+
+    # ---- the C runtime agrees with the vcpkg triplet ---------------------------------------------
+
+    def test_default_crt_is_static(self) -> None:
+        self.edit("Directory.Build.props", "<RuntimeLibrary>MultiThreadedDLL</RuntimeLibrary>",
+                  "<RuntimeLibrary>MultiThreaded</RuntimeLibrary>")
+        self.assertFails("Directory.Build.props (Release): RuntimeLibrary MultiThreaded, expected MultiThreadedDLL")
+
+    def test_static_crt_with_dynamic_triplet(self) -> None:
+        self.edit("Directory.Build.props", r"x64-windows-static</VcpkgTriplet>", "x64-windows</VcpkgTriplet>")
+        self.assertFails("Directory.Build.props (Debug, WireStaticCrt=true): vcpkg triplet x64-windows does not match")
+
+    def test_preset_crt_disagrees_with_triplet(self) -> None:
+        self.edit("CMakePresets.json", r'"MultiThreaded\$<\$<CONFIG:Debug>:Debug>DLL"', '"MultiThreaded"')
+        self.assertFails("CMakePresets.json: windows-msvc: CMAKE_MSVC_RUNTIME_LIBRARY MultiThreaded does not match triplet x64-windows")
+
+    def test_preset_without_runtime(self) -> None:
+        self.edit("CMakePresets.json", r',\s*"CMAKE_MSVC_RUNTIME_LIBRARY": "MultiThreaded\$<\$<CONFIG:Debug>:Debug>"', "")
+        self.assertFails("CMakePresets.json: windows-msvc-static sets VCPKG_TARGET_TRIPLET x64-windows-static but not")
 
     def test_cli_reports_problems_with_exit_1(self) -> None:
         (self.root / "server/extra.cpp").write_text("// fake\n")

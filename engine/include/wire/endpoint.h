@@ -27,15 +27,18 @@ public:
     [[nodiscard]] std::string to_string() const;   // "127.0.0.1:80" or "[::1]:80"
 
     // The raw sockaddr_in / sockaddr_in6 bytes, for the engine's Win32 side.
-    [[nodiscard]] const std::byte* data() const noexcept { return storage_.data(); }
-    [[nodiscard]] std::byte* data() noexcept { return storage_.data(); }
+    [[nodiscard]] const std::byte* data() const noexcept { return reinterpret_cast<const std::byte*>(storage_.data()); }
+    [[nodiscard]] std::byte* data() noexcept { return reinterpret_cast<std::byte*>(storage_.data()); }
     [[nodiscard]] int size() const noexcept;
     static constexpr std::size_t capacity = 28;  // sizeof(sockaddr_in6)
 
     friend bool operator==(const endpoint& a, const endpoint& b) noexcept;
 
 private:
-    alignas(8) std::array<std::byte, capacity> storage_{};
+    // 32-bit words give the 4-byte alignment sockaddr_in6 needs without alignas, which would pad
+    // the class and make MSVC warn (C4324) in every file that includes this header.
+    std::array<std::uint32_t, capacity / sizeof(std::uint32_t)> storage_{};
+    static_assert(capacity % sizeof(std::uint32_t) == 0);
 };
 
 }  // namespace wire
