@@ -213,6 +213,16 @@ int WSAAPI fake_wsa_send(SOCKET s, LPWSABUF buffers, DWORD count, LPDWORD sent, 
     if (complete) {
         return pend_with(s, overlapped, status);
     }
+    if (const auto delay = current->take_send_delay(current->calls(syscall::wsa_send)); delay.count() > 0) {
+        // Sent now (without an OVERLAPPED: at once on loopback), reported late.
+        DWORD done = 0;
+        if (native().wsa_send(real(s), buffers, count, &done, flags, nullptr, nullptr) != 0) {
+            return SOCKET_ERROR;
+        }
+        current->queue_completion(s, overlapped, 0, delay, done);
+        ::WSASetLastError(WSA_IO_PENDING);
+        return SOCKET_ERROR;
+    }
     return native().wsa_send(real(s), buffers, count, sent, flags, overlapped, routine);
 }
 
@@ -466,14 +476,14 @@ DWORD fault_platform::check(syscall which, bool& complete_instead, LONG& status)
 }
 
 void fault_platform::queue_completion(SOCKET s, OVERLAPPED* overlapped, LONG status,
-                                      std::chrono::milliseconds delay) {
+                                      std::chrono::milliseconds delay, DWORD bytes) {
     // As the kernel does: the status goes into OVERLAPPED::Internal, the packet to the socket's
     // port under the key the engine associated it with (completion_key::io, 0).
     HANDLE port = port_of(s);
     overlapped->Internal = static_cast<ULONG_PTR>(static_cast<ULONG>(status));
-    overlapped->InternalHigh = 0;
-    const auto post = [port, overlapped] {
-        native().post_queued_completion_status(port, 0, 0, overlapped);
+    overlapped->InternalHigh = bytes;
+    const auto post = [port, overlapped, bytes] {
+        native().post_queued_completion_status(port, bytes, 0, overlapped);
     };
     if (delay.count() <= 0) {
         post();
@@ -484,6 +494,23 @@ void fault_platform::queue_completion(SOCKET s, OVERLAPPED* overlapped, LONG sta
         std::this_thread::sleep_for(delay);
         post();
     });
+}
+
+void fault_platform::delay_nth_send_completion(std::uint64_t nth, std::chrono::milliseconds delay) {
+    std::lock_guard lock(mutex_);
+    send_delays_.emplace_back(calls(syscall::wsa_send) + nth, delay);
+}
+
+std::chrono::milliseconds fault_platform::take_send_delay(std::uint64_t call) {
+    std::lock_guard lock(mutex_);
+    for (auto it = send_delays_.begin(); it != send_delays_.end(); ++it) {
+        if (it->first == call) {
+            const auto delay = it->second;
+            send_delays_.erase(it);
+            return delay;
+        }
+    }
+    return std::chrono::milliseconds(0);
 }
 
 void fault_platform::note_closed(SOCKET s) {

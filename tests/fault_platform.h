@@ -62,6 +62,10 @@ public:
     // The nth overlapped call of `which` (wsa_recv, wsa_send) from now on is not made; instead it
     // reports pending and completes with `status` (an NTSTATUS, e.g. STATUS_CONNECTION_RESET).
     void complete_nth_with(syscall which, std::uint64_t nth, LONG status);
+    // The nth WSASend from now on sends its bytes at once, but its completion is queued only
+    // `delay` later, from another thread: it arrives after completions of calls made after it, on
+    // whichever worker dequeues it (Windows promises no order between operations).
+    void delay_nth_send_completion(std::uint64_t nth, std::chrono::milliseconds delay);
     // Runs `hook` before each call of `which` (on the calling thread).
     void before(syscall which, std::function<void()> hook);
     void clear();
@@ -85,8 +89,10 @@ public:
     // What the seam passes on (for the trampolines; not for tests).
     struct rule;
     [[nodiscard]] DWORD check(syscall which, bool& complete_instead, LONG& status);
+    [[nodiscard]] std::chrono::milliseconds take_send_delay(std::uint64_t call);
     // Queues a completion for `overlapped`, issued on `s`, to the port `s` is associated with.
-    void queue_completion(SOCKET s, OVERLAPPED* overlapped, LONG status, std::chrono::milliseconds delay);
+    void queue_completion(SOCKET s, OVERLAPPED* overlapped, LONG status, std::chrono::milliseconds delay,
+                          DWORD bytes = 0);
     void note_bound(SOCKET s);
     void note_closed(SOCKET s);
     [[nodiscard]] bool is_bound(SOCKET s);
@@ -110,6 +116,7 @@ private:
     std::atomic<std::uint64_t> disconnects_completed_{0};
     std::atomic<std::uint64_t> bound_refused_{0};
     std::vector<SOCKET> bound_;
+    std::vector<std::pair<std::uint64_t, std::chrono::milliseconds>> send_delays_;  // call number, delay
 };
 
 }  // namespace wire::test

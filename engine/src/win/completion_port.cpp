@@ -1,5 +1,6 @@
 #include "win/completion_port.h"
 
+#include "win/error_mapping.h"
 #include "win/extensions.h"
 #include "win/system_calls.h"
 
@@ -27,7 +28,7 @@ std::error_code completion_port::associate(SOCKET socket, bool& skips_port_on_su
     skips_port_on_success = false;
     const auto handle = reinterpret_cast<HANDLE>(socket);
     if (sys().create_io_completion_port(handle, port_.get(), static_cast<ULONG_PTR>(completion_key::io), 0) == nullptr) {
-        return {static_cast<int>(::GetLastError()), std::system_category()};
+        return to_error_code(::GetLastError());  // the one mapping (1450 reads WSAENOBUFS everywhere)
     }
     if (skip_on_success_ &&
         sys().set_file_completion_notification_modes(handle, FILE_SKIP_COMPLETION_PORT_ON_SUCCESS | FILE_SKIP_SET_EVENT_ON_HANDLE) != FALSE) {

@@ -107,7 +107,12 @@ void engine_core::worker_loop(std::vector<OVERLAPPED_ENTRY>& entries) noexcept {
                                           INFINITE, FALSE) == FALSE) {
             const DWORD error = ::GetLastError();
             if (error == ERROR_ABANDONED_WAIT_0 || error == ERROR_INVALID_HANDLE) {
-                return;  // the port was closed: nothing more can arrive
+                // The port is gone: nothing more can arrive. The engine closes it only after
+                // joining the workers, so outside a stop this is counted, never silent.
+                if (!stopping()) {
+                    engine_counters::add(counters_->dequeue_failures);
+                }
+                return;
             }
             // Anything else is unexpected with an infinite wait: count it (statistics'
             // dequeue_failures) and keep serving rather than lose a worker silently.

@@ -277,11 +277,14 @@ void listener_impl::accept_loop(accept_operation& op, DWORD error) noexcept {
             cancel_if_closed(lock, op);
             lock.unlock();
         }
+        lock.lock();
+        finish_issue(lock);  // the accept's unit is with the pending AcceptEx, or still ours
+        // After the issuing unit is given back: a new connection's first callbacks may run inline
+        // here, and close() must not wait for them to close the listening socket. `self` keeps
+        // the listener alive; the engine cannot finish stopping while this worker runs.
         if (accepted.socket) {
             hand_over(std::move(accepted));
         }
-        lock.lock();
-        finish_issue(lock);  // the accept's unit is with the pending AcceptEx, or still ours
         if (!finished_at_once) {
             return;
         }
