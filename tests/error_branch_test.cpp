@@ -21,33 +21,6 @@ constexpr LONG status_insufficient_resources = static_cast<LONG>(0xC000009AL);
 
 std::error_code winsock(int code) { return {code, std::system_category()}; }
 
-// A plain listening socket, so that the only engine in the process is the one under test and the
-// platform counts only its calls.
-class raw_listener {
-public:
-    raw_listener() {
-        socket_ = ::socket(AF_INET, SOCK_STREAM, IPPROTO_TCP);
-        sockaddr_in address{};
-        address.sin_family = AF_INET;
-        address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        EXPECT_EQ(::bind(socket_, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
-        EXPECT_EQ(::listen(socket_, 16), 0);
-        int length = sizeof(address);
-        EXPECT_EQ(::getsockname(socket_, reinterpret_cast<sockaddr*>(&address), &length), 0);
-        port_ = ntohs(address.sin_port);
-    }
-    ~raw_listener() { ::closesocket(socket_); }
-    raw_listener(const raw_listener&) = delete;
-    raw_listener& operator=(const raw_listener&) = delete;
-
-    [[nodiscard]] endpoint address() const { return endpoint::loopback_v4(port_); }
-    SOCKET accept_one() { return ::accept(socket_, nullptr, nullptr); }
-
-private:
-    SOCKET socket_ = INVALID_SOCKET;
-    std::uint16_t port_ = 0;
-};
-
 // Reads until the peer closes or resets; returns what arrived.
 std::vector<std::byte> drain_socket(SOCKET s) {
     std::vector<std::byte> out;

@@ -8,32 +8,6 @@
 namespace wire::test {
 namespace {
 
-// A plain listening socket, so that the only engine in the process is the one under test.
-class raw_listener {
-public:
-    raw_listener() {
-        socket_ = ::socket(AF_INET, SOCK_STREAM, IPPROTO_TCP);
-        sockaddr_in address{};
-        address.sin_family = AF_INET;
-        address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        EXPECT_EQ(::bind(socket_, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
-        EXPECT_EQ(::listen(socket_, 16), 0);
-        int length = sizeof(address);
-        EXPECT_EQ(::getsockname(socket_, reinterpret_cast<sockaddr*>(&address), &length), 0);
-        port_ = ntohs(address.sin_port);
-    }
-    ~raw_listener() { ::closesocket(socket_); }
-    raw_listener(const raw_listener&) = delete;
-    raw_listener& operator=(const raw_listener&) = delete;
-
-    [[nodiscard]] endpoint address() const { return endpoint::loopback_v4(port_); }
-    SOCKET accept_one() { return ::accept(socket_, nullptr, nullptr); }
-
-private:
-    SOCKET socket_ = INVALID_SOCKET;
-    std::uint16_t port_ = 0;
-};
-
 std::vector<std::byte> receive_exactly(SOCKET s, std::size_t size) {
     std::vector<std::byte> out(size);
     std::size_t got = 0;
@@ -184,21 +158,8 @@ TEST(Faults, LateSendCompletionsKeepTheByteOrder) {
 TEST(Faults, AResetReachingAPendingSendClosesThatConnectionAsAReset) {
     fault_platform platform;
     engine e;
-    std::mutex mutex;
-    std::vector<std::error_code> reasons;
-    class reporting_echo : public echo_handler {
-    public:
-        reporting_echo(std::mutex& m, std::vector<std::error_code>& r) : mutex_(m), reasons_(r) {}
-        void on_close(connection&, std::error_code reason) override {
-            std::lock_guard lock(mutex_);
-            reasons_.push_back(reason);
-        }
-
-    private:
-        std::mutex& mutex_;
-        std::vector<std::error_code>& reasons_;
-    };
-    listener l = e.listen(endpoint::loopback_v4(0), [&] { return std::make_unique<reporting_echo>(mutex, reasons); });
+    echo_close_log server;
+    listener l = e.listen(endpoint::loopback_v4(0), server.factory());
     blocking_client victim(l.local_endpoint());
     blocking_client bystander(l.local_endpoint());
     ASSERT_TRUE(victim.send_all(random_bytes(8, 1)));
@@ -206,14 +167,8 @@ TEST(Faults, AResetReachingAPendingSendClosesThatConnectionAsAReset) {
     constexpr LONG status_connection_reset = static_cast<LONG>(0xC000020DL);
     platform.complete_nth_with(syscall::wsa_send, 1, status_connection_reset);
     ASSERT_TRUE(victim.send_all(random_bytes(8, 2)));
-    ASSERT_TRUE(eventually([&] {
-        std::lock_guard lock(mutex);
-        return reasons.size() == 1;
-    }));
-    {
-        std::lock_guard lock(mutex);
-        EXPECT_EQ(reasons[0], std::error_code(WSAECONNRESET, std::system_category())) << reasons[0].message();
-    }
+    ASSERT_TRUE(eventually([&] { return server.closed().size() == 1; }));
+    EXPECT_EQ(server.closed()[0], std::error_code(WSAECONNRESET, std::system_category())) << server.closed()[0].message();
     ASSERT_TRUE(bystander.send_all(random_bytes(8, 3)));
     EXPECT_EQ(bystander.receive_exactly(8), random_bytes(8, 3));
     bystander.close();

@@ -117,6 +117,41 @@ TEST(Recycle, RecycledSocketsGoBackOnlyToTheCallTheyCameFrom) {
     EXPECT_EQ(proxy.stats().connect_failures, 0U);
 }
 
+// A recycled socket that ConnectEx refuses costs that socket only: the connect goes on with a
+// new one and connect reuse stays on. (8d66114 turned the use off for good after one failure.)
+TEST(Recycle, AReuseFailureCostsOneSocketNotTheFeature) {
+    fault_platform platform;
+    platform.emulate_disconnect_completion();
+    engine peer;
+    listener peer_listener =
+        peer.listen(endpoint::loopback_v4(0), [] { return std::make_unique<answer_then_close>(); });
+    engine client;
+    const auto exchange = [&](int round) {
+        const auto payload = random_bytes(64, static_cast<std::uint32_t>(round));
+        auto rec = std::make_shared<recorder>();
+        connection c = client.connect(peer_listener.local_endpoint(), std::make_unique<recording_handler>(rec));
+        ASSERT_FALSE(c.send(payload));
+        ASSERT_TRUE(eventually([&] { return rec->is_closed(); })) << "round " << round;
+        std::lock_guard lock(rec->mutex);
+        ASSERT_EQ(rec->received, payload) << "round " << round;
+        ASSERT_EQ(rec->reason, error::end_of_stream) << "round " << round << ": " << rec->reason.message();
+    };
+    for (int round = 0; round < 5; ++round) {
+        exchange(round);
+    }
+    ASSERT_TRUE(eventually([&] { return client.features().disconnect_reuse_for_connect; }));
+    const std::uint64_t reused = client.stats().sockets_reused;
+    // Windows' answer to a socket it will not reuse (Wine gives it for every reused socket).
+    platform.fail_nth(syscall::connect_ex, 1, WSAEISCONN);
+    for (int round = 5; round < 15; ++round) {
+        exchange(round);
+    }
+    EXPECT_EQ(platform.injected(syscall::connect_ex), 1U);
+    EXPECT_TRUE(client.features().disconnect_reuse_for_connect);
+    EXPECT_GT(client.stats().sockets_reused, reused + 1);  // reuse went on after the failure
+    EXPECT_EQ(client.stats().connect_failures, 0U);
+}
+
 // On Windows DisconnectEx completes only when the transport is done, so one slow peer can make
 // the probe late. Late is not unsupported: recycling pauses, then turns on when it completes, and
 // the operation is freed then. (8d66114 switched recycling off for good after 2 s.)

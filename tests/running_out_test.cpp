@@ -8,33 +8,6 @@
 namespace wire::test {
 namespace {
 
-// An echo server whose connections report how they ended.
-struct server_side {
-    std::mutex mutex;
-    std::vector<std::error_code> reasons;
-
-    handler_factory factory() {
-        return [this] {
-            class reporting_echo : public echo_handler {
-            public:
-                explicit reporting_echo(server_side& s) : s_(s) {}
-                void on_close(connection&, std::error_code reason) override {
-                    std::lock_guard lock(s_.mutex);
-                    s_.reasons.push_back(reason);
-                }
-
-            private:
-                server_side& s_;
-            };
-            return std::make_unique<reporting_echo>(*this);
-        };
-    }
-    std::vector<std::error_code> closed() {
-        std::lock_guard lock(mutex);
-        return reasons;
-    }
-};
-
 bool echoes(blocking_client& client, std::uint32_t seed, std::size_t size = 256) {
     const auto payload = random_bytes(size, seed);
     return client.send_all(payload) && client.receive_exactly(size) == payload;
@@ -66,7 +39,7 @@ TEST(RunningOut, AcceptFailuresBackOffAndRecover) {
         reports.push_back({error, failures});
     };
     engine e(options);
-    server_side server;
+    echo_close_log server;
     listener l = e.listen(endpoint::loopback_v4(0), server.factory(), listen_options{.pending_accepts = 4});
     const auto report_count = [&] {
         std::lock_guard lock(mutex);
@@ -105,7 +78,7 @@ TEST(RunningOut, AcceptFailuresBackOffAndRecover) {
 TEST(RunningOut, NoBuffersForAReceiveClosesThatConnectionOnly) {
     fault_platform platform;
     engine e;
-    server_side server;
+    echo_close_log server;
     listener l = e.listen(endpoint::loopback_v4(0), server.factory());
     blocking_client victim(l.local_endpoint());
     blocking_client bystander(l.local_endpoint());
@@ -126,7 +99,7 @@ TEST(RunningOut, NoBuffersForAReceiveClosesThatConnectionOnly) {
 TEST(RunningOut, NoBuffersForASendClosesThatConnectionOnly) {
     fault_platform platform;
     engine e;
-    server_side server;
+    echo_close_log server;
     listener l = e.listen(endpoint::loopback_v4(0), server.factory());
     blocking_client victim(l.local_endpoint());
     blocking_client bystander(l.local_endpoint());
@@ -148,7 +121,7 @@ TEST(RunningOut, NoMemoryForAReceiveBufferClosesThatConnectionOnly) {
     engine_options options;
     options.receive = receive_mode::buffered;
     engine e(options);
-    server_side server;
+    echo_close_log server;
     listener l = e.listen(endpoint::loopback_v4(0), server.factory());
     blocking_client bystander(l.local_endpoint());
     ASSERT_TRUE(echoes(bystander, 1));
@@ -169,7 +142,7 @@ TEST(RunningOut, NoMemoryForAReceiveBufferClosesThatConnectionOnly) {
 TEST(RunningOut, AdaptiveReceivesStaySmallWithoutMemory) {
     fault_platform platform;
     engine e;
-    server_side server;
+    echo_close_log server;
     listener l = e.listen(endpoint::loopback_v4(0), server.factory());
     platform.fail_while(syscall::memory, ERROR_NOT_ENOUGH_MEMORY, [] { return true; });
     blocking_client client(l.local_endpoint());

@@ -172,6 +172,33 @@ inline handler_factory echo_factory() {
     return [] { return std::make_unique<echo_handler>(); };
 }
 
+// Echo handlers for a listener that record how each of their connections ended.
+struct echo_close_log {
+    std::mutex mutex;
+    std::vector<std::error_code> reasons;
+
+    handler_factory factory() {
+        return [this] {
+            class reporting_echo : public echo_handler {
+            public:
+                explicit reporting_echo(echo_close_log& s) : s_(s) {}
+                void on_close(connection&, std::error_code reason) override {
+                    std::lock_guard lock(s_.mutex);
+                    s_.reasons.push_back(reason);
+                }
+
+            private:
+                echo_close_log& s_;
+            };
+            return std::make_unique<reporting_echo>(*this);
+        };
+    }
+    std::vector<std::error_code> closed() {
+        std::lock_guard lock(mutex);
+        return reasons;
+    }
+};
+
 // A plain blocking Winsock client: the peer the engine talks to in tests.
 class blocking_client {
 public:
@@ -245,6 +272,33 @@ public:
 private:
     SOCKET socket_ = INVALID_SOCKET;
     bool connected_ = false;
+};
+
+// A plain blocking listening socket: the peer for an engine that connects, so that the only
+// engine in the process is the one under test (and a fault platform counts only its calls).
+class raw_listener {
+public:
+    raw_listener() {
+        socket_ = ::socket(AF_INET, SOCK_STREAM, IPPROTO_TCP);
+        sockaddr_in address{};
+        address.sin_family = AF_INET;
+        address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        EXPECT_EQ(::bind(socket_, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
+        EXPECT_EQ(::listen(socket_, 16), 0);
+        int length = sizeof(address);
+        EXPECT_EQ(::getsockname(socket_, reinterpret_cast<sockaddr*>(&address), &length), 0);
+        port_ = ntohs(address.sin_port);
+    }
+    ~raw_listener() { ::closesocket(socket_); }
+    raw_listener(const raw_listener&) = delete;
+    raw_listener& operator=(const raw_listener&) = delete;
+
+    [[nodiscard]] endpoint address() const { return endpoint::loopback_v4(port_); }
+    SOCKET accept_one() { return ::accept(socket_, nullptr, nullptr); }
+
+private:
+    SOCKET socket_ = INVALID_SOCKET;
+    std::uint16_t port_ = 0;
 };
 
 // Winsock for the blocking client (the engine holds its own start-up).
