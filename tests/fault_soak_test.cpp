@@ -52,10 +52,8 @@ constexpr double control_fault_share = 0.01;
 constexpr std::uint64_t completion_fault_gap = 400;
 
 std::uint32_t soak_seed() {
-    char text[32] = {};
-    const DWORD length = ::GetEnvironmentVariableA("WIRE_SOAK_SEED", text, sizeof(text));
-    if (length > 0 && length < sizeof(text)) {
-        return static_cast<std::uint32_t>(std::strtoul(text, nullptr, 10));
+    if (const auto seed = environment_number("WIRE_SOAK_SEED")) {
+        return static_cast<std::uint32_t>(*seed);
     }
     // A new seed each run, so that CI explores: the print below is what replays a failure.
     return static_cast<std::uint32_t>(std::random_device{}());

@@ -540,15 +540,15 @@ const char* to_string(stop_place p) {
 }
 
 std::uint32_t stress_seed() {
-    if (const char* text = std::getenv("WIRE_STRESS_SEED"); text != nullptr && *text != '\0') {
-        return static_cast<std::uint32_t>(std::strtoul(text, nullptr, 10));
+    if (const auto seed = environment_number("WIRE_STRESS_SEED")) {
+        return static_cast<std::uint32_t>(*seed);
     }
     return std::random_device{}();
 }
 
 int stress_rounds(int fallback) {
-    if (const char* text = std::getenv("WIRE_STRESS_ROUNDS"); text != nullptr && *text != '\0') {
-        return std::max(1, std::atoi(text));
+    if (const auto rounds = environment_number("WIRE_STRESS_ROUNDS")) {
+        return static_cast<int>(std::clamp<unsigned long>(*rounds, 1, 100'000));
     }
     return fallback;
 }

@@ -66,7 +66,10 @@ TEST(SaturatingTime, WorksInConstantExpressions) {
     static_assert(top == ns_point::max());
     constexpr std::chrono::time_point<clock_type, std::chrono::milliseconds> coarse(1ms);
     static_assert(saturating_add(coarse, std::chrono::seconds(1)).time_since_epoch() == 1001ms);
-    static_assert(saturating_add(coarse, std::chrono::hours::max()).time_since_epoch() == std::chrono::milliseconds::max());
+    // hours' representation is only required to hold 23 bits (MSVC's is an int, libstdc++'s a long):
+    // spell out a 64-bit one, so that its maximum overflows milliseconds on every library.
+    using long_hours = std::chrono::duration<std::int64_t, std::ratio<3600>>;
+    static_assert(saturating_add(coarse, long_hours::max()).time_since_epoch() == std::chrono::milliseconds::max());
     EXPECT_EQ(top, ns_point::max());
 }
 

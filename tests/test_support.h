@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <string>
 #include <thread>
@@ -74,6 +75,17 @@ private:
     bool done_ = false;
     std::thread thread_;  // last: starts once the members it reads exist
 };
+
+// A number from the environment (seeds, round counts), or nothing when unset. Win32's own call:
+// the CRT's getenv is deprecated under MSVC (C4996).
+inline std::optional<unsigned long> environment_number(const char* name) {
+    char text[32] = {};
+    const DWORD length = ::GetEnvironmentVariableA(name, text, sizeof(text));
+    if (length == 0 || length >= sizeof(text)) {
+        return std::nullopt;
+    }
+    return std::strtoul(text, nullptr, 10);
+}
 
 inline std::vector<std::byte> random_bytes(std::size_t size, std::uint32_t seed) {
     std::vector<std::byte> out(size);
