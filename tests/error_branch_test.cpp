@@ -200,35 +200,41 @@ TEST(ErrorBranches, AFailedAcceptContextDropsThatClientOnly) {
     expect_stopped_clean(e);
 }
 
-TEST(ErrorBranches, AnAcceptedSocketThatCannotJoinThePortClosesWithoutOpen) {
+// An accepted socket that cannot join the port is refused before any handler exists for it
+// (on_open comes first or not at all), and reported through on_rejected.
+TEST(ErrorBranches, AnAcceptedSocketThatCannotJoinThePortIsRejectedBeforeAnyHandler) {
     fault_platform platform;
-    engine e;
     std::mutex mutex;
-    std::vector<std::shared_ptr<recorder>> recs;
-    listener l = e.listen(endpoint::loopback_v4(0), [&] {
-        auto rec = std::make_shared<recorder>();
+    std::vector<std::error_code> rejected;
+    engine_options options;
+    options.on_rejected = [&](const endpoint&, std::error_code reason) {
         std::lock_guard lock(mutex);
-        recs.push_back(rec);
-        return std::make_unique<recording_handler>(rec);
+        rejected.push_back(reason);
+    };
+    engine e(options);
+    std::atomic<int> handlers{0};
+    listener l = e.listen(endpoint::loopback_v4(0), [&] {
+        ++handlers;
+        return std::make_unique<echo_handler>();
     });
-    platform.fail_nth(syscall::associate, 1, ERROR_NOT_ENOUGH_MEMORY);  // start_accepted's association
+    platform.fail_nth(syscall::associate, 1, ERROR_NOT_ENOUGH_MEMORY);  // the accepted socket's association
     blocking_client client(l.local_endpoint());
     EXPECT_TRUE(drain_socket(client.native()).empty());  // reset (or closed) at once
-    std::shared_ptr<recorder> rec;
+    ASSERT_TRUE(eventually([&] {
+        std::lock_guard lock(mutex);
+        return rejected.size() == 1;
+    }));
     {
         std::lock_guard lock(mutex);
-        ASSERT_EQ(recs.size(), 1U);
-        rec = recs.front();
+        EXPECT_EQ(rejected[0], std::error_code(ERROR_NOT_ENOUGH_MEMORY, std::system_category())) << rejected[0].message();
     }
-    ASSERT_TRUE(eventually([&] { return rec->is_closed(); }));
-    {
-        std::lock_guard lock(rec->mutex);
-        EXPECT_EQ(rec->opened, 0);
-        EXPECT_EQ(rec->closed, 1);
-        EXPECT_EQ(rec->reason, std::error_code(ERROR_NOT_ENOUGH_MEMORY, std::system_category()))
-            << rec->reason.message();
-    }
+    EXPECT_EQ(handlers.load(), 0);
+    EXPECT_EQ(e.stats().connections_rejected, 1U);
+    blocking_client next(l.local_endpoint());  // the listener goes on
+    ASSERT_TRUE(next.send_all(random_bytes(16, 1)));
+    EXPECT_EQ(next.receive_exactly(16), random_bytes(16, 1));
     client.close();
+    next.close();
     l = {};
     expect_stopped_clean(e);
 }
@@ -435,6 +441,15 @@ TEST(ErrorBranches, AnEngineWhosePortCannotBeCreatedThrows) {
     calls.table().create_io_completion_port = &refuse_new_port;
     calls.install();
     EXPECT_EQ(thrown_by([] { engine e; }), std::error_code(ERROR_NOT_ENOUGH_MEMORY, std::system_category()));
+}
+
+int WSAAPI refuse_startup(WORD /*version*/, LPWSADATA /*data*/) { return WSASYSNOTREADY; }
+
+TEST(ErrorBranches, AnEngineWhoseWinsockCannotStartThrows) {
+    replaced_calls calls;
+    calls.table().wsa_startup = &refuse_startup;
+    calls.install();
+    EXPECT_EQ(thrown_by([] { engine e; }), winsock(WSASYSNOTREADY));
 }
 
 int WSAAPI refuse_extension_functions(SOCKET s, DWORD code, LPVOID in, DWORD in_size, LPVOID out, DWORD out_size,

@@ -178,5 +178,49 @@ TEST(Faults, AResetReachingAPendingSendClosesThatConnectionAsAReset) {
     EXPECT_EQ(e.stats().connection_objects, 0U);
 }
 
+// The idle sweep parks a quiet pooled receive by cancelling it, outside the connection's lock.
+// Data that arrives between the sweep's decision and its cancel completes that receive, and the
+// cancel then meets the next one. That abort is still the sweep's: the connection must go on.
+// (Found by CI in the first version of the restructured receiver: it closed the connection.)
+TEST(Faults, AParkCancelThatMeetsTheNextReceiveDoesNotCloseTheConnection) {
+    fault_platform platform;
+    std::promise<void> release;
+    std::shared_future<void> released = release.get_future().share();
+    std::atomic<bool> armed{false};
+    std::atomic<bool> held{false};
+    platform.before(syscall::cancel, [&] {
+        if (armed.exchange(false)) {
+            held = true;
+            released.wait();
+        }
+    });
+    engine_options options;
+    options.receive_park_after = 100ms;
+    engine e(options);
+    echo_close_log server;
+    listener l = e.listen(endpoint::loopback_v4(0), server.factory());
+    blocking_client client(l.local_endpoint());
+    // 1000 bytes fill the 512-byte small buffer: the connection now receives into a pooled one.
+    ASSERT_TRUE(client.send_all(random_bytes(1000, 1)));
+    ASSERT_EQ(client.receive_exactly(1000), random_bytes(1000, 1));
+    armed = true;  // the next CancelIoEx is the sweep parking that receive: hold it
+    ASSERT_TRUE(eventually([&] { return held.load(); }));
+    ASSERT_TRUE(client.send_all(random_bytes(64, 2)));  // completes the receive; the next is issued
+    ASSERT_EQ(client.receive_exactly(64), random_bytes(64, 2));
+    const std::uint64_t parked = e.stats().receives_parked;
+    release.set_value();  // the cancel now meets the next receive, which waits for data
+    ASSERT_TRUE(eventually([&] { return e.stats().receives_parked > parked || !server.closed().empty(); }));
+    EXPECT_TRUE(server.closed().empty()) << server.closed()[0].message();
+    for (std::uint32_t round = 3; round < 6; ++round) {
+        ASSERT_TRUE(client.send_all(random_bytes(64, round)));
+        ASSERT_EQ(client.receive_exactly(64), random_bytes(64, round)) << "round " << round;
+    }
+    EXPECT_TRUE(server.closed().empty());
+    client.close();
+    l = {};
+    e.stop();
+    EXPECT_EQ(e.stats().operations_pending, 0U);
+}
+
 }  // namespace
 }  // namespace wire::test

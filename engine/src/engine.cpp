@@ -71,7 +71,7 @@ connection engine::connect(const endpoint& remote, std::unique_ptr<connection_ha
     if (!handler) {
         throw std::invalid_argument("wire::engine::connect: the handler is empty");
     }
-    auto impl = std::make_shared<detail::connection_impl>(core_->context(), std::move(handler));
+    auto impl = std::make_shared<detail::connection_impl>(core_->context(), std::move(handler), detail::reuse_use::connect);
     detail::connection_registry& registry = core_->registry();
     // The slot is settled before the connection is published: a concurrent stop() may finalize it
     // (which gives the slot back and counts it out) as soon as it is in the registry.

@@ -24,11 +24,13 @@ void reset_on_close(SOCKET s) noexcept {
 
 }  // namespace
 
-connection_impl::connection_impl(const connection_context& context, std::unique_ptr<connection_handler> handler)
+connection_impl::connection_impl(const connection_context& context, std::unique_ptr<connection_handler> handler,
+                                 reuse_use origin)
     : context_(context),
       counters_(context.counters),
       handler_(std::move(handler)),
       id_(context.next_connection_id.fetch_add(1, std::memory_order_relaxed)),
+      origin_(origin),
       last_activity_(now_ticks()),
       connector_(context, *this, &on_connect),
       receiver_(context, *this, &on_receive),
@@ -43,36 +45,19 @@ connection_impl::~connection_impl() { engine_counters::sub(counters_->connection
 // ---- start -------------------------------------------------------------------------------------
 
 void connection_impl::start_accepted(accepted_socket accepted) noexcept {
-    // The socket is still this call's alone: its set-up calls need no lock.
-    unique_socket socket = std::move(accepted.socket);
-    bool skips_port = accepted.skips_port;
-    std::error_code failure;
-    if (!accepted.associated) {
-        failure = context_.port.associate(socket.get(), skips_port);
-    }
-    if (!failure && !accepted.no_delay_set) {
-        set_no_delay(socket.get());
-    }
     lock_type lock(mutex_);
     if (state_ != connection_state::connecting) {
         // stop() closed it between registration and here: its finalization is posted or done.
         lock.unlock();
-        reset_on_close(socket.get());
-        return;  // `socket` closes on the way out
+        reset_on_close(accepted.socket.get());
+        return;  // the socket closes on the way out
     }
-    if (failure) {
-        release_socket(failure, true);
-        add_busy();
-        release_busy(lock, true);  // finalizes: on_close without on_open
-        reset_on_close(socket.get());
-        return;
-    }
-    socket_ = std::move(socket);
-    skips_port_ = skips_port;
+    socket_ = std::move(accepted.socket);
+    skips_port_ = accepted.skips_port;
     local_ = accepted.local;
     remote_ = accepted.remote;
-    origin_ = reuse_use::accept;
     transition(connection_state::open);
+    opened_ = true;
     opening_ = true;
     add_busy();  // held across on_open, then handed to the first receive
     lock.unlock();
@@ -82,7 +67,6 @@ void connection_impl::start_accepted(accepted_socket accepted) noexcept {
 void connection_impl::start_connect(const endpoint& remote) noexcept {
     lock_type lock(mutex_);
     remote_ = remote;
-    origin_ = reuse_use::connect;
     if (state_ != connection_state::connecting) {
         return;  // closed by stop() between registration and here: finalization posted or done
     }
@@ -337,7 +321,18 @@ void connection_impl::on_finalize_notice(operation& op, DWORD /*error*/, DWORD /
 void connection_impl::finalize() noexcept {
     const std::shared_ptr<connection_impl> self = shared_from_this();  // outlives the registry's
     dispose_socket();
-    {
+    if (origin_ == reuse_use::accept && !opened_) {
+        // Accepted, then closed (stop()) before it opened: its handler saw no event and gets none
+        // (on_open comes first or not at all). It is a rejection, reported as such.
+        engine_counters::add(counters_->connections_rejected);
+        if (const auto& observer = context_.options.on_rejected) {
+            try {
+                observer(remote_, reason_);
+            } catch (...) {
+                // An observer must not throw; if it does, the rejection still happened.
+            }
+        }
+    } else {
         connection handle(self);
         handler_->on_close(handle, reason_);
     }

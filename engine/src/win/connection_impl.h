@@ -46,19 +46,18 @@
 
 namespace wire::detail {
 
-// An accepted socket as the listener hands it over.
+// An accepted socket as the listener hands it over: already on the port, TCP_NODELAY set.
 struct accepted_socket {
     unique_socket socket;
-    bool associated = false;    // came from the pool: already on the port
-    bool skips_port = false;    // ... with skip-on-success
-    bool no_delay_set = false;  // TCP_NODELAY inherited from the listening socket
+    bool skips_port = false;  // skip-on-success is on for it
     endpoint local;
     endpoint remote;
 };
 
 class connection_impl : public std::enable_shared_from_this<connection_impl> {
 public:
-    connection_impl(const connection_context& context, std::unique_ptr<connection_handler> handler);
+    // `origin`: accepted by a listener, or made by engine::connect.
+    connection_impl(const connection_context& context, std::unique_ptr<connection_handler> handler, reuse_use origin);
     ~connection_impl();
     connection_impl(const connection_impl&) = delete;
     connection_impl& operator=(const connection_impl&) = delete;
@@ -166,7 +165,8 @@ private:
     unsigned posted_ = 0;        // post_* bits whose packet is queued and not yet handled
     unique_socket socket_;       // fixed once open (see above); closed by finalize
     bool skips_port_ = false;    // FILE_SKIP_COMPLETION_PORT_ON_SUCCESS is on for socket_
-    reuse_use origin_ = reuse_use::accept;
+    const reuse_use origin_;
+    bool opened_ = false;        // reached open: on_open ran or runs
     bool holds_slot_ = false;
     bool opening_ = false;       // on_open is running: sends only queue, so nothing overtakes it
     bool paused_ = false;

@@ -10,6 +10,22 @@
 
 namespace wire::detail {
 
+namespace {
+
+// Whether a failed receive was the idle sweep's cancel. Only the sweep cancels a receive while the
+// connection is readable (a close makes it closed first), so an abort seen while readable is one,
+// even when data raced the sweep and cleared its request before the cancel reached this receive
+// (the request flag is only needed for ERROR_NETNAME_DELETED, which is also how a peer's reset may
+// read). The caller checks readability.
+bool is_park_cancel(DWORD error, bool park_requested) noexcept {
+    if (error == ERROR_OPERATION_ABORTED || error == ERROR_REQUEST_ABORTED) {
+        return true;
+    }
+    return park_requested && to_error_code(error, cancellation::by_engine) == error::aborted;
+}
+
+}  // namespace
+
 // ---- connect -----------------------------------------------------------------------------------
 
 void connection_impl::on_connect(operation& op, DWORD error, DWORD /*bytes*/) noexcept {
@@ -66,6 +82,7 @@ void connection_impl::handle_connect(DWORD error) noexcept {
     }
     local_ = local;
     transition(connection_state::open);
+    opened_ = true;
     opening_ = true;
     engine_counters::add(counters_->connections_connected);
     lock.unlock();
@@ -150,11 +167,10 @@ void connection_impl::receive_loop(DWORD error, DWORD bytes) noexcept {
             }
             continue;
         }
-        if (error != ERROR_SUCCESS && receiver_.take_park_request() &&
-            to_error_code(error, cancellation::by_engine) == error::aborted) {
+        if (error != ERROR_SUCCESS && is_park_cancel(error, receiver_.take_park_request())) {
             // Cancelled by the idle sweep (a close leaves the state closed instead): the
             // connection is quiet. Had data arrived first, the receive would have completed with
-            // it and the cancel found nothing: no byte is lost either way.
+            // it and the cancel found nothing or the next receive: no byte is lost either way.
             lock_type lock(mutex_);
             if (is_readable(state_)) {
                 receiver_.park();

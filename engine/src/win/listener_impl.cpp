@@ -234,7 +234,6 @@ bool listener_impl::take_accepted(accept_operation& op, accepted_socket& out) no
                                                 &local_length, &remote_address, &remote_length);
     out.local = to_endpoint(local_address, local_length);
     out.remote = to_endpoint(remote_address, remote_length);
-    out.associated = op.recycled;
     out.skips_port = op.skips_port;
     op.socket_value.store(INVALID_SOCKET);
     out.socket = std::move(op.socket);
@@ -257,6 +256,7 @@ void listener_impl::accept_loop(accept_operation& op, DWORD error) noexcept {
         lock.unlock();
 
         accepted_socket accepted;
+        const bool accepted_recycled = op.recycled;  // already on the port
         if (error == ERROR_SUCCESS && op.socket && take_accepted(op, accepted)) {
             backoff_ms_.store(0, std::memory_order_relaxed);
         } else if (error != retry_packet) {
@@ -283,7 +283,7 @@ void listener_impl::accept_loop(accept_operation& op, DWORD error) noexcept {
         // here, and close() must not wait for them to close the listening socket. `self` keeps
         // the listener alive; the engine cannot finish stopping while this worker runs.
         if (accepted.socket) {
-            hand_over(std::move(accepted));
+            hand_over(std::move(accepted), accepted_recycled);
         }
         if (!finished_at_once) {
             return;
@@ -313,17 +313,35 @@ void listener_impl::reject(unique_socket& socket, const endpoint& remote, std::e
     socket.reset();
 }
 
-void listener_impl::hand_over(accepted_socket accepted) noexcept {
+void listener_impl::hand_over(accepted_socket accepted, bool associated) noexcept {
     if (!context_.registry.take_slot()) {
         reject(accepted.socket, accepted.remote, make_error_code(error::too_many_connections));
         return;  // the accept is already re-posted
+    }
+    // The socket joins the port (a recycled one is on it already) and gets TCP_NODELAY before a
+    // connection exists for it: a socket that cannot is refused before any handler is made, and
+    // the connection, once registered, opens without a system call in between.
+    if (!associated) {
+        if (const std::error_code ec = context_.port.associate(accepted.socket.get(), accepted.skips_port); ec) {
+            context_.registry.release_slot();
+            reject(accepted.socket, accepted.remote, ec);
+            return;
+        }
+    }
+    inheritance no_delay = no_delay_inherited_.load(std::memory_order_relaxed);
+    if (no_delay == inheritance::unknown) {
+        no_delay = has_no_delay(accepted.socket.get()) ? inheritance::inherited : inheritance::not_inherited;
+        no_delay_inherited_.store(no_delay, std::memory_order_relaxed);
+    }
+    if (no_delay == inheritance::not_inherited) {
+        set_no_delay(accepted.socket.get());
     }
     std::shared_ptr<connection_impl> c;
     std::error_code no_connection = make_error_code(error::aborted);  // the factory gave no handler
     try {
         std::unique_ptr<connection_handler> handler = factory_ ? factory_() : nullptr;
         if (handler) {
-            c = std::make_shared<connection_impl>(context_, std::move(handler));
+            c = std::make_shared<connection_impl>(context_, std::move(handler), reuse_use::accept);
         }
     } catch (...) {
         // A throwing factory or no memory: refuse this one connection, keep listening.
@@ -353,12 +371,6 @@ void listener_impl::hand_over(accepted_socket accepted) noexcept {
         return;
     }
     engine_counters::add(context_.counters->connections_accepted);
-    inheritance no_delay = no_delay_inherited_.load(std::memory_order_relaxed);
-    if (no_delay == inheritance::unknown) {
-        no_delay = has_no_delay(accepted.socket.get()) ? inheritance::inherited : inheritance::not_inherited;
-        no_delay_inherited_.store(no_delay, std::memory_order_relaxed);
-    }
-    accepted.no_delay_set = no_delay == inheritance::inherited;
     c->start_accepted(std::move(accepted));
 }
 

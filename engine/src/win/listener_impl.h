@@ -75,7 +75,8 @@ private:
     // Running out (see engine_options::on_accept_failure): counts and reports the failure, and
     // re-issues `op` after the current back-off instead of at once.
     void back_off(accept_operation& op, DWORD error) noexcept;
-    void hand_over(accepted_socket accepted) noexcept;
+    // `associated`: the socket is on the port already (it was recycled).
+    void hand_over(accepted_socket accepted, bool associated) noexcept;
     void reject(unique_socket& socket, const endpoint& remote, std::error_code reason) noexcept;
     // Takes a unit for a call made without the lock; false once closed.
     [[nodiscard]] bool begin_issue(lock_type& lock) noexcept;

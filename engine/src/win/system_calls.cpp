@@ -9,6 +9,8 @@ namespace {
 // Not constexpr: the address of a function imported from a DLL is not a constant expression for
 // every compiler (clang, MSVC). The pointer to it below is, so `installed` is constant-initialized.
 const system_calls native_table{
+    &::WSAStartup,
+    &::WSACleanup,
     &::WSASocketW,
     &::bind,
     &::listen,

@@ -14,6 +14,8 @@
 namespace wire::detail {
 
 struct system_calls {
+    decltype(&::WSAStartup) wsa_startup;
+    decltype(&::WSACleanup) wsa_cleanup;
     decltype(&::WSASocketW) wsa_socket;
     decltype(&::bind) bind;
     decltype(&::listen) listen;
