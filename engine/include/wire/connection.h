@@ -17,7 +17,8 @@ class connection_impl;
 class connection;
 
 // Receives a connection's events on the engine's worker threads.
-// - on_open once, before any other event (not at all when a connect fails).
+// - on_open once, before any other event (not at all when a connect fails; an accepted
+//   connection that the engine turns away before it opens gets no event: see on_rejected).
 // - on_data in order, one call at a time: a connection has one receive outstanding.
 //   The span is valid only during the call; copy what must outlive it.
 // - on_drained when a send() refused with error::send_queue_full may be retried (the queue fell

@@ -66,10 +66,12 @@ struct engine_options {
     std::chrono::milliseconds receive_park_after{1'000};
     // Reuse sockets with DisconnectEx(TF_REUSE_SOCKET) where the platform supports it.
     bool recycle_sockets = true;
-    // Told of each accepted connection reset at once, before any handler exists for it, with the
-    // peer's address and why: error::too_many_connections (over max_connections),
+    // Told of each accepted connection reset at once, before its handler has seen any event, with
+    // the peer's address and why: error::too_many_connections (over max_connections),
     // std::errc::not_enough_memory (the factory threw or memory ran out), error::aborted (the
-    // factory returned no handler), error::engine_stopped (accepted while stopping). For logging;
+    // factory returned no handler), error::engine_stopped (accepted while stopping, also when
+    // stop() came before it opened: its handler is then destroyed without events), or the system
+    // error that kept the socket from joining the completion port. For logging;
     // runs on a worker, must not block or throw. Connections the engine closes later (idle_timeout)
     // report their reason to their handler's on_close instead.
     std::function<void(const endpoint& remote, std::error_code reason)> on_rejected;
