@@ -171,5 +171,43 @@ TEST(Close, HandleOutlivesEngineSafely) {
     kept.abort();
 }
 
+// A handler that pauses receiving after asking to close must not keep the peer's FIN from being
+// seen: the close completes cleanly instead of by its close_timeout. (Found in review: pause_receiving
+// undid the receive enter_closing makes sure of; the close then always ended timed_out.)
+TEST(Close, PausingAfterCloseStillSeesThePeersFin) {
+    engine_options options;
+    options.close_timeout = 3s;  // how long a failure takes
+    engine e(options);
+    auto reasons = std::make_shared<recorder>();
+    class close_then_pause : public connection_handler {
+    public:
+        explicit close_then_pause(std::shared_ptr<recorder> r) : r_(std::move(r)) {}
+        void on_data(connection& c, gsl::span<const std::byte> data) override {
+            (void)c.send(data);
+            c.close();
+            c.pause_receiving();
+        }
+        void on_close(connection&, std::error_code reason) override {
+            std::lock_guard lock(r_->mutex);
+            ++r_->closed;
+            r_->reason = reason;
+        }
+
+    private:
+        std::shared_ptr<recorder> r_;
+    };
+    listener l = e.listen(endpoint::loopback_v4(0), [&] { return std::make_unique<close_then_pause>(reasons); });
+    blocking_client client(l.local_endpoint());
+    const auto payload = random_bytes(16, 1);
+    ASSERT_TRUE(client.send_all(payload));
+    auto [echoed, clean] = client.receive_to_end();  // the echo, then the server's FIN
+    EXPECT_TRUE(clean);
+    EXPECT_EQ(echoed, payload);
+    client.close();  // our FIN: the server's graceful close completes on it
+    ASSERT_TRUE(eventually([&] { return reasons->is_closed(); }));
+    std::lock_guard lock(reasons->mutex);
+    EXPECT_FALSE(reasons->reason) << reasons->reason.message();
+}
+
 }  // namespace
 }  // namespace wire::test

@@ -260,6 +260,10 @@ BOOL PASCAL fake_disconnect_ex(SOCKET s, LPOVERLAPPED overlapped, DWORD flags, D
     }
     current->queue_completion(s, overlapped, 0, current->disconnect_delay());
     current->count_disconnect();
+    if (current->disconnect_finishes_at_once()) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));  // a worker handles the packet meanwhile
+        return TRUE;
+    }
     ::WSASetLastError(WSA_IO_PENDING);
     return FALSE;
 }
@@ -429,6 +433,11 @@ void fault_platform::emulate_disconnect_completion(std::chrono::milliseconds del
 }
 
 void fault_platform::emulate_accept_rejects_bound_sockets() { accept_rejects_bound_.store(true); }
+
+void fault_platform::emulate_disconnect_finishing_at_once() {
+    disconnect_delay_.store(0);
+    disconnect_at_once_.store(true);
+}
 
 DWORD fault_platform::check(syscall which, bool& complete_instead, LONG& status) {
     const std::uint64_t number = ++calls_[static_cast<unsigned>(which)];

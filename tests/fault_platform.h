@@ -80,6 +80,12 @@ public:
     // then works under Wine; reuse in ConnectEx fails with WSAEISCONN (Wine), which the engine
     // must survive.
     void emulate_disconnect_completion(std::chrono::milliseconds delay = std::chrono::milliseconds(0));
+    // ... or finishing at once: DisconnectEx returns TRUE, as Windows may for a passively closed
+    // socket. Without skip-on-success the packet is queued as well; the call returns only after a
+    // worker has had time to handle it (so an engine that still reads the operation afterwards
+    // reads a finished, freed one).
+    void emulate_disconnect_finishing_at_once();
+    [[nodiscard]] bool disconnect_finishes_at_once() const noexcept { return disconnect_at_once_; }
     [[nodiscard]] std::uint64_t disconnects_completed() const noexcept { return disconnects_completed_; }
     // AcceptEx given an accept socket that is bound fails with WSAEINVAL, as Windows documents
     // ("sAcceptSocket ... must not be bound or connected": AcceptEx, learn.microsoft.com).
@@ -113,6 +119,7 @@ private:
     std::atomic<std::uint64_t> injected_[static_cast<unsigned>(syscall::count_)]{};
     std::atomic<long long> disconnect_delay_{-1};
     std::atomic<bool> accept_rejects_bound_{false};
+    std::atomic<bool> disconnect_at_once_{false};
     std::atomic<std::uint64_t> disconnects_completed_{0};
     std::atomic<std::uint64_t> bound_refused_{0};
     std::vector<SOCKET> bound_;

@@ -172,6 +172,30 @@ TEST(Recycle, ALateDisconnectNeitherTurnsReuseOffNorIsAbandoned) {
     EXPECT_EQ(server.stats().operations_pending, 0U);
 }
 
+// DisconnectEx finishing at once while its packet is queued too (no skip-on-success, as with a
+// non-IFS provider): the packet's handler finishes the operation, and the engine must not touch it
+// after the call. A reviewer's probe (a quarantining allocator, outside this suite) showed
+// socket_pool::recycle reading the freed operation and finishing it twice; here the path runs
+// with the rest of the suite's checks.
+TEST(Recycle, ADisconnectFinishingAtOnceIsHandledOnce) {
+    fault_platform platform;
+    platform.emulate_disconnect_finishing_at_once();
+    engine_options options;
+    options.worker_threads = 2;
+    options.skip_completion_port_on_success = false;
+    engine server(options);
+    listener l = server.listen(endpoint::loopback_v4(0), echo_factory(), listen_options{.pending_accepts = 2});
+    engine client;
+    churn(client, l.local_endpoint(), 12);
+    EXPECT_GT(platform.disconnects_completed(), 0U);
+    EXPECT_TRUE(server.features().disconnect_ex_completes);
+    EXPECT_GT(server.stats().sockets_reused, 0U);
+    client.stop();
+    server.stop();
+    EXPECT_EQ(server.stats().operations_pending, 0U);
+    EXPECT_EQ(server.stats().connection_objects, 0U);
+}
+
 TEST(Recycle, DisabledMeansNoReuse) {
     engine_options options;
     options.recycle_sockets = false;

@@ -128,7 +128,11 @@ void connection_impl::abort(std::error_code reason) noexcept {
 
 void connection_impl::pause_receiving() noexcept {
     lock_type lock(mutex_);
-    paused_ = true;
+    // Once closing, a receive must run to see the peer's FIN (enter_closing made sure one does):
+    // pausing then would turn every graceful close into a close_timeout abort.
+    if (state_ == connection_state::connecting || state_ == connection_state::open) {
+        paused_ = true;
+    }
 }
 
 void connection_impl::resume_receiving() noexcept {
@@ -186,10 +190,7 @@ void connection_impl::release_socket(std::error_code reason, bool abortive) noex
     set_reason(reason);
     transition(connection_state::closed);
     close_facts_.abortive = close_facts_.abortive || abortive;
-    if (deadline_) {
-        context_.timers.cancel(*deadline_);
-        deadline_.reset();
-    }
+    drop_deadline();
     // Outstanding operations are cancelled by name (settle, after the unlock); the socket itself
     // stays open until finalize, so any thread still holding a busy unit may use its handle.
     if (receive_active_) {
@@ -206,10 +207,12 @@ void connection_impl::release_socket(std::error_code reason, bool abortive) noex
 }
 
 bool connection_impl::schedule_deadline(std::chrono::milliseconds after) noexcept {
+    drop_deadline();
+    const std::uint64_t generation = deadline_generation_;
     try {
-        deadline_ = context_.timers.schedule_after(after, [weak = weak_from_this()] {
+        deadline_ = context_.timers.schedule_after(after, [weak = weak_from_this(), generation] {
             if (const auto self = weak.lock()) {
-                self->abort(make_error_code(error::timed_out));
+                self->deadline_expired(generation);
             }
         });
         return true;
@@ -217,6 +220,24 @@ bool connection_impl::schedule_deadline(std::chrono::milliseconds after) noexcep
         deadline_.reset();
         return false;
     }
+}
+
+void connection_impl::drop_deadline() noexcept {
+    ++deadline_generation_;
+    if (deadline_) {
+        context_.timers.cancel(*deadline_);
+        deadline_.reset();
+    }
+}
+
+void connection_impl::deadline_expired(std::uint64_t generation) noexcept {
+    lock_type lock(mutex_);
+    if (generation != deadline_generation_) {
+        return;  // the connect completed, or the close finished, while this callback was starting
+    }
+    deadline_.reset();
+    release_socket(make_error_code(error::timed_out), true);
+    settle(lock, false);
 }
 
 void connection_impl::set_reason(std::error_code reason) noexcept {

@@ -139,6 +139,8 @@ private:
     void release_socket(std::error_code reason, bool abortive) noexcept;
     // The connect or graceful-close deadline: false when no memory was left for the timer.
     [[nodiscard]] bool schedule_deadline(std::chrono::milliseconds after) noexcept;
+    void drop_deadline() noexcept;
+    void deadline_expired(std::uint64_t generation) noexcept;
     void request_post(pending_work work) noexcept;
     // Ends a busy unit, then settle(). Both unlock; on a worker they may finalize and so destroy
     // *this: the caller returns at once.
@@ -178,6 +180,9 @@ private:
     std::error_code reason_;
     bool reason_set_ = false;
     std::optional<timer_queue::timer_id> deadline_;  // connect or graceful-close deadline
+    // Bumped whenever a deadline is set or dropped: a timer callback already running when its
+    // deadline was cancelled (the timer queue cannot stop it then) sees a newer value and does nothing.
+    std::uint64_t deadline_generation_ = 0;
     endpoint local_;
     endpoint remote_;
     std::atomic<timer_queue::clock::rep> last_activity_;

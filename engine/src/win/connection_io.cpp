@@ -53,10 +53,7 @@ void connection_impl::handle_connect(DWORD error) noexcept {
         release_busy(lock, true);
         return;
     }
-    if (deadline_) {
-        context_.timers.cancel(*deadline_);
-        deadline_.reset();
-    }
+    drop_deadline();
     if (state_ != connection_state::connecting || error != ERROR_SUCCESS) {
         engine_counters::add(counters_->connect_failures);
         release_socket(to_error_code(error), true);  // keeps an earlier reason (timeout, abort)

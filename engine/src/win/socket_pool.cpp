@@ -46,11 +46,14 @@ void socket_pool::recycle(unique_socket socket, bool ipv6, bool skips_port, reus
             // Without the timer a probe that never completes is only found by stop(): still bounded.
         }
     }
-    if (extensions_.disconnect_ex(op->socket.get(), op, TF_REUSE_SOCKET, 0) != FALSE) {
-        if (op->skips_port) {
-            finish(op, ERROR_SUCCESS);  // no packet will come
+    // Once DisconnectEx has it, `op` may be finished (and freed) by a worker at any moment unless
+    // no packet is queued for it: read nothing from it after the call but on those paths.
+    const SOCKET target = op->socket.get();
+    if (extensions_.disconnect_ex(target, op, TF_REUSE_SOCKET, 0) != FALSE) {
+        if (skips_port) {
+            finish(op, ERROR_SUCCESS);  // finished at once and no packet will come
         }
-        return;
+        return;  // otherwise the queued packet finishes it
     }
     if (const int error = ::WSAGetLastError(); error != ERROR_IO_PENDING) {
         finish(op, static_cast<DWORD>(error));
