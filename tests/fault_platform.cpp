@@ -337,6 +337,19 @@ LPVOID WINAPI fake_virtual_alloc(LPVOID address, SIZE_T size, DWORD type, DWORD 
 
 }  // namespace
 
+call_hold::call_hold(fault_platform& platform, syscall which) {
+    platform.before(which, [s = state_] {
+        if (s->armed.exchange(false)) {
+            s->held = true;
+            s->released.wait();
+        }
+    });
+}
+
+void call_hold::release() {
+    std::call_once(state_->once, [this] { state_->release.set_value(); });
+}
+
 fault_platform::fault_platform() : random_(1) {
     table = native();
     table.wsa_socket = &fake_wsa_socket;

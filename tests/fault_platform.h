@@ -16,6 +16,8 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <future>
+#include <memory>
 #include <mutex>
 #include <random>
 #include <vector>
@@ -40,6 +42,32 @@ enum class syscall : unsigned {
     associate,  // CreateIoCompletionPort on an existing handle
     memory,     // VirtualAlloc (receive buffers): a failure returns nullptr
     count_,
+};
+
+class fault_platform;
+
+// Holds one call of a kind inside the seam, on the thread making it, until released: to show what
+// other threads can (or cannot) do meanwhile. arm() catches the next call; the destructor releases.
+class call_hold {
+public:
+    call_hold(fault_platform& platform, syscall which);
+    ~call_hold() { release(); }
+    call_hold(const call_hold&) = delete;
+    call_hold& operator=(const call_hold&) = delete;
+
+    void arm() noexcept { state_->armed = true; }
+    [[nodiscard]] bool held() const noexcept { return state_->held; }
+    void release();
+
+private:
+    struct state {
+        std::atomic<bool> armed{false};
+        std::atomic<bool> held{false};
+        std::promise<void> release;
+        std::shared_future<void> released{release.get_future().share()};
+        std::once_flag once;
+    };
+    std::shared_ptr<state> state_ = std::make_shared<state>();  // shared with the platform's hook
 };
 
 class fault_platform {

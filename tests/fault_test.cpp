@@ -3,7 +3,6 @@
 #include "fault_platform.h"
 #include "test_support.h"
 
-#include <future>
 
 namespace wire::test {
 namespace {
@@ -27,25 +26,16 @@ std::vector<std::byte> receive_exactly(SOCKET s, std::size_t size) {
 // (8d66114 held the connection's lock across WSARecv, so this send() waited for the worker.)
 TEST(Faults, SendDoesNotWaitForAReceiveCallInProgress) {
     fault_platform platform;
-    std::promise<void> release;
-    std::shared_future<void> released = release.get_future().share();
-    std::atomic<bool> armed{false};
-    std::atomic<bool> held{false};
-    platform.before(syscall::wsa_recv, [&] {
-        if (armed.exchange(false)) {
-            held = true;
-            released.wait();
-        }
-    });
+    call_hold receive_call(platform, syscall::wsa_recv);
     raw_listener peer;
     engine_options options;
     options.worker_threads = 2;
     engine e(options);
     auto record = std::make_shared<recorder>();
-    armed = true;  // the connection's first receive, issued on a worker after on_open
+    receive_call.arm();  // the connection's first receive, issued on a worker after on_open
     connection c = e.connect(peer.address(), std::make_unique<recording_handler>(record));
     const SOCKET accepted = peer.accept_one();
-    ASSERT_TRUE(eventually([&] { return held.load(); }));
+    ASSERT_TRUE(eventually([&] { return receive_call.held(); }));
 
     const std::vector<std::byte> payload = random_bytes(1000, 4);
     std::atomic<bool> sent{false};
@@ -54,7 +44,7 @@ TEST(Faults, SendDoesNotWaitForAReceiveCallInProgress) {
         sent = true;
     });
     const bool returned = eventually([&] { return sent.load(); }, 10s);
-    release.set_value();
+    receive_call.release();
     sender.join();
     EXPECT_TRUE(returned) << "send() waited for a WSARecv in progress on a worker";
     EXPECT_EQ(receive_exactly(accepted, payload.size()), payload);
@@ -184,16 +174,7 @@ TEST(Faults, AResetReachingAPendingSendClosesThatConnectionAsAReset) {
 // (Found by CI in the first version of the restructured receiver: it closed the connection.)
 TEST(Faults, AParkCancelThatMeetsTheNextReceiveDoesNotCloseTheConnection) {
     fault_platform platform;
-    std::promise<void> release;
-    std::shared_future<void> released = release.get_future().share();
-    std::atomic<bool> armed{false};
-    std::atomic<bool> held{false};
-    platform.before(syscall::cancel, [&] {
-        if (armed.exchange(false)) {
-            held = true;
-            released.wait();
-        }
-    });
+    call_hold park_cancel(platform, syscall::cancel);
     engine_options options;
     options.receive_park_after = 100ms;
     engine e(options);
@@ -203,12 +184,12 @@ TEST(Faults, AParkCancelThatMeetsTheNextReceiveDoesNotCloseTheConnection) {
     // 1000 bytes fill the 512-byte small buffer: the connection now receives into a pooled one.
     ASSERT_TRUE(client.send_all(random_bytes(1000, 1)));
     ASSERT_EQ(client.receive_exactly(1000), random_bytes(1000, 1));
-    armed = true;  // the next CancelIoEx is the sweep parking that receive: hold it
-    ASSERT_TRUE(eventually([&] { return held.load(); }));
+    park_cancel.arm();  // the next CancelIoEx is the sweep parking that receive: hold it
+    ASSERT_TRUE(eventually([&] { return park_cancel.held(); }));
     ASSERT_TRUE(client.send_all(random_bytes(64, 2)));  // completes the receive; the next is issued
     ASSERT_EQ(client.receive_exactly(64), random_bytes(64, 2));
     const std::uint64_t parked = e.stats().receives_parked;
-    release.set_value();  // the cancel now meets the next receive, which waits for data
+    park_cancel.release();  // the cancel now meets the next receive, which waits for data
     ASSERT_TRUE(eventually([&] { return e.stats().receives_parked > parked || !server.closed().empty(); }));
     EXPECT_TRUE(server.closed().empty()) << server.closed()[0].message();
     for (std::uint32_t round = 3; round < 6; ++round) {
