@@ -184,6 +184,13 @@ inline handler_factory echo_factory() {
     return [] { return std::make_unique<echo_handler>(); };
 }
 
+// Stops the engine and checks it left nothing behind: no operation pending, no connection object.
+inline void expect_stopped_clean(engine& e) {
+    e.stop();
+    EXPECT_EQ(e.stats().operations_pending, 0U);
+    EXPECT_EQ(e.stats().connection_objects, 0U);
+}
+
 // Echo handlers for a listener that record how each of their connections ended.
 struct echo_close_log {
     std::mutex mutex;
