@@ -88,5 +88,66 @@ TEST(Connect, BusyPortCannotBeListenedOnTwice) {
     EXPECT_THROW((void)e.listen(first.local_endpoint(), echo_factory()), std::system_error);
 }
 
+// ---- first data riding in ConnectEx ----------------------------------------------------------
+
+TEST(ConnectFirstData, SmallFirstDataLeavesWithTheConnectItselfNotAWSASend) {
+    engine server;
+    listener l = server.listen(endpoint::loopback_v4(0), echo_factory());
+    engine client;
+    auto rec = std::make_shared<recorder>();
+    const auto hello = random_bytes(64, 7);
+    connection c = client.connect(l.local_endpoint(), std::make_unique<recording_handler>(rec), hello);
+    ASSERT_TRUE(eventually([&] { return rec->received_size() == hello.size(); }));
+    {
+        std::lock_guard lock(rec->mutex);
+        EXPECT_EQ(rec->received, hello);  // byte-exact, echoed back
+        EXPECT_EQ(rec->opened, 1);
+    }
+    EXPECT_EQ(client.stats().send_calls, 0U);  // the connect carried it: no WSASend at all
+    EXPECT_EQ(client.stats().bytes_sent, hello.size());
+    c.close();
+    c = {};
+    expect_stopped_clean(client);
+}
+
+TEST(ConnectFirstData, LargeFirstDataAndLaterSendsArriveInOrder) {
+    engine server;
+    listener l = server.listen(endpoint::loopback_v4(0), echo_factory());
+    engine client;
+    auto rec = std::make_shared<recorder>();
+    const auto first = random_bytes(300 * 1024, 1);  // more than one send buffer's worth
+    const auto second = random_bytes(5000, 2);
+    connection c = client.connect(l.local_endpoint(), std::make_unique<recording_handler>(rec), first);
+    ASSERT_FALSE(c.send(second));  // queued while connecting: leaves after the first data
+    std::vector<std::byte> expected = first;
+    expected.insert(expected.end(), second.begin(), second.end());
+    ASSERT_TRUE(eventually([&] { return rec->received_size() == expected.size(); }));
+    {
+        std::lock_guard lock(rec->mutex);
+        EXPECT_TRUE(rec->received == expected);
+    }
+    EXPECT_EQ(client.stats().bytes_sent, expected.size());
+    c.close();
+    c = {};
+    expect_stopped_clean(client);
+}
+
+TEST(ConnectFirstData, ARefusedConnectGivesItsFirstDataBack) {
+    engine e;
+    auto rec = std::make_shared<recorder>();
+    connection c = e.connect(endpoint::loopback_v4(closed_port()), std::make_unique<recording_handler>(rec),
+                             random_bytes(4096, 3));
+    ASSERT_TRUE(eventually([&] { return rec->is_closed(); }));
+    {
+        std::lock_guard lock(rec->mutex);
+        EXPECT_EQ(rec->opened, 0);
+        EXPECT_EQ(rec->reason, std::error_code(WSAECONNREFUSED, std::system_category())) << rec->reason.message();
+    }
+    EXPECT_EQ(e.stats().buffered_bytes, 0U);  // the engine-wide send budget got the bytes back
+    EXPECT_EQ(e.stats().bytes_sent, 0U);
+    c = {};
+    expect_stopped_clean(e);
+}
+
 }  // namespace
 }  // namespace wire::test

@@ -1,8 +1,13 @@
+// The timer queue has no thread: the caller says what time it is, so these tests drive time
+// themselves and assert exact outcomes (the engine's workers supply the real clock; the engine
+// tests in timer_test.cpp cover that side).
 #include "core/timer_queue.h"
 
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <memory>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -10,112 +15,162 @@ namespace wire::detail {
 namespace {
 
 using namespace std::chrono_literals;
+using clock = timer_queue::clock;
 
-template <typename Predicate>
-bool wait_until(Predicate done) {
-    // Bounds a hang only. The nearer-timer test relies on it being far below the 1 h timer.
-    const auto deadline = std::chrono::steady_clock::now() + 20s;
-    while (!done() && std::chrono::steady_clock::now() < deadline) {
-        std::this_thread::sleep_for(1ms);
-    }
-    return done();
-}
-
-TEST(TimerQueue, RunsCallbacksInDeadlineOrder) {
+TEST(TimerQueue, RunsCallbacksInDeadlineOrderOnlyOnceDue) {
     timer_queue timers;
-    std::mutex mutex;
     std::vector<int> order;
-    const auto now = timer_queue::clock::now();
+    const auto t0 = clock::now();
     for (int i : {3, 1, 2}) {
-        timers.schedule(now + std::chrono::milliseconds(20 * i), [&, i] {
-            std::lock_guard lock(mutex);
-            order.push_back(i);
-        });
+        timers.schedule(t0 + std::chrono::milliseconds(20 * i), [&order, i] { order.push_back(i); });
     }
-    ASSERT_TRUE(wait_until([&] {
-        std::lock_guard lock(mutex);
-        return order.size() == 3;
-    }));
+    EXPECT_EQ(timers.next_deadline(), t0 + 20ms);
+    EXPECT_EQ(timers.run_due(t0 + 19ms), 0U);
+    EXPECT_TRUE(order.empty());
+    EXPECT_EQ(timers.run_due(t0 + 40ms), 2U);
+    EXPECT_EQ(order, (std::vector<int>{1, 2}));
+    EXPECT_EQ(timers.next_deadline(), t0 + 60ms);
+    EXPECT_EQ(timers.run_due(t0 + 1h), 1U);
     EXPECT_EQ(order, (std::vector<int>{1, 2, 3}));
+    EXPECT_EQ(timers.next_deadline(), clock::time_point::max());
+    EXPECT_EQ(timers.pending(), 0U);
 }
 
 TEST(TimerQueue, CancelledCallbackNeverRuns) {
     timer_queue timers;
-    std::atomic<int> ran{0};
-    const auto id = timers.schedule_after(50ms, [&] { ++ran; });
-    std::atomic<bool> marker{false};
-    timers.schedule_after(100ms, [&] { marker = true; });
+    const auto t0 = clock::now();
+    int ran = 0;
+    const auto id = timers.schedule(t0 + 10ms, [&] { ++ran; });
+    const auto kept = timers.schedule(t0 + 20ms, [&] { ran += 10; });
     EXPECT_TRUE(timers.cancel(id));
-    EXPECT_FALSE(timers.cancel(id));  // unknown now
-    ASSERT_TRUE(wait_until([&] { return marker.load(); }));
-    EXPECT_EQ(ran.load(), 0);
+    EXPECT_FALSE(timers.cancel(id));  // once only
+    EXPECT_EQ(timers.next_deadline(), t0 + 20ms);
+    timers.run_due(t0 + 1s);
+    EXPECT_EQ(ran, 10);
+    EXPECT_FALSE(timers.cancel(kept));  // it has run
 }
 
-TEST(TimerQueue, StopDropsPendingCallbacks) {
-    std::atomic<int> ran{0};
-    {
-        timer_queue timers;
-        timers.schedule_after(1h, [&] { ++ran; });
-        EXPECT_EQ(timers.pending(), 1U);
-        timers.stop();
-        EXPECT_EQ(timers.pending(), 0U);
-    }
-    EXPECT_EQ(ran.load(), 0);
-}
-
-TEST(TimerQueue, EarlierTimerScheduledLaterStillRunsFirst) {
-    // The thread already sleeps towards a far deadline; a nearer one must wake it.
+TEST(TimerQueue, ClearDropsPendingCallbacksWithoutRunningThem) {
     timer_queue timers;
-    std::atomic<bool> far_ran{false};
-    std::atomic<bool> near_ran{false};
-    timers.schedule_after(1h, [&] { far_ran = true; });
-    std::this_thread::sleep_for(20ms);
-    timers.schedule_after(1ms, [&] { near_ran = true; });
-    ASSERT_TRUE(wait_until([&] { return near_ran.load(); }));
-    EXPECT_FALSE(far_ran.load());
+    auto captured = std::make_shared<int>(0);
+    bool ran = false;
+    timers.schedule(clock::now() + 1ms, [&ran, captured] { ran = true; });
+    EXPECT_EQ(captured.use_count(), 2);
+    timers.clear();
+    EXPECT_EQ(captured.use_count(), 1);  // the callback is destroyed, not kept
+    EXPECT_EQ(timers.run_due(clock::now() + 1h), 0U);
+    EXPECT_FALSE(ran);
 }
 
-TEST(TimerQueue, CallbackMayScheduleAnother) {
+TEST(TimerQueue, OnlyANewEarliestDeadlineIsNoticed) {
+    std::vector<clock::time_point> noticed;
+    timer_queue timers([&](clock::time_point when) { noticed.push_back(when); });
+    const auto t0 = clock::now();
+    timers.schedule(t0 + 50ms, [] {});
+    timers.schedule(t0 + 80ms, [] {});  // later than the earliest: no one needs waking
+    timers.schedule(t0 + 10ms, [] {});
+    EXPECT_EQ(noticed, (std::vector<clock::time_point>{t0 + 50ms, t0 + 10ms}));
+}
+
+TEST(TimerQueue, CallbackMayScheduleAndCancel) {
     timer_queue timers;
-    std::atomic<int> ran{0};
-    timers.schedule_after(1ms, [&] {
+    const auto t0 = clock::now();
+    int ran = 0;
+    timer_queue::timer_id victim = 0;
+    timers.schedule(t0 + 1ms, [&] {
         ++ran;
-        timers.schedule_after(1ms, [&] { ++ran; });
+        timers.schedule(t0 + 2ms, [&] { ++ran; });  // due already: the same run_due takes it
+        EXPECT_TRUE(timers.cancel(victim));
     });
-    ASSERT_TRUE(wait_until([&] { return ran.load() == 2; }));
+    victim = timers.schedule(t0 + 3ms, [&] { ran += 100; });
+    EXPECT_EQ(timers.run_due(t0 + 5ms), 2U);
+    EXPECT_EQ(ran, 2);
+    EXPECT_EQ(timers.pending(), 0U);
 }
 
 TEST(TimerQueue, HugeDelaysSaturateInsteadOfFiringAtOnce) {
     // now() + milliseconds::max() overflowed (at 8d66114 the conversion to nanoseconds alone did):
     // the deadline landed anywhere, in the past as often as not, and the callback ran at once.
     timer_queue timers;
-    std::atomic<int> ran{0};
+    int ran = 0;
     timers.schedule_after(std::chrono::milliseconds::max(), [&] { ++ran; });
     timers.schedule_after(std::chrono::hours::max(), [&] { ++ran; });
-    timers.schedule_after(timer_queue::clock::duration::max(), [&] { ++ran; });
-    std::atomic<bool> marker{false};
-    timers.schedule_after(10ms, [&] { marker = true; });
-    ASSERT_TRUE(wait_until([&] { return marker.load(); }));
-    EXPECT_EQ(ran.load(), 0);
+    timers.schedule_after(clock::duration::max(), [&] { ++ran; });
+    EXPECT_EQ(timers.run_due(clock::now() + 24h * 365 * 100), 0U);
+    EXPECT_EQ(ran, 0);
     EXPECT_EQ(timers.pending(), 3U);
+    // "Never": the workers see no deadline to wait for.
+    EXPECT_EQ(timers.next_deadline(), clock::time_point::max());
 }
 
-TEST(TimerQueue, FarDeadlineDoesNotMakeTheThreadSpin) {
-    // A deadline at time_point::max() (where huge delays now saturate to) must not reach the
-    // standard library's deadline conversion, which overflows for it (MinGW's libstdc++ adds it
-    // to system_clock::now()); the queue waits in bounded slices instead. A sleeping thread wakes
-    // a handful of times at most, one whose waits return at once would wake millions of times.
+TEST(TimerQueue, PeriodicTimerKeepsItsCadenceAndSkipsMissedPeriods) {
     timer_queue timers;
-    timers.schedule_after(std::chrono::milliseconds::max(), [] {});
-    timers.schedule(timer_queue::clock::time_point::max(), [] {});
-    ASSERT_TRUE(wait_until([&] { return timers.wakeups() >= 1; }));
-    const auto before = timers.wakeups();
-    std::this_thread::sleep_for(200ms);  // not a measurement: long enough for a spin to show
-    EXPECT_LT(timers.wakeups() - before, 100U);
-    // And it still wakes for a nearer deadline.
-    std::atomic<bool> near_ran{false};
-    timers.schedule_after(1ms, [&] { near_ran = true; });
-    EXPECT_TRUE(wait_until([&] { return near_ran.load(); }));
+    const auto t0 = clock::now();
+    int ran = 0;
+    timers.schedule(t0 + 10ms, [&] { ++ran; }, 10ms);
+    EXPECT_EQ(timers.run_due(t0 + 13ms), 1U);
+    // Due again one period after its deadline, not after the late run: no drift.
+    EXPECT_EQ(timers.next_deadline(), t0 + 20ms);
+    EXPECT_EQ(timers.run_due(t0 + 20ms), 1U);
+    EXPECT_EQ(timers.next_deadline(), t0 + 30ms);
+    // Nobody looked for 35 ms: one run, not four back to back, and the cadence continues.
+    EXPECT_EQ(timers.run_due(t0 + 65ms), 1U);
+    EXPECT_EQ(timers.next_deadline(), t0 + 70ms);
+    EXPECT_EQ(ran, 3);
+    EXPECT_EQ(timers.pending(), 1U);
+}
+
+TEST(TimerQueue, APeriodicTimerCancelledWhileRunningIsNotRunAgain) {
+    timer_queue timers;
+    const auto t0 = clock::now();
+    int ran = 0;
+    timer_queue::timer_id id = 0;
+    id = timers.schedule(
+        t0 + 1ms,
+        [&] {
+            ++ran;
+            EXPECT_FALSE(timers.cancel(id));  // running: cannot be unrun, but ends here
+        },
+        1ms);
+    timers.run_due(t0 + 1ms);
+    EXPECT_EQ(timers.pending(), 0U);
+    EXPECT_EQ(timers.run_due(t0 + 1h), 0U);
+    EXPECT_EQ(ran, 1);
+}
+
+TEST(TimerQueue, DroppingTheApplicationsTimersKeepsTheEngines) {
+    timer_queue timers;
+    const auto t0 = clock::now();
+    std::vector<int> ran;
+    timers.schedule(t0 + 1ms, [&] { ran.push_back(1); }, {}, timer_queue::owner::application);
+    timers.schedule(t0 + 2ms, [&] { ran.push_back(2); }, 5ms, timer_queue::owner::application);
+    timers.schedule(t0 + 3ms, [&] { ran.push_back(3); }, {}, timer_queue::owner::engine);
+    timers.drop_application_timers();
+    EXPECT_EQ(timers.pending(), 1U);
+    timers.run_due(t0 + 1h);
+    EXPECT_EQ(ran, (std::vector<int>{3}));
+}
+
+TEST(TimerQueue, SeveralThreadsRunEachDueCallbackExactlyOnce) {
+    timer_queue timers;
+    const auto t0 = clock::now();
+    constexpr int count = 2000;
+    std::vector<std::atomic<int>> runs(count);
+    for (int i = 0; i < count; ++i) {
+        timers.schedule(t0 + std::chrono::microseconds(i), [&runs, i] { runs[static_cast<std::size_t>(i)].fetch_add(1); });
+    }
+    std::atomic<std::size_t> total{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t) {
+        threads.emplace_back([&] { total += timers.run_due(t0 + 1s); });
+    }
+    for (auto& t : threads) {
+        t.join();
+    }
+    EXPECT_EQ(total.load(), static_cast<std::size_t>(count));
+    for (const auto& r : runs) {
+        ASSERT_EQ(r.load(), 1);
+    }
 }
 
 }  // namespace

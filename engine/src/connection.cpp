@@ -4,6 +4,8 @@
 
 #include "win/connection_impl.h"
 
+#include <stdexcept>
+
 namespace wire {
 
 connection::connection(std::shared_ptr<detail::connection_impl> impl) noexcept : impl_(std::move(impl)) {}
@@ -24,6 +26,38 @@ void connection::abort(std::error_code reason) const noexcept {
     if (impl_) {
         impl_->abort(reason);
     }
+}
+
+std::error_code connection::post(std::function<void(connection&)> work) const {
+    if (!work) {
+        throw std::invalid_argument("wire::connection::post: the work function is empty");
+    }
+    return impl_ ? impl_->post(std::move(work)) : make_error_code(error::not_connected);
+}
+
+timer connection::after(timer::duration delay, std::function<void(connection&)> callback) const {
+    if (!callback) {
+        throw std::invalid_argument("wire::connection::after: the callback is empty");
+    }
+    if (!impl_) {
+        return {};
+    }
+    const auto id = impl_->schedule_timer(delay, {}, std::move(callback));
+    return id == 0 ? timer{} : timer(impl_->timer_source(), id, impl_);
+}
+
+timer connection::every(timer::duration period, std::function<void(connection&)> callback) const {
+    if (!callback) {
+        throw std::invalid_argument("wire::connection::every: the callback is empty");
+    }
+    if (period <= timer::duration::zero()) {
+        throw std::invalid_argument("wire::connection::every: the period must be positive");
+    }
+    if (!impl_) {
+        return {};
+    }
+    const auto id = impl_->schedule_timer(period, period, std::move(callback));
+    return id == 0 ? timer{} : timer(impl_->timer_source(), id, impl_);
 }
 
 void connection::pause_receiving() const noexcept {

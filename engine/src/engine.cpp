@@ -67,7 +67,8 @@ listener engine::listen(const endpoint& local, handler_factory make_handler, lis
     return listener(std::move(impl));
 }
 
-connection engine::connect(const endpoint& remote, std::unique_ptr<connection_handler> handler) {
+connection engine::connect(const endpoint& remote, std::unique_ptr<connection_handler> handler,
+                           gsl::span<const std::byte> first_data) {
     if (!handler) {
         throw std::invalid_argument("wire::engine::connect: the handler is empty");
     }
@@ -88,11 +89,35 @@ connection engine::connect(const endpoint& remote, std::unique_ptr<connection_ha
         throw std::system_error(make_error_code(error::engine_stopped), "connect to " + remote.to_string());
     }
     if (slot) {
-        impl->start_connect(remote);
+        impl->start_connect(remote, first_data);
     } else {
         impl->fail_start(make_error_code(error::too_many_connections));
     }
     return connection(std::move(impl));
+}
+
+std::error_code engine::post(std::function<void()> work) {
+    if (!work) {
+        throw std::invalid_argument("wire::engine::post: the work function is empty");
+    }
+    return core_->post(std::move(work));
+}
+
+timer engine::after(timer::duration delay, std::function<void()> callback) {
+    if (!callback) {
+        throw std::invalid_argument("wire::engine::after: the callback is empty");
+    }
+    return timer(core_->timers(), core_->schedule(delay, {}, std::move(callback)));
+}
+
+timer engine::every(timer::duration period, std::function<void()> callback) {
+    if (!callback) {
+        throw std::invalid_argument("wire::engine::every: the callback is empty");
+    }
+    if (period <= timer::duration::zero()) {
+        throw std::invalid_argument("wire::engine::every: the period must be positive");
+    }
+    return timer(core_->timers(), core_->schedule(period, period, std::move(callback)));
 }
 
 statistics engine::stats() const noexcept { return core_->snapshot(); }

@@ -1,10 +1,12 @@
 #pragma once
 // A TCP connection: the handle users keep, and the handler through which the engine reports events.
 #include <wire/endpoint.h>
+#include <wire/timer.h>
 
 #include <gsl/span>
 
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <system_error>
 
@@ -22,11 +24,13 @@ class connection;
 // - on_data in order, one call at a time: a connection has one receive outstanding.
 //   The span is valid only during the call; copy what must outlive it.
 // - on_drained when a send() refused with error::send_queue_full may be retried (the queue fell
-//   to the low-water mark). It may run on another worker while on_data runs.
+//   to the low-water mark).
 // - on_close exactly once, after every other event of the connection has returned; nothing
 //   follows it. The reason is empty for a close this side asked for and completed gracefully,
 //   error::end_of_stream when the peer closed, or what went wrong.
-// The engine owns the handler and destroys it after on_close. Callbacks must not throw.
+// No two of a connection's callbacks run at once (nor its posted work and timers: see
+// connection::post). The engine owns the handler and destroys it after on_close. Callbacks must
+// not throw.
 class connection_handler {
 public:
     virtual ~connection_handler() = default;
@@ -57,6 +61,17 @@ public:
     void abort() const noexcept;
     // Abortive close with a reason the application chose (e.g. error::protocol_error).
     void abort(std::error_code reason) const noexcept;
+
+    // Runs `work` on a worker, serialised with this connection's callbacks and timers: never at the
+    // same time as any of them (a strand without a separate object). Work accepted runs before
+    // on_close, even when the connection closes meanwhile; it may run before on_open when posted
+    // while connecting. Returns error::not_connected (dropping `work`) once the connection has
+    // closed, std::errc::not_enough_memory when the work item cannot be allocated. Must not throw.
+    std::error_code post(std::function<void(connection&)> work) const;
+    // A timer of this connection: runs serialised with its callbacks, and never once it has closed
+    // (see timer.h). An empty handle when the connection is closed or memory ran out.
+    timer after(timer::duration delay, std::function<void(connection&)> callback) const;
+    timer every(timer::duration period, std::function<void(connection&)> callback) const;
 
     // Stop and restart issuing receives (backpressure towards the peer: TCP's window fills).
     void pause_receiving() const noexcept;

@@ -6,6 +6,7 @@
 #include <wire/listener.h>
 #include <wire/options.h>
 #include <wire/statistics.h>
+#include <wire/timer.h>
 
 #include <functional>
 #include <memory>
@@ -37,7 +38,24 @@ public:
 
     // Starts connecting; returns at once. The handler's on_open runs when connected; when the
     // connect fails (refused, unreachable, timed out) only on_close runs, with the reason.
-    connection connect(const endpoint& remote, std::unique_ptr<connection_handler> handler);
+    // `first_data` (copied) is sent with the connect itself (ConnectEx's send buffer): a client
+    // that speaks first saves a system call, and the bytes are on their way before on_open.
+    connection connect(const endpoint& remote, std::unique_ptr<connection_handler> handler,
+                       gsl::span<const std::byte> first_data = {});
+
+    // Runs `work` on a worker, soon, after what is already queued. Returns error::engine_stopped
+    // (and drops `work` without running it) once stop() has begun; std::errc::not_enough_memory
+    // when the work item cannot be allocated. Work accepted before stop() began runs before stop()
+    // returns. `work` must not throw (if it does, the exception is swallowed).
+    std::error_code post(std::function<void()> work);
+
+    // Runs `callback` on a worker once `delay` has passed (after), or every `period` (every: the
+    // first run one period from now; the cadence does not drift; periods missed while every worker
+    // was busy are skipped). Returns the handle that cancels it (see timer.h), or an empty handle
+    // once stop() has begun or when memory ran out. Negative delays count as zero; a period
+    // must be positive (std::invalid_argument otherwise).
+    timer after(timer::duration delay, std::function<void()> callback);
+    timer every(timer::duration period, std::function<void()> callback);
 
     // Stops accepting, closes every connection (gracefully until options.stop_timeout, then
     // abortively), waits for every outstanding operation to complete, joins the workers.

@@ -80,8 +80,8 @@ struct engine_options {
     // doubling to at most 1 s, back to immediate after the first success) instead of spinning, and
     // this observer hears of it at most once per second per listener: the listening address, the
     // latest error, and how many failures there were since the previous report. A client that
-    // resets before its accept completes is routine and not reported. Runs on a worker or the
-    // timer thread; must not block or throw.
+    // resets before its accept completes is routine and not reported. Runs on a worker; must not
+    // block or throw.
     std::function<void(const endpoint& local, std::error_code error, std::uint64_t failures)> on_accept_failure;
 };
 

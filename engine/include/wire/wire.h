@@ -8,3 +8,4 @@
 #include <wire/listener.h>
 #include <wire/options.h>
 #include <wire/statistics.h>
+#include <wire/timer.h>

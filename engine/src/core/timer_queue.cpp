@@ -1,47 +1,57 @@
 #include "core/timer_queue.h"
 
-#include <algorithm>
+#include <iterator>
+#include <utility>
 
 namespace wire::detail {
 
 namespace {
 
-// The longest single wait. A saturated deadline is time_point::max(), and the standard libraries
-// convert a steady_clock deadline by arithmetic that such a value overflows: libstdc++ without
-// pthread_cond_clockwait (MinGW) adds the remaining time to system_clock::now(), signed overflow
-// (under winpthreads it happens to sleep until notified; nothing promises that). Waiting in
-// slices keeps every conversion in range; a far deadline then costs one look per slice.
-constexpr std::chrono::hours longest_wait{24};
+thread_local timer_queue::timer_id running = 0;
 
 }  // namespace
 
-timer_queue::timer_queue() : thread_([this] { run(); }) {}
+timer_queue::timer_id timer_queue::running_id() noexcept { return running; }
 
-timer_queue::~timer_queue() { stop(); }
-
-timer_queue::timer_id timer_queue::schedule(clock::time_point when, std::function<void()> callback) {
-    std::lock_guard lock(mutex_);
-    const timer_id id = next_id_++;
-    const bool earliest = by_deadline_.empty() || when < by_deadline_.begin()->first;
-    deadlines_.emplace(id, when);
-    try {
-        by_deadline_.emplace(when, entry{id, std::move(callback)});
-    } catch (...) {
-        deadlines_.erase(id);
-        throw;
+timer_queue::timer_id timer_queue::schedule(clock::time_point when, std::function<void()> callback,
+                                            clock::duration period, owner who) {
+    timer_id id = 0;
+    bool earliest = false;
+    {
+        std::lock_guard lock(mutex_);
+        id = next_id_++;
+        earliest = by_deadline_.empty() || when < by_deadline_.begin()->first;
+        deadlines_.emplace(id, when);
+        try {
+            by_deadline_.emplace(when, entry{id, std::move(callback), period, who});
+        } catch (...) {
+            deadlines_.erase(id);
+            throw;
+        }
+        publish_next_locked();
     }
-    if (earliest) {
-        wake_.notify_one();  // only a new earliest deadline changes how long the thread sleeps
+    if (earliest && notice_) {
+        notice_(when);
     }
     return id;
 }
 
 bool timer_queue::cancel(timer_id id) noexcept {
     std::lock_guard lock(mutex_);
-    const auto found = deadlines_.find(id);
-    if (found == deadlines_.end()) {
+    if (const auto running = running_periodic_.find(id); running != running_periodic_.end()) {
+        running->second.cancelled = true;  // run_due drops it instead of scheduling the next period
         return false;
     }
+    if (deadlines_.find(id) == deadlines_.end()) {
+        return false;
+    }
+    erase_locked(id);
+    publish_next_locked();
+    return true;
+}
+
+void timer_queue::erase_locked(timer_id id) noexcept {
+    const auto found = deadlines_.find(id);
     auto [first, last] = by_deadline_.equal_range(found->second);
     for (auto it = first; it != last; ++it) {
         if (it->second.id == id) {
@@ -50,58 +60,91 @@ bool timer_queue::cancel(timer_id id) noexcept {
         }
     }
     deadlines_.erase(found);
-    return true;  // no wake-up: the thread finds the entry gone when it looks next
 }
 
-void timer_queue::stop() noexcept {
-    if (!thread_.joinable()) {
-        return;
+void timer_queue::publish_next_locked() noexcept {
+    const clock::time_point next = by_deadline_.empty() ? clock::time_point::max() : by_deadline_.begin()->first;
+    next_.store(next.time_since_epoch().count(), std::memory_order_release);
+}
+
+std::size_t timer_queue::run_due(clock::time_point now) {
+    std::size_t ran = 0;
+    std::unique_lock lock(mutex_);
+    while (!by_deadline_.empty() && by_deadline_.begin()->first <= now) {
+        const entry& first = by_deadline_.begin()->second;
+        const bool periodic = first.period > clock::duration::zero();
+        if (periodic) {
+            // May throw bad_alloc: before anything is taken out, so nothing is lost.
+            running_periodic_.emplace(first.id, running_state{false, first.who});
+        }
+        auto node = by_deadline_.extract(by_deadline_.begin());
+        const clock::time_point due = node.key();
+        entry& e = node.mapped();
+        auto id_node = deadlines_.extract(e.id);  // kept for a periodic timer: re-inserting allocates nothing
+        publish_next_locked();
+        lock.unlock();
+        const timer_id outer = std::exchange(running, e.id);  // a callback may run run_due itself
+        e.callback();
+        running = outer;
+        ++ran;
+        lock.lock();
+        if (!periodic) {
+            continue;
+        }
+        const auto running = running_periodic_.find(e.id);
+        const bool cancelled = running->second.cancelled;
+        running_periodic_.erase(running);
+        if (cancelled) {
+            continue;
+        }
+        // The next period after `now`, counted from the deadline it was due at: no drift, and
+        // periods missed while the workers were busy are skipped rather than run back to back.
+        clock::time_point next = saturating_add(due, e.period);
+        if (next <= now) {
+            const auto missed = (now - due) / e.period;
+            next = saturating_add(due, e.period * (missed + 1));
+        }
+        node.key() = next;
+        id_node.mapped() = next;
+        deadlines_.insert(std::move(id_node));
+        by_deadline_.insert(std::move(node));
+        publish_next_locked();
     }
-    {
-        std::lock_guard lock(mutex_);
-        stopping_ = true;
+    return ran;
+}
+
+void timer_queue::drop_application_timers() noexcept {
+    deadline_map dropped;  // destroyed outside the lock: the callbacks may hold anything
+    std::unique_lock lock(mutex_);
+    for (auto it = by_deadline_.begin(); it != by_deadline_.end();) {
+        const auto next = std::next(it);
+        if (it->second.who == owner::application) {
+            deadlines_.erase(it->second.id);
+            dropped.insert(by_deadline_.extract(it));  // moves the node: no allocation
+        }
+        it = next;
     }
-    wake_.notify_all();
-    thread_.join();
-    std::lock_guard lock(mutex_);
-    by_deadline_.clear();
+    for (auto& [id, state] : running_periodic_) {
+        if (state.who == owner::application) {
+            state.cancelled = true;  // running now: not run again
+        }
+    }
+    publish_next_locked();
+    lock.unlock();
+}
+
+void timer_queue::clear() noexcept {
+    deadline_map dropped;
+    std::unique_lock lock(mutex_);
+    dropped.swap(by_deadline_);
     deadlines_.clear();
+    publish_next_locked();
+    lock.unlock();
 }
 
 std::size_t timer_queue::pending() const noexcept {
     std::lock_guard lock(mutex_);
     return deadlines_.size();
-}
-
-std::uint64_t timer_queue::wakeups() const noexcept {
-    std::lock_guard lock(mutex_);
-    return wakeups_;
-}
-
-void timer_queue::run() {
-    std::unique_lock lock(mutex_);
-    while (!stopping_) {
-        ++wakeups_;
-        if (by_deadline_.empty()) {
-            wake_.wait(lock, [this] { return stopping_ || !by_deadline_.empty(); });
-            continue;
-        }
-        const auto next = by_deadline_.begin()->first;
-        if (clock::now() < next) {
-            // Sleep until that deadline, or until an earlier one is scheduled, or stop; then look
-            // again (a cancelled deadline only costs one early look).
-            const auto until = std::min(next, saturating_add(clock::now(), longest_wait));
-            wake_.wait_until(lock, until, [this, next] {
-                return stopping_ || (!by_deadline_.empty() && by_deadline_.begin()->first < next);
-            });
-            continue;
-        }
-        auto node = by_deadline_.extract(by_deadline_.begin());
-        deadlines_.erase(node.mapped().id);
-        lock.unlock();
-        node.mapped().callback();
-        lock.lock();
-    }
 }
 
 }  // namespace wire::detail

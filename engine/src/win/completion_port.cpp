@@ -51,7 +51,8 @@ void completion_port::post(operation& op, DWORD error, DWORD bytes) noexcept {
 void completion_port::retry_post(operation& op, DWORD error, DWORD bytes) noexcept {
     engine_counters::add(counters_.post_failures);
     // `op` stays valid: its owner holds a busy unit that only this packet's handling gives back.
-    // The timer queue stops before the port is destroyed, so `this` outlives the callback.
+    // Timers run on the workers, which are joined before the port is destroyed: `this` outlives
+    // the callback.
     try {
         timers_.schedule_after(post_retry_delay, [this, &op, error, bytes] { post(op, error, bytes); });
     } catch (const std::bad_alloc&) {
@@ -59,6 +60,14 @@ void completion_port::retry_post(operation& op, DWORD error, DWORD bytes) noexce
         // finds it when its bounded drain expires and leaks the engine rather than free it under
         // an operation (see engine_core::stop).
     }
+}
+
+bool completion_port::post_wake() noexcept {
+    if (sys().post_queued_completion_status(port_.get(), 0, static_cast<ULONG_PTR>(completion_key::wake), nullptr) != FALSE) {
+        return true;
+    }
+    engine_counters::add(counters_.post_failures);
+    return false;
 }
 
 void completion_port::post_quit() noexcept {

@@ -3,7 +3,7 @@
 //
 // Posting never fails silently: PostQueuedCompletionStatus fails only when the system is short of
 // memory, and the operation being posted holds a busy unit on its owner that only its completion
-// gives back. So a failed post is counted and retried from the timer thread until it goes through
+// gives back. So a failed post is counted and retried by a timer (on a worker) until it goes through
 // (or the engine stops); the owner stays alive meanwhile because that unit is still held.
 #include "core/timer_queue.h"
 #include "win/engine_counters.h"
@@ -34,6 +34,8 @@ public:
     [[nodiscard]] bool try_post(operation& op, DWORD error, DWORD bytes = 0) noexcept;
     // Wakes one worker so that it leaves its loop.
     void post_quit() noexcept;
+    // Wakes one worker so that it looks at the timers; false when the port refused the packet.
+    [[nodiscard]] bool post_wake() noexcept;
 
     [[nodiscard]] HANDLE handle() const noexcept { return port_.get(); }
     [[nodiscard]] bool skip_on_success() const noexcept { return skip_on_success_; }

@@ -34,6 +34,7 @@ struct connection_context {
     socket_pool& sockets;
     const extension_functions& extensions;
     timer_queue& timers;
+    const std::shared_ptr<timer_queue>& shared_timers;  // for the users' timer handles (weak)
     connection_registry& registry;
     std::atomic<std::uint64_t>& next_connection_id;
 };

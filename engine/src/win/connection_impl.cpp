@@ -64,20 +64,31 @@ void connection_impl::start_accepted(accepted_socket accepted) noexcept {
     open_connection();
 }
 
-void connection_impl::start_connect(const endpoint& remote) noexcept {
+void connection_impl::start_connect(const endpoint& remote, gsl::span<const std::byte> first_data) noexcept {
     lock_type lock(mutex_);
     remote_ = remote;
     if (state_ != connection_state::connecting) {
         return;  // closed by stop() between registration and here: finalization posted or done
+    }
+    if (!first_data.empty()) {
+        if (const std::error_code refused = sender_.enqueue(first_data); refused) {
+            // Not queued (no memory, or larger than one send may be; an empty queue is never
+            // refused for its caps): the connection cannot send these bytes first, so it fails.
+            engine_counters::add(counters_->connect_failures);
+            release_socket(refused, true);
+            settle(lock, false);
+            return;
+        }
     }
     add_busy();  // the connect operation, until handle_connect
     add_busy();  // issuing
     connect_active_ = true;
     // Without memory for a timer the connect still completes or fails on its own.
     (void)schedule_deadline(context_.options.connect_timeout);
+    const WSABUF payload = connect_payload();
     lock.unlock();
 
-    if (const DWORD error = connector_.issue(remote, true); error != ERROR_SUCCESS) {
+    if (const DWORD error = connector_.issue(remote, true, payload); error != ERROR_SUCCESS) {
         context_.port.post(connector_.op(), error);  // reported on a worker, never inside connect()
     }
     lock.lock();
@@ -191,13 +202,14 @@ void connection_impl::release_socket(std::error_code reason, bool abortive) noex
     transition(connection_state::closed);
     close_facts_.abortive = close_facts_.abortive || abortive;
     drop_deadline();
+    cancel_timers();  // the application's timers die with the connection
     // Outstanding operations are cancelled by name (settle, after the unlock); the socket itself
     // stays open until finalize, so any thread still holding a busy unit may use its handle.
     if (receive_active_) {
         pending_work_ |= cancel_receive;
     }
-    if (sender_.active()) {
-        pending_work_ |= cancel_send;
+    if (sender_.active() && !connect_sends_) {
+        pending_work_ |= cancel_send;  // (bytes riding in a ConnectEx go with the connect's cancel)
     } else {
         sender_.discard();  // otherwise the outstanding WSASend still reads it: dropped at its completion
     }
@@ -354,6 +366,7 @@ void connection_impl::finalize() noexcept {
             }
         }
     } else {
+        std::lock_guard serial(callbacks_mutex_);  // after any callback still returning elsewhere
         connection handle(self);
         handler_->on_close(handle, reason_);
     }

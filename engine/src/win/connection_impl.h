@@ -39,10 +39,12 @@
 #include "win/winsock.h"
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <system_error>
+#include <vector>
 
 namespace wire::detail {
 
@@ -65,13 +67,23 @@ public:
     // Both start paths run on a worker (accept) or only issue (connect), so callbacks never run
     // inside a user's call.
     void start_accepted(accepted_socket accepted) noexcept;
-    void start_connect(const endpoint& remote) noexcept;
+    // `first_data` (may be empty) is queued and rides in ConnectEx: sent with the connect, before
+    // on_open, one system call fewer for a client that speaks first.
+    void start_connect(const endpoint& remote, gsl::span<const std::byte> first_data = {}) noexcept;
     // The creator took a max_connections slot for this connection; finalize gives it back.
     void adopt_slot() noexcept { holds_slot_ = true; }
     // Fails a connection that never started (e.g. over max_connections): on_close runs on a worker.
     void fail_start(std::error_code reason) noexcept;
 
     [[nodiscard]] std::error_code send(gsl::span<const std::byte> data) noexcept;
+    // connection::post: error::not_connected once closed, not_enough_memory without memory.
+    [[nodiscard]] std::error_code post(std::function<void(connection&)> work) noexcept;
+    // connection::after / every: the timer's id, 0 when refused (closed, no memory).
+    [[nodiscard]] timer_queue::timer_id schedule_timer(timer_queue::clock::duration delay, timer_queue::clock::duration period,
+                                                       std::function<void(connection&)> callback) noexcept;
+    // A timer handle cancelled this connection's timer: it need not be cancelled at close.
+    void forget_timer(timer_queue::timer_id id) noexcept;
+    [[nodiscard]] std::weak_ptr<timer_queue> timer_source() const noexcept { return context_.shared_timers; }
     void close(std::error_code reason = {}) noexcept;
     void abort(std::error_code reason) noexcept;
     void pause_receiving() noexcept;
@@ -110,7 +122,9 @@ private:
     static void on_finalize_notice(operation& op, DWORD error, DWORD bytes) noexcept;
 
     // ---- data flows (connection_io.cpp) ----------------------------------------------------
-    void handle_connect(DWORD error) noexcept;
+    void handle_connect(DWORD error, DWORD bytes) noexcept;
+    // The send buffer for (another) ConnectEx: the front of the queue when bytes wait there.
+    [[nodiscard]] WSABUF connect_payload() noexcept;
     // After the transition to open, on a worker, with one busy unit that passes to the receive:
     // on_open, then what was queued meanwhile leaves, then receiving begins.
     void open_connection() noexcept;
@@ -130,6 +144,11 @@ private:
     [[nodiscard]] bool flush(lock_type& lock) noexcept;
     void send_fin(lock_type& lock) noexcept;
     void notify_drained() noexcept;
+
+    // ---- the application's work and timers (connection_tasks.cpp) ---------------------------
+    static void on_posted_work(operation& op, DWORD error, DWORD bytes) noexcept;
+    void run_timer(const std::function<void(connection&)>& callback, bool periodic) noexcept;
+    void cancel_timers() noexcept;  // under the lock, when the socket is given up
 
     // ---- lifetime and close (connection_impl.cpp) ------------------------------------------
     void transition(connection_state to) noexcept;
@@ -161,6 +180,11 @@ private:
     const std::uint64_t id_;
 
     mutable slim_mutex mutex_;
+    // Held across every user callback of this connection, posted work and its timers included, so
+    // that none runs at the same time as another. Never taken with mutex_ held, and no callback
+    // runs another inside itself (the engine never calls back inside a user's call), so a thread
+    // never waits for itself; a worker may wait for another worker's callback to return.
+    slim_mutex callbacks_mutex_;
     connection_state state_ = connection_state::connecting;
     unsigned busy_ = 0;
     unsigned pending_work_ = 0;  // pending_work bits for settle()
@@ -174,12 +198,14 @@ private:
     bool paused_ = false;
     bool receive_active_ = false;  // a receive is outstanding or its completion is being handled
     bool connect_active_ = false;  // a ConnectEx is outstanding
+    bool connect_sends_ = false;   // ... carrying the front of the send queue (the sender is active)
     bool peer_fin_ = false;
     bool fin_sending_ = false;     // shutdown(SD_SEND) is being called
     close_facts close_facts_;      // for the recycling policy
     std::error_code reason_;
     bool reason_set_ = false;
     std::optional<timer_queue::timer_id> deadline_;  // connect or graceful-close deadline
+    std::vector<timer_queue::timer_id> timers_;      // the application's timers, cancelled at close
     // Bumped whenever a deadline is set or dropped: a timer callback already running when its
     // deadline was cancelled (the timer queue cannot stop it then) sees a newer value and does nothing.
     std::uint64_t deadline_generation_ = 0;

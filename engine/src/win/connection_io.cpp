@@ -28,11 +28,20 @@ bool is_park_cancel(DWORD error, bool park_requested) noexcept {
 
 // ---- connect -----------------------------------------------------------------------------------
 
-void connection_impl::on_connect(operation& op, DWORD error, DWORD /*bytes*/) noexcept {
-    static_cast<control_operation&>(op).owner->handle_connect(error);
+void connection_impl::on_connect(operation& op, DWORD error, DWORD bytes) noexcept {
+    static_cast<control_operation&>(op).owner->handle_connect(error, bytes);
 }
 
-void connection_impl::handle_connect(DWORD error) noexcept {
+WSABUF connection_impl::connect_payload() noexcept {
+    if (connect_sends_ || !sender_.has_data()) {
+        return connect_sends_ ? sender_.first_gathered() : WSABUF{};
+    }
+    (void)sender_.gather();  // marks the sender active: nothing else sends until the connect is done
+    connect_sends_ = true;
+    return sender_.first_gathered();
+}
+
+void connection_impl::handle_connect(DWORD error, DWORD bytes) noexcept {
     lock_type lock(mutex_);
     connect_active_ = false;
     if (state_ == connection_state::connecting && error != ERROR_SUCCESS && connector_.used_recycled()) {
@@ -41,9 +50,10 @@ void connection_impl::handle_connect(DWORD error) noexcept {
         context_.sockets.report(reuse_use::connect, false);
         connect_active_ = true;
         add_busy();  // issuing
+        const WSABUF payload = connect_payload();  // the same bytes again: none left with the failure
         lock.unlock();
         connector_.discard();
-        if (const DWORD retry = connector_.issue(remote_, false); retry != ERROR_SUCCESS) {
+        if (const DWORD retry = connector_.issue(remote_, false, payload); retry != ERROR_SUCCESS) {
             context_.port.post(connector_.op(), retry);
         }
         lock.lock();
@@ -52,6 +62,13 @@ void connection_impl::handle_connect(DWORD error) noexcept {
         }
         release_busy(lock, true);
         return;
+    }
+    if (connect_sends_) {
+        connect_sends_ = false;
+        sender_.completed(error == ERROR_SUCCESS ? bytes : 0);  // the rest leaves with the first flush
+        if (state_ == connection_state::closed) {
+            sender_.discard();  // a close while connecting left the queue to this completion
+        }
     }
     drop_deadline();
     if (state_ != connection_state::connecting || error != ERROR_SUCCESS) {
@@ -89,6 +106,7 @@ void connection_impl::handle_connect(DWORD error) noexcept {
 void connection_impl::open_connection() noexcept {
     touch();
     {
+        std::lock_guard serial(callbacks_mutex_);
         connection handle(shared_from_this());
         handler_->on_open(handle);
     }
@@ -185,6 +203,7 @@ void connection_impl::receive_loop(DWORD error, DWORD bytes) noexcept {
         engine_counters::add(counters_->bytes_received, bytes);
         touch();
         {
+            std::lock_guard serial(callbacks_mutex_);
             connection handle(shared_from_this());
             handler_->on_data(handle, receiver_.data(bytes));
         }
@@ -310,6 +329,7 @@ void connection_impl::send_fin(lock_type& lock) noexcept {
 }
 
 void connection_impl::notify_drained() noexcept {
+    std::lock_guard serial(callbacks_mutex_);
     connection handle(shared_from_this());
     handler_->on_drained(handle);
 }

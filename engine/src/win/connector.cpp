@@ -32,7 +32,7 @@ DWORD connector::prepare_new_socket(bool ipv6) noexcept {
     return ERROR_SUCCESS;
 }
 
-DWORD connector::issue(const endpoint& remote, bool allow_recycled) noexcept {
+DWORD connector::issue(const endpoint& remote, bool allow_recycled, WSABUF first_data) noexcept {
     const bool ipv6 = remote.is_v6();
     for (;;) {
         recycled_ = false;
@@ -49,10 +49,11 @@ DWORD connector::issue(const endpoint& remote, bool allow_recycled) noexcept {
         }
         socket_value_.store(socket_.get());
         op_.reset_overlapped();
-        if (context_.extensions.connect_ex(socket_.get(), as_sockaddr(remote), remote.size(), nullptr, 0, nullptr,
-                                           &op_) != FALSE) {
+        DWORD sent = 0;
+        if (context_.extensions.connect_ex(socket_.get(), as_sockaddr(remote), remote.size(), first_data.buf,
+                                           first_data.len, &sent, &op_) != FALSE) {
             if (skips_port_) {
-                context_.port.post(op_, ERROR_SUCCESS);  // on_open runs on a worker, not here
+                context_.port.post(op_, ERROR_SUCCESS, sent);  // on_open runs on a worker, not here
             }
             return ERROR_SUCCESS;
         }

@@ -28,7 +28,10 @@ public:
     // Issues ConnectEx to `remote`, on a recycled socket when `allow_recycled` and the pool has
     // one, else on a new one. Returns ERROR_SUCCESS when a completion will be dequeued (a
     // synchronous success is posted), or the Win32/Winsock error of an immediate failure.
-    [[nodiscard]] DWORD issue(const endpoint& remote, bool allow_recycled) noexcept;
+    // `first_data` (may be empty) rides in ConnectEx's send buffer: the completion's byte count says
+    // how much of it left. It must stay valid until the connect completes (the sender's queue
+    // keeps its blocks in place).
+    [[nodiscard]] DWORD issue(const endpoint& remote, bool allow_recycled, WSABUF first_data) noexcept;
     // The outstanding or last attempt used a recycled socket.
     [[nodiscard]] bool used_recycled() const noexcept { return recycled_; }
     // Completes a successful connect (SO_UPDATE_CONNECT_CONTEXT) and hands the socket over.

@@ -6,6 +6,7 @@
 #include "win/connection_impl.h"
 #include "win/error_mapping.h"
 #include "win/listener_impl.h"
+#include "win/posted_work.h"
 #include "win/system_calls.h"
 
 #include <algorithm>
@@ -41,6 +42,18 @@ engine_options normalized(engine_options o) noexcept {
     return o;
 }
 
+using engine_work = posted_work<std::function<void()>, engine_core>;
+
+// Application callbacks must not throw; one that does is contained here, on the worker, so the
+// engine goes on (the exception is dropped: there is no one to report it to).
+template <typename Function>
+void run_contained(Function& f) noexcept {
+    try {
+        f();
+    } catch (...) {
+    }
+}
+
 // Idle receive buffers kept for reuse: enough to absorb a burst of connections becoming active.
 constexpr std::size_t spare_receive_buffers = 256;
 
@@ -69,9 +82,12 @@ buffer_pool::allocator page_allocator() noexcept {
 engine_core::engine_core(const engine_options& options)
     : options_((validate(options), normalized(options))),  // throws std::invalid_argument before anything starts
       counters_(std::make_shared<engine_counters>()),
-      port_(options_.worker_threads, options_.skip_completion_port_on_success, *counters_, timers_),
+      // The notice runs only once the core is built (nothing schedules before), so watch_ exists.
+      timers_(std::make_shared<timer_queue>([this](timer_queue::clock::time_point when) { watch_.earlier(when); })),
+      port_(options_.worker_threads, options_.skip_completion_port_on_success, *counters_, *timers_),
+      watch_(*timers_, port_),
       extensions_(extension_functions::load()),
-      sockets_(options_, extensions_, timers_),
+      sockets_(options_, extensions_, *timers_),
       receive_buffers_(options_.receive_buffer_size, spare_receive_buffers, page_allocator()),
       bulk_receive_buffers_(std::max(options_.receive_buffer_size,
                                      std::min(bulk_factor * options_.receive_buffer_size, max_bulk_receive_buffer)),
@@ -79,7 +95,7 @@ engine_core::engine_core(const engine_options& options)
       send_budget_(options_.max_buffered_bytes),
       registry_(options_.max_connections),
       context_{options_, port_, counters_, receive_buffers_, bulk_receive_buffers_, send_budget_, sockets_,
-               extensions_, timers_, registry_, next_connection_id_} {}
+               extensions_, *timers_, timers_, registry_, next_connection_id_} {}
 
 engine_core::~engine_core() { stop(); }
 
@@ -101,11 +117,21 @@ bool engine_core::on_own_worker() const noexcept { return current_core == this; 
 
 void engine_core::worker_loop(std::vector<OVERLAPPED_ENTRY>& entries) noexcept {
     current_core = this;
+    deadline_watch::waiter waiter;
     for (;;) {
+        bool alertable = false;
+        const DWORD timeout = watch_.begin_wait(waiter, alertable);
         ULONG removed = 0;
-        if (sys().get_queued_completion_status_ex(port_.handle(), entries.data(), static_cast<ULONG>(entries.size()), &removed,
-                                          INFINITE, FALSE) == FALSE) {
-            const DWORD error = ::GetLastError();
+        const BOOL dequeued = sys().get_queued_completion_status_ex(port_.handle(), entries.data(),
+                                                                    static_cast<ULONG>(entries.size()), &removed,
+                                                                    timeout, alertable ? TRUE : FALSE);
+        const DWORD error = dequeued == FALSE ? ::GetLastError() : ERROR_SUCCESS;
+        watch_.end_wait(waiter);
+        if (dequeued == FALSE) {
+            if (error == WAIT_TIMEOUT || error == WAIT_IO_COMPLETION) {
+                run_due_timers();  // a deadline came (the timeout, or the precise timer's APC)
+                continue;
+            }
             if (error == ERROR_ABANDONED_WAIT_0 || error == ERROR_INVALID_HANDLE) {
                 // The port is gone: nothing more can arrive. The engine closes it only after
                 // joining the workers, so outside a stop this is counted, never silent.
@@ -114,8 +140,8 @@ void engine_core::worker_loop(std::vector<OVERLAPPED_ENTRY>& entries) noexcept {
                 }
                 return;
             }
-            // Anything else is unexpected with an infinite wait: count it (statistics'
-            // dequeue_failures) and keep serving rather than lose a worker silently.
+            // Anything else is unexpected: count it (statistics' dequeue_failures) and keep
+            // serving rather than lose a worker silently.
             engine_counters::add(counters_->dequeue_failures);
             ::Sleep(1);  // never spin on a failing call
             continue;
@@ -130,9 +156,13 @@ void engine_core::worker_loop(std::vector<OVERLAPPED_ENTRY>& entries) noexcept {
                 ++quits;
                 continue;
             }
+            if (key == completion_key::wake) {
+                watch_.wake_received();  // the loop's next begin_wait claims the new deadline
+                continue;
+            }
             auto& op = static_cast<operation&>(*entry.lpOverlapped);
-            const DWORD error = key == completion_key::posted ? op.posted_error : completion_error(op);
-            op.complete(op, error, entry.dwNumberOfBytesTransferred);
+            const DWORD op_error = key == completion_key::posted ? op.posted_error : completion_error(op);
+            op.complete(op, op_error, entry.dwNumberOfBytesTransferred);
         }
         if (quits > 0) {
             // One batch may take several workers' quit packets: hand the extras back.
@@ -141,6 +171,62 @@ void engine_core::worker_loop(std::vector<OVERLAPPED_ENTRY>& entries) noexcept {
             }
             return;
         }
+        run_due_timers();
+    }
+}
+
+void engine_core::run_due_timers() noexcept {
+    if (timers_->next_deadline() == timer_queue::clock::time_point::max()) {
+        return;
+    }
+    const auto now = timer_queue::clock::now();
+    if (timers_->next_deadline() > now) {
+        return;
+    }
+    try {
+        timers_->run_due(now);
+    } catch (const std::bad_alloc&) {
+        ::Sleep(1);  // no memory to run a periodic timer: it stays due; never spin on it
+    }
+}
+
+std::error_code engine_core::post(std::function<void()> work) noexcept {
+    posts_in_flight_.fetch_add(1, std::memory_order_seq_cst);
+    struct in_flight_guard {
+        std::atomic<unsigned>& count;
+        ~in_flight_guard() { count.fetch_sub(1, std::memory_order_seq_cst); }
+    } guard{posts_in_flight_};
+    if (stopping()) {
+        return make_error_code(error::engine_stopped);
+    }
+    engine_work* item = nullptr;
+    try {
+        item = new engine_work(
+            [](operation& op, DWORD /*error*/, DWORD /*bytes*/) noexcept {
+                const std::unique_ptr<engine_work> owned(static_cast<engine_work*>(&op));
+                run_contained(owned->work);
+                engine_counters::sub(owned->owner->counters_->operations_pending);
+            },
+            std::move(work), *this);
+    } catch (const std::bad_alloc&) {
+        return std::make_error_code(std::errc::not_enough_memory);
+    }
+    engine_counters::add(counters_->operations_pending);
+    port_.post(*item, ERROR_SUCCESS);  // retried until it goes through; stop() waits for it
+    return {};
+}
+
+timer_queue::timer_id engine_core::schedule(timer_queue::clock::duration delay, timer_queue::clock::duration period,
+                                            std::function<void()> callback) noexcept {
+    if (stopping()) {
+        return 0;
+    }
+    try {
+        return timers_->schedule(
+            saturating_add(timer_queue::clock::now(), std::max(delay, timer_queue::clock::duration::zero())),
+            [f = std::move(callback)]() mutable noexcept { run_contained(f); }, period, timer_queue::owner::application);
+    } catch (const std::bad_alloc&) {
+        return 0;
     }
 }
 
@@ -148,6 +234,7 @@ void engine_core::begin_stop() noexcept {
     if (stopping_.exchange(true, std::memory_order_acq_rel)) {
         return;  // the first caller does it
     }
+    timers_->drop_application_timers();  // a schedule racing this is dropped by finish_stop at the latest
     (void)registry_.close();  // no connection or listener is added from here on
     registry_.for_each_listener([](listener_impl& l) { l.close(); });
     registry_.for_each_connection([](connection_impl& c) { c.close(make_error_code(error::engine_stopped)); });
@@ -173,6 +260,11 @@ void engine_core::finish_stop() noexcept {
         registry_.for_each_connection([](connection_impl& c) { c.abort(make_error_code(error::engine_stopped)); });
     }
     stopped_cleanly_ = registry_.wait_empty(abort_drain_bound);
+    // Work accepted by post() is in the port (or about to be) ahead of the quit packets below.
+    for (const auto give_up = std::chrono::steady_clock::now() + abort_drain_bound;
+         posts_in_flight_.load(std::memory_order_seq_cst) != 0 && std::chrono::steady_clock::now() < give_up;) {
+        ::Sleep(1);  // a post() between its check and its packet: microseconds
+    }
     sockets_.drain();  // disconnects still in flight complete (cancelled) while the workers run
     sockets_.clear();
     for (std::size_t i = 0; i < workers_.size(); ++i) {
@@ -184,7 +276,7 @@ void engine_core::finish_stop() noexcept {
         }
     }
     workers_.clear();
-    timers_.stop();
+    timers_->clear();  // nothing runs them any more
 }
 
 void engine_core::schedule_sweep() noexcept {
@@ -201,13 +293,15 @@ void engine_core::schedule_sweep() noexcept {
     // (zero_byte mode only trims the receive-buffer pool: once a second is plenty.)
     period = std::clamp(period, milliseconds(1), milliseconds(1000));
     try {
-        // `this` outlives the callback: the timer thread is joined before the core is destroyed.
-        timers_.schedule_after(period, [this] {
-            if (!stopping()) {
-                sweep();
-                schedule_sweep();
-            }
-        });
+        // `this` outlives the callback: timers run on the workers, joined before the core goes.
+        timers_->schedule(
+            timer_queue::clock::now() + period,
+            [this] {
+                if (!stopping()) {
+                    sweep();
+                }
+            },
+            period);
     } catch (const std::bad_alloc&) {
         // No memory for the next sweep: idle timeouts and parking pause until memory returns,
         // which only a new engine would notice. Rare enough not to loop on.

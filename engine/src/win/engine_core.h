@@ -26,12 +26,14 @@
 #include "win/completion_port.h"
 #include "win/connection_context.h"
 #include "win/connection_registry.h"
+#include "win/deadline_watch.h"
 #include "win/engine_counters.h"
 #include "win/extensions.h"
 #include "win/socket_pool.h"
 #include "win/winsock_session.h"
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -67,11 +69,20 @@ public:
     [[nodiscard]] connection_registry& registry() noexcept { return registry_; }
     [[nodiscard]] engine_counters& counters() noexcept { return *counters_; }
     [[nodiscard]] const engine_options& options() const noexcept { return options_; }
+    [[nodiscard]] const std::shared_ptr<timer_queue>& timers() const noexcept { return timers_; }
+
+    // engine::post: error::engine_stopped once stopping, not_enough_memory without memory.
+    [[nodiscard]] std::error_code post(std::function<void()> work) noexcept;
+    // engine::after / every: 0 when refused (stopping, no memory).
+    [[nodiscard]] timer_queue::timer_id schedule(timer_queue::clock::duration delay, timer_queue::clock::duration period,
+                                                 std::function<void()> callback) noexcept;
     [[nodiscard]] platform_features features() const noexcept;
     [[nodiscard]] statistics snapshot() const noexcept;
 
 private:
     void worker_loop(std::vector<OVERLAPPED_ENTRY>& entries) noexcept;
+    // Runs the timers that are due; cheap when none is (one atomic load, one clock read).
+    void run_due_timers() noexcept;
     void finish_stop() noexcept;
     // One periodic sweep serves the idle timeout, adaptive receives' parking and the trimming of
     // the receive-buffer pools.
@@ -82,8 +93,11 @@ private:
     const engine_options options_;
     winsock_session winsock_;
     std::shared_ptr<engine_counters> counters_;
-    timer_queue timers_;
+    // Run by the workers: no timer thread (see deadline_watch.h). Shared only so that a user's
+    // timer handle can tell whether the engine is still there (it holds a weak_ptr).
+    std::shared_ptr<timer_queue> timers_;
     completion_port port_;
+    deadline_watch watch_;
     extension_functions extensions_;
     socket_pool sockets_;
     buffer_pool receive_buffers_;
@@ -94,6 +108,9 @@ private:
     const connection_context context_;
 
     std::atomic<bool> stopping_{false};
+    // engine::post calls between their stopping() check and their packet being queued: stop()
+    // waits for none to be left before it sends the workers away, so no accepted work is lost.
+    std::atomic<unsigned> posts_in_flight_{0};
     std::mutex stop_mutex_;  // serialises the callers of stop() that wait (never a worker)
     bool stopped_ = false;
     bool stopped_cleanly_ = true;

@@ -30,7 +30,7 @@ struct engine_counters {
     counter operations_pending{0};
     counter connection_objects{0};
     counter receives_parked{0};
-    counter post_failures{0};     // PostQueuedCompletionStatus failed (retried from the timer thread)
+    counter post_failures{0};     // PostQueuedCompletionStatus failed (retried by a timer on a worker)
     counter dequeue_failures{0};  // GetQueuedCompletionStatusEx failed for a reason other than shutdown
 
     static void add(counter& c, std::uint64_t n = 1) noexcept { c.fetch_add(n, std::memory_order_relaxed); }

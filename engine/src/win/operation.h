@@ -43,6 +43,7 @@ enum class completion_key : ULONG_PTR {
     io = 0,      // kernel completion: status in OVERLAPPED::Internal
     posted = 1,  // engine-posted operation: status in operation::posted_error
     quit = 2,    // a worker leaves its loop
+    wake = 3,    // an earlier deadline was scheduled: a worker looks at the timers (deadline_watch)
 };
 
 }  // namespace wire::detail

@@ -37,6 +37,9 @@ struct system_calls {
     // Receive buffers' memory (engine_core's page allocator), so tests can make it run out.
     decltype(&::VirtualAlloc) virtual_alloc;
     decltype(&::VirtualFree) virtual_free;
+    // The workers' precise timers (win/deadline_watch.h).
+    decltype(&::CreateWaitableTimerExW) create_waitable_timer_ex;
+    decltype(&::SetWaitableTimer) set_waitable_timer;
 };
 
 // The operating system's own functions.
