@@ -67,33 +67,58 @@ listener engine::listen(const endpoint& local, handler_factory make_handler, lis
     return listener(std::move(impl));
 }
 
-connection engine::connect(const endpoint& remote, std::unique_ptr<connection_handler> handler,
-                           gsl::span<const std::byte> first_data) {
+namespace {
+
+// Registers a new outgoing connection and lets `begin` start it (connect or resolve), or fails it
+// at once when max_connections are open.
+template <typename Begin>
+connection start_outgoing(detail::engine_core& core, std::unique_ptr<connection_handler> handler,
+                          const std::string& target, Begin begin) {
     if (!handler) {
         throw std::invalid_argument("wire::engine::connect: the handler is empty");
     }
-    auto impl = std::make_shared<detail::connection_impl>(core_->context(), std::move(handler), detail::reuse_use::connect);
-    detail::connection_registry& registry = core_->registry();
+    auto impl = std::make_shared<detail::connection_impl>(core.context(), std::move(handler), detail::reuse_use::connect);
+    detail::connection_registry& registry = core.registry();
     // The slot is settled before the connection is published: a concurrent stop() may finalize it
     // (which gives the slot back and counts it out) as soon as it is in the registry.
     const bool slot = registry.take_slot();
     if (slot) {
         impl->adopt_slot();
     }
-    detail::engine_counters::add(core_->counters().connections_open);
+    detail::engine_counters::add(core.counters().connections_open);
     if (!registry.add(impl)) {
-        detail::engine_counters::sub(core_->counters().connections_open);
+        detail::engine_counters::sub(core.counters().connections_open);
         if (slot) {
             registry.release_slot();
         }
-        throw std::system_error(make_error_code(error::engine_stopped), "connect to " + remote.to_string());
+        throw std::system_error(make_error_code(error::engine_stopped), "connect to " + target);
     }
     if (slot) {
-        impl->start_connect(remote, first_data);
+        begin(*impl);
     } else {
         impl->fail_start(make_error_code(error::too_many_connections));
     }
     return connection(std::move(impl));
+}
+
+}  // namespace
+
+connection engine::connect(const endpoint& remote, std::unique_ptr<connection_handler> handler,
+                           gsl::span<const std::byte> first_data) {
+    return start_outgoing(*core_, std::move(handler), remote.to_string(),
+                          [&](detail::connection_impl& c) { c.start_connect(remote, first_data); });
+}
+
+connection engine::connect(std::string_view host, std::uint16_t port, std::unique_ptr<connection_handler> handler,
+                           gsl::span<const std::byte> first_data) {
+    if (host.empty()) {
+        throw std::invalid_argument("wire::engine::connect: the host name is empty");
+    }
+    if (const auto numeric = endpoint::parse(host, port)) {
+        return connect(*numeric, std::move(handler), first_data);
+    }
+    return start_outgoing(*core_, std::move(handler), std::string(host) + ":" + std::to_string(port),
+                          [&](detail::connection_impl& c) { c.start_resolving(host, port, first_data); });
 }
 
 std::error_code engine::post(std::function<void()> work) {

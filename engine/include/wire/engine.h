@@ -10,6 +10,7 @@
 
 #include <functional>
 #include <memory>
+#include <string_view>
 
 namespace wire {
 
@@ -41,6 +42,14 @@ public:
     // `first_data` (copied) is sent with the connect itself (ConnectEx's send buffer): a client
     // that speaks first saves a system call, and the bytes are on their way before on_open.
     connection connect(const endpoint& remote, std::unique_ptr<connection_handler> handler,
+                       gsl::span<const std::byte> first_data = {});
+    // Connects by host name (UTF-8) or numeric address: the name is resolved without blocking
+    // the caller (GetAddrInfoExW; a worker resolves where the system cannot do it asynchronously),
+    // then each address is tried in the system's order until one connects. connect_timeout bounds
+    // the whole. A name that does not resolve ends in on_close with the system's error
+    // (WSAHOST_NOT_FOUND, 11001: "No such host is known"); if every address fails, with the
+    // last address's error. Throws std::invalid_argument for an empty host.
+    connection connect(std::string_view host, std::uint16_t port, std::unique_ptr<connection_handler> handler,
                        gsl::span<const std::byte> first_data = {});
 
     // Runs `work` on a worker, soon, after what is already queued. Returns error::engine_stopped

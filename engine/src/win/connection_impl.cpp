@@ -70,15 +70,8 @@ void connection_impl::start_connect(const endpoint& remote, gsl::span<const std:
     if (state_ != connection_state::connecting) {
         return;  // closed by stop() between registration and here: finalization posted or done
     }
-    if (!first_data.empty()) {
-        if (const std::error_code refused = sender_.enqueue(first_data); refused) {
-            // Not queued (no memory, or larger than one send may be; an empty queue is never
-            // refused for its caps): the connection cannot send these bytes first, so it fails.
-            engine_counters::add(counters_->connect_failures);
-            release_socket(refused, true);
-            settle(lock, false);
-            return;
-        }
+    if (!queue_first_data(lock, first_data)) {
+        return;
     }
     add_busy();  // the connect operation, until handle_connect
     add_busy();  // issuing
@@ -94,6 +87,54 @@ void connection_impl::start_connect(const endpoint& remote, gsl::span<const std:
     lock.lock();
     if (state_ == connection_state::closed && connect_active_) {
         pending_work_ |= cancel_connect;  // a close raced the issue and may have missed it
+    }
+    release_busy(lock, false);
+}
+
+bool connection_impl::queue_first_data(lock_type& lock, gsl::span<const std::byte> first_data) noexcept {
+    if (first_data.empty()) {
+        return true;
+    }
+    if (const std::error_code refused = sender_.enqueue(first_data); refused) {
+        // Not queued (no memory, or larger than one send may be; an empty queue is never refused
+        // for its caps): the connection cannot send these bytes first, so it fails.
+        engine_counters::add(counters_->connect_failures);
+        release_socket(refused, true);
+        settle(lock, false);
+        return false;
+    }
+    return true;
+}
+
+void connection_impl::start_resolving(std::string_view host, std::uint16_t port,
+                                      gsl::span<const std::byte> first_data) noexcept {
+    std::unique_ptr<name_resolution> resolution;
+    try {
+        resolution = std::make_unique<name_resolution>(&on_resolved, context_.port, host, port);
+    } catch (const std::bad_alloc&) {
+        fail_start(std::make_error_code(std::errc::not_enough_memory));
+        return;
+    }
+    lock_type lock(mutex_);
+    if (state_ != connection_state::connecting) {
+        return;  // closed by stop() between registration and here
+    }
+    if (!queue_first_data(lock, first_data)) {
+        return;
+    }
+    resolution_ = std::move(resolution);
+    resolution_->owner = this;
+    add_busy();  // the lookup, until handle_resolved; then the connect's
+    add_busy();  // issuing
+    connect_active_ = true;  // a close cancels the lookup (then the connect) through cancel_connect
+    (void)schedule_deadline(context_.options.connect_timeout);  // covers the lookup too
+    lock.unlock();
+    if (const DWORD error = resolution_->start(); error != ERROR_SUCCESS) {
+        context_.port.post(*resolution_, error);  // reported on a worker, never inside connect()
+    }
+    lock.lock();
+    if (state_ == connection_state::closed && connect_active_) {
+        pending_work_ |= cancel_connect;  // a close raced the start and may have missed it
     }
     release_busy(lock, false);
 }
@@ -302,6 +343,9 @@ void connection_impl::settle(lock_type& lock, bool on_worker) noexcept {
         }
         if ((work & cancel_connect) != 0) {
             connector_.cancel();
+            if (resolution_) {
+                resolution_->cancel();  // set before the lookup started, kept until finalize
+            }
         }
         // Each posted packet holds a busy unit, so *this stays alive until it is handled.
         if ((work & post_resume) != 0) {

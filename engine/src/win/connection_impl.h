@@ -30,6 +30,7 @@
 #include "win/connection_context.h"
 #include "win/connection_state.h"
 #include "win/connector.h"
+#include "win/name_resolution.h"
 #include "win/operation.h"
 #include "win/receiver.h"
 #include "win/sender.h"
@@ -70,6 +71,9 @@ public:
     // `first_data` (may be empty) is queued and rides in ConnectEx: sent with the connect, before
     // on_open, one system call fewer for a client that speaks first.
     void start_connect(const endpoint& remote, gsl::span<const std::byte> first_data = {}) noexcept;
+    // Resolves `host` first (win/name_resolution.h), then connects to each address in turn until
+    // one accepts; connect_timeout bounds the whole.
+    void start_resolving(std::string_view host, std::uint16_t port, gsl::span<const std::byte> first_data) noexcept;
     // The creator took a max_connections slot for this connection; finalize gives it back.
     void adopt_slot() noexcept { holds_slot_ = true; }
     // Fails a connection that never started (e.g. over max_connections): on_close runs on a worker.
@@ -123,6 +127,12 @@ private:
 
     // ---- data flows (connection_io.cpp) ----------------------------------------------------
     void handle_connect(DWORD error, DWORD bytes) noexcept;
+    static void on_resolved(operation& op, DWORD error, DWORD bytes) noexcept;
+    void handle_resolved(DWORD error) noexcept;
+    // Queues what a connect carries; false (and the connection failed) when it cannot be queued.
+    [[nodiscard]] bool queue_first_data(lock_type& lock, gsl::span<const std::byte> first_data) noexcept;
+    // A failed ConnectEx with resolved addresses left: issues the next; false when none is left.
+    [[nodiscard]] bool try_next_address(lock_type& lock) noexcept;
     // The send buffer for (another) ConnectEx: the front of the queue when bytes wait there.
     [[nodiscard]] WSABUF connect_payload() noexcept;
     // After the transition to open, on a worker, with one busy unit that passes to the receive:
@@ -214,6 +224,8 @@ private:
     std::atomic<timer_queue::clock::rep> last_activity_;
 
     connector connector_;
+    std::unique_ptr<name_resolution> resolution_;  // connects by host name only
+    std::size_t next_address_ = 0;                  // into resolution_->addresses()
     receiver receiver_;
     sender sender_;
     control_operation resume_op_{*this, &on_resume};

@@ -41,6 +41,50 @@ WSABUF connection_impl::connect_payload() noexcept {
     return sender_.first_gathered();
 }
 
+void connection_impl::on_resolved(operation& op, DWORD error, DWORD /*bytes*/) noexcept {
+    auto& resolution = static_cast<name_resolution&>(op);
+    resolution.owner->handle_resolved(resolution.finish(error));
+}
+
+void connection_impl::handle_resolved(DWORD error) noexcept {
+    lock_type lock(mutex_);
+    if (state_ != connection_state::connecting || error != ERROR_SUCCESS) {
+        connect_active_ = false;
+        engine_counters::add(counters_->connect_failures);
+        release_socket(to_error_code(error), true);  // keeps an earlier reason (timeout, abort)
+        release_busy(lock, true);
+        return;
+    }
+    next_address_ = 0;
+    if (!try_next_address(lock)) {
+        connect_active_ = false;  // (cannot happen: finish() reports a name without addresses)
+        release_socket(to_error_code(WSAHOST_NOT_FOUND), true);
+        release_busy(lock, true);
+    }
+}
+
+bool connection_impl::try_next_address(lock_type& lock) noexcept {
+    if (!resolution_ || next_address_ >= resolution_->addresses().size()) {
+        return false;
+    }
+    remote_ = resolution_->addresses()[next_address_++];
+    connect_active_ = true;  // the failed attempt's busy unit goes with this one
+    add_busy();              // issuing
+    const WSABUF payload = connect_payload();  // the same first bytes: none left with a failure
+    const endpoint remote = remote_;
+    lock.unlock();
+    connector_.discard();
+    if (const DWORD error = connector_.issue(remote, true, payload); error != ERROR_SUCCESS) {
+        context_.port.post(connector_.op(), error);
+    }
+    lock.lock();
+    if (state_ == connection_state::closed && connect_active_) {
+        pending_work_ |= cancel_connect;
+    }
+    release_busy(lock, true);
+    return true;
+}
+
 void connection_impl::handle_connect(DWORD error, DWORD bytes) noexcept {
     lock_type lock(mutex_);
     connect_active_ = false;
@@ -62,6 +106,9 @@ void connection_impl::handle_connect(DWORD error, DWORD bytes) noexcept {
         }
         release_busy(lock, true);
         return;
+    }
+    if (state_ == connection_state::connecting && error != ERROR_SUCCESS && try_next_address(lock)) {
+        return;  // refused or unreachable there: the next address the name resolved to is tried
     }
     if (connect_sends_) {
         connect_sends_ = false;

@@ -6,6 +6,17 @@ namespace wire::detail {
 
 namespace {
 
+INT WSAAPI native_get_addr_info_ex_cancel(LPHANDLE handle) noexcept {
+    using cancel_fn = INT(WSAAPI*)(LPHANDLE);
+    static const cancel_fn cancel = [] {
+        const HMODULE ws2 = ::GetModuleHandleW(L"ws2_32.dll");  // loaded: the engine links it
+        // Through the generic function-pointer type, as error_mapping.cpp explains.
+        return ws2 == nullptr ? nullptr
+                              : reinterpret_cast<cancel_fn>(reinterpret_cast<void (*)()>(::GetProcAddress(ws2, "GetAddrInfoExCancel")));
+    }();
+    return cancel == nullptr ? WSA_INVALID_HANDLE : cancel(handle);
+}
+
 // Not constexpr: the address of a function imported from a DLL is not a constant expression for
 // every compiler (clang, MSVC). The pointer to it below is, so `installed` is constant-initialized.
 const system_calls native_table{
@@ -33,6 +44,11 @@ const system_calls native_table{
     &::VirtualFree,
     &::CreateWaitableTimerExW,
     &::SetWaitableTimer,
+    &::GetAddrInfoExW,
+    &::FreeAddrInfoExW,
+    &native_get_addr_info_ex_cancel,
+    &::GetAddrInfoW,
+    &::FreeAddrInfoW,
 };
 
 std::atomic<const system_calls*> installed{&native_table};

@@ -40,6 +40,13 @@ struct system_calls {
     // The workers' precise timers (win/deadline_watch.h).
     decltype(&::CreateWaitableTimerExW) create_waitable_timer_ex;
     decltype(&::SetWaitableTimer) set_waitable_timer;
+    // Host names (win/name_resolution.h).
+    decltype(&::GetAddrInfoExW) get_addr_info_ex;
+    decltype(&::FreeAddrInfoExW) free_addr_info_ex;
+    // Not declared by every SDK's headers (MinGW's lack it): found in ws2_32 at run time.
+    INT(WSAAPI* get_addr_info_ex_cancel)(LPHANDLE handle);
+    decltype(&::GetAddrInfoW) get_addr_info;
+    decltype(&::FreeAddrInfoW) free_addr_info;
 };
 
 // The operating system's own functions.
