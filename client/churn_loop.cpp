@@ -24,7 +24,10 @@ void churn_loop::next() noexcept {
         // Nothing of this loop runs until the connection's first callback (never inside
         // connect()), so the counter needs no lock.
         const std::uint64_t iteration = iteration_++;
-        (void)run_.net().connect(run_.opts().server, std::make_unique<churn_handler>(shared_from_this(), iteration));
+        auto handler = std::make_unique<churn_handler>(shared_from_this(), iteration);
+        // The message rides in the connect itself (ConnectEx's send buffer): one call fewer.
+        const std::vector<std::byte> message = handler->first_message();
+        (void)run_.net().connect(run_.opts().server, std::move(handler), message);
     } catch (const std::exception& e) {
         run_.report_error("loop " + std::to_string(index_) + ": cannot start a connection: " + e.what());
         run_.participant_finished();
@@ -37,19 +40,14 @@ churn_handler::churn_handler(std::shared_ptr<churn_loop> loop, std::uint64_t ite
       outgoing_(payload_stream::seed_for(cycle_key(loop_->index(), iteration))),
       expected_(payload_stream::seed_for(cycle_key(loop_->index(), iteration))) {}
 
-void churn_handler::on_open(connection& c) {
-    opened_ = true;
-    try {
-        std::vector<std::byte> message(loop_->run().opts().size);
-        outgoing_.fill(message);
-        sent_at_ = clock::now();
-        // The queue is empty, so send() cannot refuse for lack of room; any failure means the
-        // connection is already closing, and on_close reports the incomplete exchange.
-        (void)c.send(message);
-    } catch (const std::bad_alloc&) {
-        c.abort();
-    }
+std::vector<std::byte> churn_handler::first_message() {
+    std::vector<std::byte> message(loop_->run().opts().size);
+    outgoing_.fill(message);
+    sent_at_ = clock::now();  // the exchange is timed from the connect, which carries the message
+    return message;
 }
+
+void churn_handler::on_open(connection& /*c*/) { opened_ = true; }
 
 void churn_handler::on_data(connection& c, gsl::span<const std::byte> data) {
     run_state& run = loop_->run();

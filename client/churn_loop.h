@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <vector>
 
 namespace wire::client {
 
@@ -35,6 +36,9 @@ private:
 class churn_handler final : public connection_handler {
 public:
     churn_handler(std::shared_ptr<churn_loop> loop, std::uint64_t iteration);
+
+    // This cycle's message, sent with the connect. Throws std::bad_alloc only.
+    [[nodiscard]] std::vector<std::byte> first_message();
 
     void on_open(connection& c) override;
     void on_data(connection& c, gsl::span<const std::byte> data) override;

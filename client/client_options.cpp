@@ -92,7 +92,8 @@ std::string_view to_string(mode m) noexcept {
     return "?";
 }
 
-parse_result parse_options(int argc, const char* const* argv, std::ostream& out, std::ostream& err) {
+parse_result parse_options(int argc, const char* const* argv, std::ostream& out, std::ostream& err,
+                           const host_resolver& resolve) {
     CLI::App app("A verifying TCP load generator on the wire IOCP engine (echo, frame or connection churn).",
                  "client");
     app.footer(footer_text);
@@ -107,7 +108,7 @@ parse_result parse_options(int argc, const char* const* argv, std::ostream& out,
     std::string mode_text = "echo";
     bool json = false;
 
-    app.add_option("--host", host, "Numeric IPv4 or IPv6 address of the server ('localhost' means 127.0.0.1)")
+    app.add_option("--host", host, "IPv4 or IPv6 address, or host name (its first address), of the server")
         ->type_name("HOST")
         ->capture_default_str();
     app.add_option("--port", port, "Server port, 1 to 65535")->type_name("PORT")->check(whole_number(1, 65535))->required();
@@ -145,12 +146,12 @@ parse_result parse_options(int argc, const char* const* argv, std::ostream& out,
     }
 
     options result;
-    const std::string address = host == "localhost" ? "127.0.0.1" : host;
-    const auto parsed = endpoint::parse(address, static_cast<std::uint16_t>(port));
-    if (!parsed) {
-        return usage_error("--host: must be a numeric IPv4 or IPv6 address (got '" + host + "')");
+    std::error_code lookup_error;
+    const std::vector<endpoint> addresses = resolve(host, static_cast<std::uint16_t>(port), lookup_error);
+    if (addresses.empty()) {
+        return usage_error("--host: '" + host + "' is not an address and does not resolve (" + lookup_error.message() + ")");
     }
-    result.server = *parsed;
+    result.server = addresses.front();  // the system's first preference
     result.mode = parse_mode(mode_text);
     result.connections = static_cast<std::size_t>(connections);
     result.size = static_cast<std::size_t>(size);

@@ -2,6 +2,8 @@
 // client.exe's command line: the flags of the front-end contract, parsed and validated.
 #include <wire/endpoint.h>
 
+#include <functional>
+
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -44,6 +46,10 @@ struct parse_result {
     int exit_code = 0;
 };
 
-[[nodiscard]] parse_result parse_options(int argc, const char* const* argv, std::ostream& out, std::ostream& err);
+// Turns --host into addresses (a name is looked up; see endpoint::resolve). Replaceable in tests.
+using host_resolver = std::function<std::vector<endpoint>(std::string_view host, std::uint16_t port, std::error_code& error)>;
+
+[[nodiscard]] parse_result parse_options(int argc, const char* const* argv, std::ostream& out, std::ostream& err,
+                                         const host_resolver& resolve = &endpoint::resolve);
 
 }  // namespace wire::client

@@ -97,7 +97,8 @@ std::string_view to_string(mode m) noexcept {
     return "?";
 }
 
-parse_result parse_options(int argc, const char* const* argv, std::ostream& out, std::ostream& err) {
+parse_result parse_options(int argc, const char* const* argv, std::ostream& out, std::ostream& err,
+                           const host_resolver& resolve) {
     CLI::App app("A TCP test server on the wire IOCP engine: echo, discard or length-prefixed frames.", "server");
     app.footer(footer_text);
     app.get_formatter()->column_width(34);
@@ -111,7 +112,7 @@ parse_result parse_options(int argc, const char* const* argv, std::ostream& out,
     double idle_timeout = 60;  // a peer that holds a slot in silence is let go after a minute
     double duration = 0;
 
-    app.add_option("--host", host, "Numeric IPv4 or IPv6 address to listen on ('localhost' means 127.0.0.1)")
+    app.add_option("--host", host, "IPv4 or IPv6 address, or a host name (its first address), to listen on")
         ->type_name("HOST")
         ->capture_default_str();
     app.add_option("--port", port, "TCP port, 0 to 65535; 0 picks a free port")
@@ -158,12 +159,12 @@ parse_result parse_options(int argc, const char* const* argv, std::ostream& out,
     }
 
     options result;
-    const std::string address = host == "localhost" ? "127.0.0.1" : host;
-    const auto parsed = endpoint::parse(address, static_cast<std::uint16_t>(port));
-    if (!parsed) {
-        return usage_error("--host: must be a numeric IPv4 or IPv6 address (got '" + host + "')");
+    std::error_code lookup_error;
+    const std::vector<endpoint> addresses = resolve(host, static_cast<std::uint16_t>(port), lookup_error);
+    if (addresses.empty()) {
+        return usage_error("--host: '" + host + "' is not an address and does not resolve (" + lookup_error.message() + ")");
     }
-    result.address = *parsed;
+    result.address = addresses.front();  // the system's first preference
     result.mode = parse_mode(mode_text);
     result.workers = static_cast<unsigned>(workers);
     result.max_connections = static_cast<std::size_t>(max_connections);

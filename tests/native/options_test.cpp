@@ -35,8 +35,29 @@ outcome run(Parse parse, std::initializer_list<const char*> args) {
     return {result.exit_code, result.value.has_value(), out.str(), err.str()};
 }
 
-outcome server_args(std::initializer_list<const char*> args) { return run(&server::parse_options, args); }
-outcome client_args(std::initializer_list<const char*> args) { return run(&client::parse_options, args); }
+// Host names resolve through this stand-in: "db.example" has two addresses, nothing else resolves
+// (no test depends on the machine's DNS).
+std::vector<endpoint> fake_resolve(std::string_view host, std::uint16_t port, std::error_code& error) {
+    if (const auto numeric = endpoint::parse(host, port)) {
+        return {*numeric};
+    }
+    if (host == "db.example") {
+        return {*endpoint::parse("::1", port), *endpoint::parse("127.0.0.1", port)};
+    }
+    error = std::make_error_code(std::errc::host_unreachable);
+    return {};
+}
+
+outcome server_args(std::initializer_list<const char*> args) {
+    return run([](int argc, const char* const* argv, std::ostream& out, std::ostream& err) {
+        return server::parse_options(argc, argv, out, err, &fake_resolve);
+    }, args);
+}
+outcome client_args(std::initializer_list<const char*> args) {
+    return run([](int argc, const char* const* argv, std::ostream& out, std::ostream& err) {
+        return client::parse_options(argc, argv, out, err, &fake_resolve);
+    }, args);
+}
 
 // A bad argument: exit 2, nothing on stdout, and the first line of stderr names the problem.
 void expect_refused(const outcome& o, const std::string& mentions) {
@@ -88,11 +109,24 @@ TEST(ServerOptions, HelpExitsZeroWithTheUsageOnStdout) {
     }
 }
 
+TEST(FrontEndOptions, AHostNameTakesItsFirstAddress) {
+    std::ostringstream out;
+    std::ostringstream err;
+    const char* server_argv[] = {"server", "--host", "db.example", "--port", "7000"};
+    const auto s = server::parse_options(5, server_argv, out, err, &fake_resolve);
+    ASSERT_TRUE(s.value.has_value()) << err.str();
+    EXPECT_EQ(s.value->address, *endpoint::parse("::1", 7000));
+    const char* client_argv[] = {"client", "--host", "db.example", "--port", "7001"};
+    const auto c = client::parse_options(5, client_argv, out, err, &fake_resolve);
+    ASSERT_TRUE(c.value.has_value()) << err.str();
+    EXPECT_EQ(c.value->server, *endpoint::parse("::1", 7001));
+}
+
 TEST(ServerOptions, BadInputIsRefused) {
     expect_refused(server_args({"--port", "65536"}), "--port");
     expect_refused(server_args({"--port", "-1"}), "--port");
     expect_refused(server_args({"--port", "80x"}), "--port");
-    expect_refused(server_args({"--host", "example.com"}), "--host");
+    expect_refused(server_args({"--host", "example.com"}), "--host");  // does not resolve (see fake_resolve)
     expect_refused(server_args({"--mode", "chat"}), "--mode");
     expect_refused(server_args({"--max-frame", "1073741825"}), "--max-frame");
     expect_refused(server_args({"--idle-timeout", "-1"}), "--idle-timeout");

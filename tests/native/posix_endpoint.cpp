@@ -4,6 +4,7 @@
 #include <wire/endpoint.h>
 
 #include <arpa/inet.h>
+#include <netdb.h>
 #include <netinet/in.h>
 
 #include <cstring>
@@ -61,6 +62,33 @@ std::optional<endpoint> endpoint::parse(std::string_view address, std::uint16_t 
         return make_v6(v6, port);
     }
     return std::nullopt;
+}
+
+std::vector<endpoint> endpoint::resolve(std::string_view host, std::uint16_t port, std::error_code& error) {
+    error.clear();
+    if (const auto numeric = parse(host, port)) {
+        return {*numeric};
+    }
+    addrinfo hints{};
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    addrinfo* list = nullptr;
+    const std::string name(host);
+    const std::string service = std::to_string(port);
+    if (host.empty() || ::getaddrinfo(name.c_str(), service.c_str(), &hints, &list) != 0) {
+        error = std::make_error_code(std::errc::host_unreachable);  // POSIX has no "no such host" errc
+        return {};
+    }
+    std::vector<endpoint> found;
+    for (const addrinfo* a = list; a != nullptr; a = a->ai_next) {
+        if ((a->ai_family == AF_INET || a->ai_family == AF_INET6) && a->ai_addrlen <= capacity) {
+            endpoint e;
+            std::memcpy(e.data(), a->ai_addr, a->ai_addrlen);
+            found.push_back(e);
+        }
+    }
+    ::freeaddrinfo(list);
+    return found;
 }
 
 endpoint endpoint::loopback_v4(std::uint16_t port) { return make_v4(INADDR_LOOPBACK, port); }

@@ -7,6 +7,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <system_error>
+#include <vector>
 
 namespace wire {
 
@@ -16,6 +18,11 @@ public:
 
     // Parses a numeric IPv4 or IPv6 address (no name resolution). nullopt when it is not one.
     [[nodiscard]] static std::optional<endpoint> parse(std::string_view address, std::uint16_t port);
+    // Blocking lookup of a host name (GetAddrInfoW), numeric addresses parsed without one: the
+    // addresses in the system's order of preference, or none with `error` set (e.g.
+    // WSAHOST_NOT_FOUND). For start-up code such as a server's listening address; connections
+    // resolve without blocking through engine::connect(host, port, ...).
+    [[nodiscard]] static std::vector<endpoint> resolve(std::string_view host, std::uint16_t port, std::error_code& error);
     [[nodiscard]] static endpoint loopback_v4(std::uint16_t port);
     [[nodiscard]] static endpoint loopback_v6(std::uint16_t port);
     [[nodiscard]] static endpoint any_v4(std::uint16_t port);

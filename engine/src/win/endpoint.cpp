@@ -1,5 +1,7 @@
 #include <wire/endpoint.h>
 
+#include "win/system_calls.h"
+#include "win/winsock_session.h"
 #include "win/winsock.h"
 
 #include <cstring>
@@ -49,6 +51,52 @@ std::optional<endpoint> endpoint::parse(std::string_view address, std::uint16_t 
         return make_v6(v6, port);
     }
     return std::nullopt;
+}
+
+std::vector<endpoint> endpoint::resolve(std::string_view host, std::uint16_t port, std::error_code& error) {
+    error.clear();
+    if (const auto numeric = parse(host, port)) {
+        return {*numeric};
+    }
+    const int length = host.empty() ? 0
+                                    : ::MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, host.data(),
+                                                            static_cast<int>(host.size()), nullptr, 0);
+    if (length <= 0) {
+        error = std::error_code(WSAHOST_NOT_FOUND, std::system_category());  // empty, or not UTF-8
+        return {};
+    }
+    std::wstring name(static_cast<std::size_t>(length), L'\0');
+    ::MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, host.data(), static_cast<int>(host.size()), name.data(), length);
+    const std::wstring service = std::to_wstring(port);
+    std::optional<detail::winsock_session> winsock;  // callable before any engine exists
+    try {
+        winsock.emplace();
+    } catch (const std::system_error& e) {
+        error = e.code();
+        return {};
+    }
+    ADDRINFOW hints{};
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_protocol = IPPROTO_TCP;
+    ADDRINFOW* list = nullptr;
+    if (const int status = detail::sys().get_addr_info(name.c_str(), service.c_str(), &hints, &list); status != 0) {
+        error = std::error_code(status, std::system_category());
+        return {};
+    }
+    std::vector<endpoint> found;
+    for (const ADDRINFOW* a = list; a != nullptr; a = a->ai_next) {
+        if ((a->ai_family == AF_INET || a->ai_family == AF_INET6) && a->ai_addrlen <= capacity) {
+            endpoint e;
+            std::memcpy(e.data(), a->ai_addr, a->ai_addrlen);
+            found.push_back(e);
+        }
+    }
+    detail::sys().free_addr_info(list);
+    if (found.empty()) {
+        error = std::error_code(WSAHOST_NOT_FOUND, std::system_category());
+    }
+    return found;
 }
 
 endpoint endpoint::loopback_v4(std::uint16_t port) {
