@@ -5,6 +5,8 @@
 
 #include <tlhelp32.h>
 
+#include "win/system_calls.h"
+
 #include <iostream>
 #include <set>
 
@@ -47,6 +49,48 @@ TEST(Timers, NoThreadExistsOnlyToWaitForTime) {
         ASSERT_TRUE(eventually([&] { return ran.load() >= 3; }));
         EXPECT_EQ(thread_count() - before, workers) << "workers: " << workers;
         t.cancel();
+    }
+}
+
+// A system without high-resolution waitable timers (before Windows 10 1803): creating one fails,
+// and the workers wait with the coarse dequeue timeout alone.
+HANDLE WINAPI no_precise_timer(LPSECURITY_ATTRIBUTES, LPCWSTR, DWORD flags, DWORD) {
+    ::SetLastError(flags != 0 ? ERROR_INVALID_PARAMETER : ERROR_SUCCESS);
+    return nullptr;
+}
+
+TEST(Timers, WithoutPreciseTimersTheCoarseWaitStillRunsThemInOrder) {
+    detail::system_calls table = detail::native_system_calls();
+    table.create_waitable_timer_ex = &no_precise_timer;
+    detail::install_system_calls(&table);
+    {
+        engine e(one_worker());
+        EXPECT_FALSE(e.features().precise_timers);
+        std::mutex mutex;
+        std::vector<int> order;
+        for (int i : {3, 1, 2}) {
+            e.after(std::chrono::milliseconds(5 * i), [&, i] {
+                std::lock_guard lock(mutex);
+                order.push_back(i);
+            });
+        }
+        ASSERT_TRUE(eventually([&] {
+            std::lock_guard lock(mutex);
+            return order.size() == 3;
+        }));
+        EXPECT_EQ(order, (std::vector<int>{1, 2, 3}));
+    }
+    detail::install_system_calls(nullptr);
+}
+
+TEST(Timers, PreciseTimersAreProbedNotAssumed) {
+    engine e;
+    // Whatever the platform answers, the feature reports what creating one did.
+    const HANDLE probe = ::CreateWaitableTimerExW(nullptr, nullptr, 0x00000002, TIMER_ALL_ACCESS);
+    EXPECT_EQ(e.features().precise_timers, probe != nullptr);
+    RecordProperty("precise_timers", e.features().precise_timers ? "yes" : "no");
+    if (probe != nullptr) {
+        ::CloseHandle(probe);
     }
 }
 

@@ -101,6 +101,9 @@ struct platform_features {
     bool disconnect_ex_completes = false;  // ... and it completed
     bool disconnect_reuse_for_accept = false;
     bool disconnect_reuse_for_connect = false;
+    // High-resolution waitable timers (Windows 10 1803+): timers run within a fraction of a
+    // millisecond of their deadline instead of on the system tick (see timer.h).
+    bool precise_timers = false;
 };
 
 }  // namespace wire

@@ -7,11 +7,11 @@ namespace wire::detail {
 
 namespace {
 
-thread_local timer_queue::timer_id running = 0;
+thread_local timer_queue::timer_id current_timer = 0;
 
 }  // namespace
 
-timer_queue::timer_id timer_queue::running_id() noexcept { return running; }
+timer_queue::timer_id timer_queue::running_id() noexcept { return current_timer; }
 
 timer_queue::timer_id timer_queue::schedule(clock::time_point when, std::function<void()> callback,
                                             clock::duration period, owner who) {
@@ -83,9 +83,9 @@ std::size_t timer_queue::run_due(clock::time_point now) {
         auto id_node = deadlines_.extract(e.id);  // kept for a periodic timer: re-inserting allocates nothing
         publish_next_locked();
         lock.unlock();
-        const timer_id outer = std::exchange(running, e.id);  // a callback may run run_due itself
+        const timer_id outer = std::exchange(current_timer, e.id);  // a callback may run run_due itself
         e.callback();
-        running = outer;
+        current_timer = outer;
         ++ran;
         lock.lock();
         if (!periodic) {

@@ -39,6 +39,9 @@ deadline_watch::waiter::waiter() noexcept
     : precise_timer_(sys().create_waitable_timer_ex(nullptr, nullptr, high_resolution_timer,
                                                     TIMER_ALL_ACCESS)) {}
 
+deadline_watch::deadline_watch(const timer_queue& timers, completion_port& port) noexcept
+    : timers_(timers), port_(port), precise_(waiter().precise()) {}
+
 DWORD deadline_watch::begin_wait(waiter& w, bool& alertable) noexcept {
     alertable = false;
     const clock::time_point next = timers_.next_deadline();

@@ -39,7 +39,7 @@ public:
         unique_handle precise_timer_;
     };
 
-    deadline_watch(const timer_queue& timers, completion_port& port) noexcept : timers_(timers), port_(port) {}
+    deadline_watch(const timer_queue& timers, completion_port& port) noexcept;
     deadline_watch(const deadline_watch&) = delete;
     deadline_watch& operator=(const deadline_watch&) = delete;
 
@@ -51,6 +51,8 @@ public:
 
     // The timer queue's notice: `when` became the earliest deadline.
     void earlier(clock::time_point when) noexcept;
+    // Whether the workers' waiters get precise timers (probed once at construction).
+    [[nodiscard]] bool precise() const noexcept { return precise_; }
     // A worker dequeued the wake packet.
     void wake_received() noexcept { wake_posted_.store(false, std::memory_order_release); }
 
@@ -60,6 +62,7 @@ private:
     // The earliest deadline some worker waits for (time_point::max(): none).
     std::atomic<clock::rep> watched_{clock::time_point::max().time_since_epoch().count()};
     std::atomic<bool> wake_posted_{false};  // one wake packet in the port at a time
+    bool precise_ = false;
 };
 
 }  // namespace wire::detail

@@ -344,6 +344,7 @@ platform_features engine_core::features() const noexcept {
     f.disconnect_ex_completes = sockets_.disconnect_completes();
     f.disconnect_reuse_for_accept = sockets_.supported(reuse_use::accept);
     f.disconnect_reuse_for_connect = sockets_.supported(reuse_use::connect);
+    f.precise_timers = watch_.precise();
     return f;
 }
 
