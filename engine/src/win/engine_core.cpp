@@ -151,6 +151,7 @@ void engine_core::begin_stop() noexcept {
     (void)registry_.close();  // no connection or listener is added from here on
     registry_.for_each_listener([](listener_impl& l) { l.close(); });
     registry_.for_each_connection([](connection_impl& c) { c.close(make_error_code(error::engine_stopped)); });
+    datagrams_.close_all();
 }
 
 void engine_core::stop() noexcept {
@@ -173,6 +174,7 @@ void engine_core::finish_stop() noexcept {
         registry_.for_each_connection([](connection_impl& c) { c.abort(make_error_code(error::engine_stopped)); });
     }
     stopped_cleanly_ = registry_.wait_empty(abort_drain_bound);
+    stopped_cleanly_ = datagrams_.wait_empty(abort_drain_bound) && stopped_cleanly_;
     sockets_.drain();  // disconnects still in flight complete (cancelled) while the workers run
     sockets_.clear();
     for (std::size_t i = 0; i < workers_.size(); ++i) {
@@ -250,6 +252,7 @@ platform_features engine_core::features() const noexcept {
     f.disconnect_ex_completes = sockets_.disconnect_completes();
     f.disconnect_reuse_for_accept = sockets_.supported(reuse_use::accept);
     f.disconnect_reuse_for_connect = sockets_.supported(reuse_use::connect);
+    datagrams_.add_features(f);
     return f;
 }
 

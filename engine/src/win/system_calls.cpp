@@ -31,6 +31,8 @@ const system_calls native_table{
     &::CancelIoEx,
     &::VirtualAlloc,
     &::VirtualFree,
+    &::WSARecvFrom,
+    &::WSASendTo,
 };
 
 std::atomic<const system_calls*> installed{&native_table};

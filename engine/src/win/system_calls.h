@@ -37,6 +37,9 @@ struct system_calls {
     // Receive buffers' memory (engine_core's page allocator), so tests can make it run out.
     decltype(&::VirtualAlloc) virtual_alloc;
     decltype(&::VirtualFree) virtual_free;
+    // Datagram sockets (datagram_impl).
+    decltype(&::WSARecvFrom) wsa_recv_from;
+    decltype(&::WSASendTo) wsa_send_to;
 };
 
 // The operating system's own functions.
