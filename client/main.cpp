@@ -6,6 +6,7 @@
 #include "churn_loop.h"
 #include "client_options.h"
 #include "console_output.h"
+#include "datagram_run.h"
 #include "pipelined_session.h"
 #include "report.h"
 #include "run_state.h"
@@ -69,6 +70,9 @@ void watch(run_state& run, clock::time_point start) {
 }
 
 int run(const options& opts) {
+    if (opts.udp) {
+        return run_udp(opts);
+    }
     engine_options settings;
     // Churn: a closing connection still holds its slot while the loop's next one connects.
     settings.max_connections = opts.connections * 2 + 16;

@@ -15,6 +15,7 @@ struct run_result {
     std::uint64_t errors = 0;
     std::uint64_t mismatches = 0;
     std::uint64_t connects = 0;  // churn only
+    std::uint64_t lost = 0;      // --udp only: datagrams never answered
     double p50_us = 0;
     double p99_us = 0;
     double p999_us = 0;
