@@ -1,5 +1,7 @@
 #include "report.h"
 
+#include "console_output.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -79,6 +81,30 @@ std::string json_line(const options& opts, const run_result& r) {
         out += ", \"lost\": " + std::to_string(r.lost);
     }
     return out + "}";
+}
+
+run_result collect(const run_counters& c, const latency_histogram& latency, double seconds) {
+    run_result result;
+    result.seconds = seconds;
+    result.messages = c.messages.load();
+    result.payload_bytes = c.payload_bytes.load();
+    result.errors = c.errors.load();
+    result.mismatches = c.mismatches.load();
+    result.connects = c.connects.load();
+    result.p50_us = latency.percentile_us(0.50);
+    result.p99_us = latency.percentile_us(0.99);
+    result.p999_us = latency.percentile_us(0.999);
+    result.max_us = latency.max_us();
+    return result;
+}
+
+int conclude(const options& opts, const run_result& result) {
+    print_stdout(opts.json ? json_line(opts, result) + "\n" : summary_table(opts, result));
+    if (result.messages == 0) {
+        print_stderr_line("client: no message completed a round trip");
+        return 1;
+    }
+    return result.errors == 0 && result.mismatches == 0 ? 0 : 1;
 }
 
 }  // namespace wire::client

@@ -11,6 +11,12 @@
 
 namespace wire::detail {
 
+namespace {
+
+void delete_array(std::byte* block, std::size_t /*size*/) noexcept { delete[] block; }
+
+}  // namespace
+
 datagram_impl::datagram_impl(const connection_context& context, datagram_registry& registry,
                              std::unique_ptr<datagram_handler> handler, datagram_options options)
     : context_(context),
@@ -19,7 +25,20 @@ datagram_impl::datagram_impl(const connection_context& context, datagram_registr
       handler_(std::move(handler)),
       options_(options) {}
 
-datagram_impl::~datagram_impl() = default;
+datagram_impl::~datagram_impl() {
+    if (state_ != state::finalized) {
+        release_buffers();  // never registered (open_datagram failed): the engine is still there
+    }
+}
+
+void datagram_impl::release_buffers() noexcept {
+    for (const auto& op : receives_) {
+        if (op->buffer && buffers_ != nullptr) {
+            buffers_->give(std::move(op->buffer));
+        }
+        op->buffer.reset();
+    }
+}
 
 std::error_code datagram_impl::open(const endpoint& local) {
     ipv6_ = local.is_v6();
@@ -57,10 +76,24 @@ std::error_code datagram_impl::open(const endpoint& local) {
         return ec;
     }
     socket_value_.store(socket_.get());
+    if (options_.max_datagram_size <= context_.receive_buffers.buffer_size()) {
+        buffers_ = &context_.receive_buffers;
+    } else if (options_.max_datagram_size <= context_.bulk_receive_buffers.buffer_size()) {
+        buffers_ = &context_.bulk_receive_buffers;
+    }
     try {
         receives_.reserve(options_.pending_receives);
+        spare_sends_.reserve(max_spare_sends);
         for (unsigned i = 0; i < options_.pending_receives; ++i) {
-            receives_.push_back(std::make_unique<receive_operation>(*this, options_.max_datagram_size));
+            auto op = std::make_unique<receive_operation>(*this);
+            if (buffers_ != nullptr) {
+                op->buffer = buffers_->take();
+            } else {
+                // Larger than the engine's pools (receive_buffer_size below 16 KiB): a buffer of its own.
+                op->buffer = buffer_pool::buffer(new std::byte[options_.max_datagram_size],
+                                                 buffer_pool::releaser(&delete_array, options_.max_datagram_size));
+            }
+            receives_.push_back(std::move(op));
         }
     } catch (const std::bad_alloc&) {
         return std::make_error_code(std::errc::not_enough_memory);
@@ -99,15 +132,15 @@ bool datagram_impl::begin_issue(lock_type& /*lock*/) noexcept {
 
 void datagram_impl::finish_issue(lock_type& lock) noexcept {
     --issuing_;
-    unique_socket closing;  // closed after the unlock, in finish_operation's
+    unique_socket closing;
     if (state_ != state::open && issuing_ == 0 && socket_) {
         socket_value_.store(INVALID_SOCKET);
         closing = std::move(socket_);  // no call uses it any more, and none can start
     }
-    finish_operation(lock);
+    finish_operation(lock, std::move(closing));
 }
 
-void datagram_impl::finish_operation(lock_type& lock) noexcept {
+void datagram_impl::finish_operation(lock_type& lock, unique_socket closing) noexcept {
     --pending_;
     engine_counters::sub(engine_counters_->operations_pending);
     const bool done = state_ == state::closing && pending_ == 0;
@@ -115,6 +148,7 @@ void datagram_impl::finish_operation(lock_type& lock) noexcept {
         state_ = state::finalized;
     }
     lock.unlock();
+    closing.reset();  // outside the lock, and before on_close: the engine may go once we leave its registry
     if (done) {
         finalize();
     }
@@ -148,6 +182,7 @@ void datagram_impl::finalize() noexcept {
     }
     handler_.reset();
     spare_sends_.clear();
+    release_buffers();
     registry_.remove(this);  // last use of the engine
 }
 

@@ -20,6 +20,7 @@
 #include <wire/datagram.h>
 #include <wire/endpoint.h>
 
+#include "core/buffer_pool.h"
 #include "win/connection_context.h"
 #include "win/operation.h"
 #include "win/slim_mutex.h"
@@ -67,12 +68,14 @@ public:
 
 private:
     using lock_type = std::unique_lock<slim_mutex>;
+    // Send operations kept for reuse (with their payload capacity): enough for a pipeline of
+    // datagrams without an allocation each; beyond it they are freed.
+    static constexpr std::size_t max_spare_sends = 64;
     enum class state : unsigned char { open, closing, finalized };
 
     struct receive_operation : owned_operation<datagram_impl> {
-        receive_operation(datagram_impl& d, std::size_t capacity)
-            : owned_operation(d, &on_receive), buffer(std::make_unique<std::byte[]>(capacity)) {}
-        std::unique_ptr<std::byte[]> buffer;  // max_datagram_size bytes
+        explicit receive_operation(datagram_impl& d) noexcept : owned_operation(d, &on_receive) {}
+        buffer_pool::buffer buffer;  // at least max_datagram_size bytes, from buffers_ or owned
         sockaddr_storage from{};              // written by the kernel when the receive completes
         INT from_length = 0;
         DWORD flags = 0;
@@ -109,9 +112,12 @@ private:
     [[nodiscard]] bool begin_issue(lock_type& lock) noexcept;
     // Ends it: the last one after close() closes the handle. Unlocks.
     void finish_issue(lock_type& lock) noexcept;
-    // Ends a pending_ unit; the last one after close() finalizes. Unlocks.
-    void finish_operation(lock_type& lock) noexcept;
+    // Ends a pending_ unit; the last one after close() finalizes. Unlocks, then closes `closing`
+    // (the handle finish_issue took) before finalizing.
+    void finish_operation(lock_type& lock, unique_socket closing = {}) noexcept;
     void finalize() noexcept;
+    // Gives the receive buffers back to the engine's pool (once nothing is outstanding).
+    void release_buffers() noexcept;
 
     const connection_context& context_;
     datagram_registry& registry_;
@@ -125,6 +131,10 @@ private:
     unique_socket socket_;  // set by open(); closed once closing and no call uses it
     std::atomic<SOCKET> socket_value_{INVALID_SOCKET};  // for cancels by name; INVALID once closed
     std::vector<std::unique_ptr<receive_operation>> receives_;
+    // The engine's pool the receive buffers come from: the TCP receive pool whose buffers are large
+    // enough (16 KiB, or the 64 KiB bulk pool by default), so sockets and connections share spares
+    // and a closed socket's buffers serve the next; nullptr when none is (own allocation).
+    buffer_pool* buffers_ = nullptr;
     counters counters_;
 
     mutable slim_mutex mutex_;

@@ -17,10 +17,6 @@ namespace wire::detail {
 
 namespace {
 
-// Send operations kept for reuse (with their payload capacity) per socket: enough for a pipeline
-// of small datagrams without an allocation each; beyond it they are freed.
-constexpr std::size_t max_spare_sends = 64;
-
 // A dual-stack IPv6 socket reports IPv4 peers as ::ffff:a.b.c.d; the handler sees them as the
 // IPv4 endpoints they are (and send_to maps them back), as Asio and msquic do.
 endpoint unmapped(const sockaddr_storage& address, int length) noexcept {
