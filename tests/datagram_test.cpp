@@ -514,6 +514,30 @@ TEST(Datagram, SendToRefusesPastTheCapWhileSendsAreInFlight) {
     expect_datagram_stopped_clean(e, sender, *log);
 }
 
+TEST(Datagram, SendFailuresAreReturnedOrCountedAndFreeTheirBytes) {
+    fault_platform platform;
+    engine e;
+    auto log = std::make_shared<datagram_log>();
+    datagram_socket sender = e.open_datagram(endpoint::loopback_v4(0), echo_into(log));
+    raw_udp peer;
+    // At once: the caller gets the error.
+    platform.fail_nth(test::syscall::wsa_send_to, 1, WSAENETUNREACH);
+    EXPECT_EQ(sender.send_to(peer.address(), as_bytes(std::string("one"))),
+              std::error_code(WSAENETUNREACH, std::system_category()));
+    // By completion (STATUS_HOST_UNREACHABLE): only counted, as UDP promises no delivery.
+    platform.complete_nth_with(test::syscall::wsa_send_to, 1, static_cast<LONG>(0xC000023DL));
+    EXPECT_FALSE(sender.send_to(peer.address(), as_bytes(std::string("two"))));
+    ASSERT_TRUE(eventually([&] { return sender.stats().send_failures == 2; }));
+    EXPECT_EQ(sender.stats().bytes_in_flight, 0U);
+    EXPECT_EQ(sender.stats().datagrams_sent, 0U);
+    // The socket goes on sending.
+    EXPECT_FALSE(sender.send_to(peer.address(), as_bytes(std::string("three"))));
+    const auto got = peer.receive();
+    ASSERT_TRUE(got.has_value());
+    EXPECT_EQ(std::string(reinterpret_cast<const char*>(got->data()), got->size()), "three");
+    expect_datagram_stopped_clean(e, sender, *log);
+}
+
 TEST(Datagram, OptionsOutOfRangeAreRefusedWithTheFieldNamed) {
     engine e;
     const auto refused = [&](datagram_options o, const std::string& field) {
