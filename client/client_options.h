@@ -29,6 +29,7 @@ struct options {
     std::chrono::milliseconds duration{5000};
     client::mode mode = client::mode::echo;
     bool json = false;
+    bool udp = false;  // --udp: numbered datagrams from `connections` UDP sockets (echo only)
 };
 
 // Limits, checked with a clear message. They bound the client's own memory: payloads in flight
@@ -37,7 +38,10 @@ inline constexpr std::size_t max_connections = 50'000;
 inline constexpr std::size_t max_size = 64U << 20;        // echo and churn
 inline constexpr std::size_t max_frame_size = 16U << 20;  // frame mode (servers cap frames too: 1 MiB by default)
 inline constexpr std::size_t max_pipeline = 10'000;
-inline constexpr std::size_t max_bytes_in_flight = 1U << 30;  // connections x pipeline x size, all connections together
+inline constexpr std::size_t max_bytes_in_flight = 1U << 30;
+// --udp: each datagram carries its 8-byte number, and must fit one UDP datagram.
+inline constexpr std::size_t min_datagram_size = 8;
+inline constexpr std::size_t max_datagram_size = 65'507;  // IPv4's largest UDP payload  // connections x pipeline x size, all connections together
 
 // Either options to run with, or the exit code to leave with: 0 after --help (printed to
 // `out`), 2 after a bad argument (one error line, then the usage, on `err`).

@@ -1,5 +1,7 @@
 #include "report.h"
 
+#include "console_output.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -29,7 +31,7 @@ std::string row(const std::string& label, const std::string& value) {
 
 std::string progress_line(const options& opts, const progress_sample& s) {
     std::string line = "[client " + fixed(s.elapsed, 1) + "s] " + std::to_string(s.active) +
-                       (opts.mode == mode::churn ? " loops, " : " connections, ") +
+                       (opts.mode == mode::churn ? " loops, " : opts.udp ? " sockets, " : " connections, ") +
                        fixed(per_second(static_cast<double>(s.messages), s.interval), 0) + " msgs/s, " +
                        fixed(per_second(static_cast<double>(s.payload_bytes), s.interval) / 1e6, 2) + " MB/s";
     if (opts.mode == mode::churn) {
@@ -39,7 +41,7 @@ std::string progress_line(const options& opts, const progress_sample& s) {
 }
 
 std::string summary_table(const options& opts, const run_result& r) {
-    std::string out = "client: " + std::string(to_string(opts.mode)) + " against " + opts.server.to_string() + "\n";
+    std::string out = "client: " + std::string(to_string(opts.mode)) + (opts.udp ? " (UDP)" : "") + " against " + opts.server.to_string() + "\n";
     out += row("connections", std::to_string(opts.connections) + (opts.mode == mode::churn ? " loops" : ""));
     out += row("size", std::to_string(opts.size) + " bytes" + (opts.mode == mode::frame ? " (+4 header)" : ""));
     if (opts.mode != mode::churn) {
@@ -55,6 +57,9 @@ std::string summary_table(const options& opts, const run_result& r) {
     }
     out += row("latency us", "p50 " + fixed(r.p50_us, 1) + "  p99 " + fixed(r.p99_us, 1) + "  p99.9 " +
                                  fixed(r.p999_us, 1) + "  max " + fixed(r.max_us, 1));
+    if (opts.udp) {
+        out += row("lost", std::to_string(r.lost) + " datagrams never answered");
+    }
     out += row("errors", std::to_string(r.errors));
     out += row("mismatches", std::to_string(r.mismatches));
     return out;
@@ -72,7 +77,34 @@ std::string json_line(const options& opts, const run_result& r) {
     if (opts.mode == mode::churn) {
         out += ", \"connects_per_s\": " + fixed(per_second(static_cast<double>(r.connects), r.seconds), 1);
     }
+    if (opts.udp) {
+        out += ", \"lost\": " + std::to_string(r.lost);
+    }
     return out + "}";
+}
+
+run_result collect(const run_counters& c, const latency_histogram& latency, double seconds) {
+    run_result result;
+    result.seconds = seconds;
+    result.messages = c.messages.load();
+    result.payload_bytes = c.payload_bytes.load();
+    result.errors = c.errors.load();
+    result.mismatches = c.mismatches.load();
+    result.connects = c.connects.load();
+    result.p50_us = latency.percentile_us(0.50);
+    result.p99_us = latency.percentile_us(0.99);
+    result.p999_us = latency.percentile_us(0.999);
+    result.max_us = latency.max_us();
+    return result;
+}
+
+int conclude(const options& opts, const run_result& result) {
+    print_stdout(opts.json ? json_line(opts, result) + "\n" : summary_table(opts, result));
+    if (result.messages == 0) {
+        print_stderr_line("client: no message completed a round trip");
+        return 1;
+    }
+    return result.errors == 0 && result.mismatches == 0 ? 0 : 1;
 }
 
 }  // namespace wire::client

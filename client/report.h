@@ -2,6 +2,8 @@
 // What the client prints: the progress line once a second, and at the end either the summary
 // table or the one-line JSON object of the front-end contract.
 #include "client_options.h"
+#include "latency_histogram.h"
+#include "run_state.h"
 
 #include <cstdint>
 #include <string>
@@ -15,6 +17,7 @@ struct run_result {
     std::uint64_t errors = 0;
     std::uint64_t mismatches = 0;
     std::uint64_t connects = 0;  // churn only
+    std::uint64_t lost = 0;      // --udp only: datagrams never answered
     double p50_us = 0;
     double p99_us = 0;
     double p999_us = 0;
@@ -28,6 +31,12 @@ struct progress_sample {
     std::uint64_t messages = 0, payload_bytes = 0, connects = 0;  // during the interval
     std::uint64_t errors = 0, mismatches = 0;                     // so far
 };
+
+// The counters and latency percentiles of a run that took `seconds`.
+[[nodiscard]] run_result collect(const run_counters& counters, const latency_histogram& latency, double seconds);
+// Prints the summary table (or the JSON line) on stdout; returns the exit code: 0 when at least
+// one message was verified and there were no errors and no mismatches, 1 otherwise.
+[[nodiscard]] int conclude(const options& opts, const run_result& result);
 
 [[nodiscard]] std::string progress_line(const options& opts, const progress_sample& sample);
 [[nodiscard]] std::string summary_table(const options& opts, const run_result& result);

@@ -4,6 +4,7 @@
 #include <wire/engine.h>
 
 #include "console_output.h"
+#include "datagram_handlers.h"
 #include "handler_factory.h"
 #include "server_counters.h"
 #include "server_options.h"
@@ -54,14 +55,21 @@ int run(const options& opts) {
         counters.rejections.record_refused(remote, reason);
     };
     engine e(settings);
-    listener l = e.listen(opts.address, make_handler_factory(opts, counters));
+    listener l;
+    datagram_socket udp;
+    if (opts.udp) {
+        udp = e.open_datagram(opts.address, make_datagram_handler(opts.mode, counters));
+    } else {
+        l = e.listen(opts.address, make_handler_factory(opts, counters));
+    }
     // The contract's readiness line: the real port, flushed at once (whoever waits for it reads a pipe).
-    print_stdout_line("listening on " + l.local_endpoint().to_string());
+    print_stdout_line("listening on " + (opts.udp ? udp.local_endpoint() : l.local_endpoint()).to_string());
 
     stats_printer stats(e, counters);
     serve(opts.duration, stats);
 
     l.close();
+    udp.close();
     e.stop();  // graceful for stop_timeout, then abortive; every completion drained
     stats.print_final();
     return 0;

@@ -78,13 +78,17 @@ constexpr const char* footer_text =
     "to stdout. Every 2 s a statistics line goes to stderr: open and total connections, msgs/s\n"
     "(frames in frame mode, completed receives otherwise) and MB/s in and out (1 MB = 10^6 bytes).\n"
     "In frame mode a length above --max-frame closes that connection only (counted as a protocol error).\n"
+    "--udp: one UDP socket on the same --host/--port serves echo (each datagram sent back to its\n"
+    "sender) or discard; the same 'listening on HOST:PORT' line; msgs/s counts datagrams. Frame mode,\n"
+    "--max-connections and --idle-timeout are TCP only. Datagrams up to 65527 bytes are echoed whole.\n"
     "Ctrl+C, closing the console or the end of --duration: stops gracefully, prints a final statistics\n"
     "line, exits 0. Bad arguments exit 2; failing to listen (address in use) exits 1.\n"
     "\n"
     "Examples:\n"
     "  server --port 7000\n"
     "  server --mode frame --max-frame 65536 --duration 60\n"
-    "  server --host ::1 --port 0 --workers 2 --idle-timeout 30";
+    "  server --host ::1 --port 0 --workers 2 --idle-timeout 30\n"
+    "  server --udp --port 7000 --mode discard";
 
 }  // namespace
 
@@ -99,7 +103,7 @@ std::string_view to_string(mode m) noexcept {
 
 parse_result parse_options(int argc, const char* const* argv, std::ostream& out, std::ostream& err,
                            const host_resolver& resolve) {
-    CLI::App app("A TCP test server on the wire IOCP engine: echo, discard or length-prefixed frames.", "server");
+    CLI::App app("A TCP test server on the wire IOCP engine: echo, discard or length-prefixed frames (UDP echo or discard with --udp).", "server");
     app.footer(footer_text);
     app.get_formatter()->column_width(34);
 
@@ -140,6 +144,8 @@ parse_result parse_options(int argc, const char* const* argv, std::ostream& out,
         ->type_name("SECONDS")
         ->check(seconds(true))
         ->capture_default_str();
+    bool udp = false;
+    app.add_flag("--udp", udp, "Serve UDP datagrams (echo or discard) instead of TCP");
     app.add_option("--duration", duration, "Serve this long, then stop gracefully (default: until Ctrl+C)")
         ->type_name("SECONDS")
         ->check(seconds(false));
@@ -166,6 +172,10 @@ parse_result parse_options(int argc, const char* const* argv, std::ostream& out,
     }
     result.address = addresses.front();  // the system's first preference
     result.mode = parse_mode(mode_text);
+    result.udp = udp;
+    if (udp && result.mode == mode::frame) {
+        return usage_error("--mode frame: TCP only; with --udp use echo or discard");
+    }
     result.workers = static_cast<unsigned>(workers);
     result.max_connections = static_cast<std::size_t>(max_connections);
     result.max_frame = static_cast<std::uint32_t>(max_frame);

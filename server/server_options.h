@@ -30,6 +30,7 @@ struct options {
     std::uint32_t max_frame = frame_parser::default_max_frame;
     std::chrono::milliseconds idle_timeout{0};     // 0: never
     std::optional<std::chrono::milliseconds> duration;  // none: until Ctrl+C
+    bool udp = false;  // --udp: echo or discard datagrams on one UDP socket instead of TCP
 };
 
 // Upper bound of --max-frame: a connection may buffer this much of a frame, so it stays well

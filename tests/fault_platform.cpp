@@ -226,6 +226,33 @@ int WSAAPI fake_wsa_send(SOCKET s, LPWSABUF buffers, DWORD count, LPDWORD sent, 
     return native().wsa_send(real(s), buffers, count, sent, flags, overlapped, routine);
 }
 
+int WSAAPI fake_wsa_recv_from(SOCKET s, LPWSABUF buffers, DWORD count, LPDWORD received, LPDWORD flags, sockaddr* from,
+                              LPINT from_length, LPWSAOVERLAPPED overlapped,
+                              LPWSAOVERLAPPED_COMPLETION_ROUTINE routine) {
+    bool complete = false;
+    LONG status = 0;
+    if (injected_failure(syscall::wsa_recv_from, complete, status)) {
+        return SOCKET_ERROR;
+    }
+    if (complete) {
+        return pend_with(s, overlapped, status);
+    }
+    return native().wsa_recv_from(real(s), buffers, count, received, flags, from, from_length, overlapped, routine);
+}
+
+int WSAAPI fake_wsa_send_to(SOCKET s, LPWSABUF buffers, DWORD count, LPDWORD sent, DWORD flags, const sockaddr* to,
+                            int to_length, LPWSAOVERLAPPED overlapped, LPWSAOVERLAPPED_COMPLETION_ROUTINE routine) {
+    bool complete = false;
+    LONG status = 0;
+    if (injected_failure(syscall::wsa_send_to, complete, status)) {
+        return SOCKET_ERROR;
+    }
+    if (complete) {
+        return pend_with(s, overlapped, status);
+    }
+    return native().wsa_send_to(real(s), buffers, count, sent, flags, to, to_length, overlapped, routine);
+}
+
 BOOL PASCAL fake_accept_ex(SOCKET listening, SOCKET accepting, PVOID buffer, DWORD receive_length,
                            DWORD local_length, DWORD remote_length, LPDWORD received, LPOVERLAPPED overlapped) {
     if (injected_failure(syscall::accept_ex)) {
@@ -369,6 +396,8 @@ fault_platform::fault_platform() : random_(1) {
     table.get_queued_completion_status_ex = &fake_dequeue;
     table.cancel_io_ex = &fake_cancel;
     table.virtual_alloc = &fake_virtual_alloc;
+    table.wsa_recv_from = &fake_wsa_recv_from;
+    table.wsa_send_to = &fake_wsa_send_to;
     current = this;
     detail::install_system_calls(&table);
 }

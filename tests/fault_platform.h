@@ -41,6 +41,8 @@ enum class syscall : unsigned {
     cancel,     // CancelIoEx
     associate,  // CreateIoCompletionPort on an existing handle
     memory,     // VirtualAlloc (receive buffers): a failure returns nullptr
+    wsa_recv_from,  // datagram sockets
+    wsa_send_to,
     count_,
 };
 
@@ -87,7 +89,7 @@ public:
         DWORD error;
     };
     void fail_randomly(std::uint32_t seed, double share, std::vector<random_fault> faults);
-    // The nth overlapped call of `which` (wsa_recv, wsa_send) from now on is not made; instead it
+    // The nth overlapped call of `which` (wsa_recv, wsa_send, wsa_recv_from, wsa_send_to) from now on is not made; instead it
     // reports pending and completes with `status` (an NTSTATUS, e.g. STATUS_CONNECTION_RESET).
     void complete_nth_with(syscall which, std::uint64_t nth, LONG status);
     // The nth WSASend from now on sends its bytes at once, but its completion is queued only

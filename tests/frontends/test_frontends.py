@@ -215,6 +215,131 @@ class ProtocolTest(unittest.TestCase):
             self.assertIn("1 idle-closed", final_line(stderr) or "", stderr)
 
 
+class UdpTest(unittest.TestCase):
+    """server --udp and client --udp: datagram echo and discard, loss reported, corruption a mismatch."""
+
+    def udp_peer(self, host: str = "127.0.0.1") -> socket.socket:
+        s = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_DGRAM)
+        s.settimeout(10)
+        return s
+
+    def round_trip(self, s: socket.socket, address, data: bytes) -> bytes | None:
+        """Sends data and returns the reply; sends again after a timeout (UDP may lose either)."""
+        for _ in range(10):
+            s.sendto(data, address)
+            try:
+                reply, _ = s.recvfrom(70000)
+                return reply
+            except socket.timeout:
+                continue
+        return None
+
+    def test_echo_json(self) -> None:
+        with Server("--udp") as server:
+            report = run_client_json(self, server.port, "--udp", "--connections", "4", "--size", "1200",
+                                     "--pipeline", "4", "--duration", "2")
+            self.assertEqual(set(report), JSON_KEYS | {"lost"})
+            self.assertEqual((report["connections"], report["size"], report["pipeline"]), (4, 1200, 4))
+            self.assertGreater(report["messages"], 0)
+            self.assertEqual(report["errors"], 0)
+            self.assertEqual(report["mismatches"], 0)
+            self.assertGreaterEqual(report["lost"], 0)
+            code, stderr = server.stop()
+            self.assertEqual(code, 0, stderr)
+            self.assertRegex(final_line(stderr) or "", r"final: .* [1-9][0-9]* msgs", stderr)
+
+    def test_ipv6_echo(self) -> None:
+        with Server("--udp", "--host", "::1") as server:
+            self.assertTrue(server.ready_line.startswith("listening on [::1]:"), server.ready_line)
+            report = run_client_json(self, server.port, "--udp", "--connections", "2", "--size", "64",
+                                     "--pipeline", "2", "--duration", "1", host="::1")
+            self.assertGreater(report["messages"], 0)
+            self.assertEqual(report["mismatches"], 0)
+
+    def test_raw_peer_gets_whole_datagrams_back(self) -> None:
+        with Server("--udp") as server:
+            s = self.udp_peer()
+            for data in (b"hello", b"", os.urandom(65507)):
+                self.assertEqual(self.round_trip(s, ("127.0.0.1", server.port), data), data, len(data))
+            s.close()
+            code, stderr = server.stop()
+            self.assertEqual(code, 0, stderr)
+
+    def test_discard_sends_nothing_back(self) -> None:
+        with Server("--udp", "--mode", "discard") as server:
+            s = self.udp_peer()
+            for _ in range(50):
+                s.sendto(b"x" * 100, ("127.0.0.1", server.port))
+            s.settimeout(2)
+            with self.assertRaises(socket.timeout):
+                s.recvfrom(70000)
+            s.close()
+            code, stderr = server.stop()
+            self.assertEqual(code, 0, stderr)
+            self.assertRegex(final_line(stderr) or "", r"final: .* [1-9][0-9]* msgs", stderr)
+
+    def test_loss_is_reported_not_an_error(self) -> None:
+        # Against a discard server every datagram is lost: reported as lost, with no errors and no
+        # mismatches; exit 1 only because not one datagram came back.
+        with Server("--udp", "--mode", "discard") as server:
+            result = run(paths.client, "--udp", "--port", str(server.port), "--connections", "2", "--size", "100",
+                         "--pipeline", "2", "--duration", "1", "--json")
+            report = json.loads(result.stdout.strip().splitlines()[-1])
+            self.assertGreater(report["lost"], 0)
+            self.assertEqual(report["messages"], 0)
+            self.assertEqual(report["errors"], 0)
+            self.assertEqual(report["mismatches"], 0)
+            self.assertEqual(result.returncode, 1, result.stderr)
+
+    def test_corrupted_replies_are_mismatches(self) -> None:
+        # A peer that answers every datagram with one byte changed: each reply is a mismatch.
+        peer = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        peer.bind(("127.0.0.1", 0))
+        peer.settimeout(0.5)
+        stop = threading.Event()
+
+        def corrupt() -> None:
+            while not stop.is_set():
+                try:
+                    data, address = peer.recvfrom(70000)
+                except socket.timeout:
+                    continue
+                except OSError:
+                    return
+                changed = bytearray(data)
+                changed[-1] ^= 0xFF
+                peer.sendto(bytes(changed), address)
+
+        thread = threading.Thread(target=corrupt)
+        thread.start()
+        try:
+            result = run(paths.client, "--udp", "--port", str(peer.getsockname()[1]), "--connections", "1",
+                         "--size", "64", "--pipeline", "1", "--duration", "1", "--json")
+        finally:
+            stop.set()
+            thread.join(timeout=STOP_LIMIT)
+            peer.close()
+        report = json.loads(result.stdout.strip().splitlines()[-1])
+        self.assertGreater(report["mismatches"], 0)
+        self.assertEqual(report["messages"], 0)
+        self.assertEqual(result.returncode, 1, result.stderr)
+
+    def test_bad_udp_arguments(self) -> None:
+        for exe, args, mentions in ((paths.server, ("--udp", "--mode", "frame"), "--mode"),
+                                    (paths.client, ("--port", "7", "--udp", "--mode", "churn"), "--mode"),
+                                    (paths.client, ("--port", "7", "--udp", "--size", "4"), "--size"),
+                                    (paths.client, ("--port", "7", "--udp", "--size", "65508"), "--size")):
+            result = run(exe, *args, timeout=START_LIMIT)
+            self.assertEqual(result.returncode, 2, f"{args}: {result.stdout}{result.stderr}")
+            first = result.stderr.splitlines()[0] if result.stderr else ""
+            self.assertRegex(first, r"^(server|client): error: ", result.stderr)
+            self.assertIn(mentions, first)
+        for exe in (paths.server, paths.client):
+            result = run(exe, "--help", timeout=START_LIMIT)
+            self.assertEqual(result.returncode, 0, result.stderr)
+            self.assertIn("--udp", result.stdout)
+
+
 class ArgumentsTest(unittest.TestCase):
     """Bad arguments: exit 2, one error line, then the usage, on stderr."""
 

@@ -1,6 +1,7 @@
 #pragma once
 // The engine: one I/O completion port and the worker threads that drain it.
 #include <wire/connection.h>
+#include <wire/datagram.h>
 #include <wire/endpoint.h>
 #include <wire/error.h>
 #include <wire/listener.h>
@@ -65,6 +66,13 @@ public:
     // must be positive (std::invalid_argument otherwise).
     timer after(timer::duration delay, std::function<void()> callback);
     timer every(timer::duration period, std::function<void()> callback);
+
+    // Opens a UDP socket bound to `local` (port 0: any free port) with options.pending_receives
+    // receives posted; datagrams reach `handler` on the workers (see datagram.h). Throws
+    // std::system_error when it cannot be bound (or the engine is stopping), std::invalid_argument
+    // when an option is out of its range or the handler is empty.
+    [[nodiscard]] datagram_socket open_datagram(const endpoint& local, std::unique_ptr<datagram_handler> handler,
+                                                datagram_options options = {});
 
     // Stops accepting, closes every connection (gracefully until options.stop_timeout, then
     // abortively), waits for every outstanding operation to complete, joins the workers.

@@ -104,6 +104,13 @@ struct platform_features {
     // High-resolution waitable timers (Windows 10 1803+): timers run within a fraction of a
     // millisecond of their deadline instead of on the system tick (see timer.h).
     bool precise_timers = false;
+    // UDP (engine::open_datagram), probed on the engine's first datagram socket: until then
+    // udp_probed is false and so is the rest. Coalescing: UDP_SEND_MSG_SIZE (send) and
+    // UDP_RECV_MAX_COALESCED_SIZE (receive) answered (Windows 10+; not Wine 8). Reported, not used yet.
+    bool udp_probed = false;
+    bool udp_send_coalescing = false;
+    bool udp_receive_coalescing = false;
+    bool udp_connection_reset_off = false;  // SIO_UDP_CONNRESET accepted (off) on the latest socket
 };
 
 }  // namespace wire

@@ -1,6 +1,7 @@
 #pragma once
 // Everything a program needs to use the engine.
 #include <wire/connection.h>
+#include <wire/datagram.h>
 #include <wire/endpoint.h>
 #include <wire/engine.h>
 #include <wire/error.h>

@@ -15,6 +15,8 @@ constexpr unsigned max_dequeue_batch = 1024;
 constexpr std::size_t min_receive_buffer = 512;
 constexpr std::size_t max_receive_buffer = std::size_t{16} << 20U;
 constexpr unsigned max_pending_accepts = 1024;
+constexpr unsigned max_pending_receives = 1024;
+constexpr std::size_t max_datagram_payload = 65'527;  // IPv6's largest UDP payload
 
 [[noreturn]] void refuse(const char* type, const char* field, const std::string& range, const std::string& got) {
     throw std::invalid_argument(std::string(type) + "::" + field + " must be " + range + ", got " + got);
@@ -92,6 +94,18 @@ void validate(const listen_options& o) {
     }
     if (o.backlog < 0) {
         refuse("listen_options", "backlog", "0 (SOMAXCONN) or positive", std::to_string(o.backlog));
+    }
+}
+
+void validate(const datagram_options& o) {
+    if (o.pending_receives == 0 || o.pending_receives > max_pending_receives) {
+        refuse("datagram_options", "pending_receives", "1..1024", std::to_string(o.pending_receives));
+    }
+    if (o.max_datagram_size == 0 || o.max_datagram_size > max_datagram_payload) {
+        refuse("datagram_options", "max_datagram_size", "1..65527", std::to_string(o.max_datagram_size));
+    }
+    if (o.send_queue_cap == 0) {
+        refuse("datagram_options", "send_queue_cap", "at least 1", "0");
     }
 }
 

@@ -1,6 +1,7 @@
 #pragma once
 // Range checks for engine_options and listen_options, run before anything is built from them.
 // Platform-neutral.
+#include <wire/datagram.h>
 #include <wire/options.h>
 
 namespace wire::detail {
@@ -10,5 +11,6 @@ namespace wire::detail {
 // the fields in wire/options.h.
 void validate(const engine_options& options);
 void validate(const listen_options& options);
+void validate(const datagram_options& options);
 
 }  // namespace wire::detail

@@ -238,6 +238,7 @@ void engine_core::begin_stop() noexcept {
     (void)registry_.close();  // no connection or listener is added from here on
     registry_.for_each_listener([](listener_impl& l) { l.close(); });
     registry_.for_each_connection([](connection_impl& c) { c.close(make_error_code(error::engine_stopped)); });
+    datagrams_.close_all();
 }
 
 void engine_core::stop() noexcept {
@@ -265,6 +266,7 @@ void engine_core::finish_stop() noexcept {
          posts_in_flight_.load(std::memory_order_seq_cst) != 0 && std::chrono::steady_clock::now() < give_up;) {
         ::Sleep(1);  // a post() between its check and its packet: microseconds
     }
+    stopped_cleanly_ = datagrams_.wait_empty(abort_drain_bound) && stopped_cleanly_;
     sockets_.drain();  // disconnects still in flight complete (cancelled) while the workers run
     sockets_.clear();
     for (std::size_t i = 0; i < workers_.size(); ++i) {
@@ -345,6 +347,7 @@ platform_features engine_core::features() const noexcept {
     f.disconnect_reuse_for_accept = sockets_.supported(reuse_use::accept);
     f.disconnect_reuse_for_connect = sockets_.supported(reuse_use::connect);
     f.precise_timers = watch_.precise();
+    datagrams_.add_features(f);
     return f;
 }
 

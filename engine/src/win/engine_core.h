@@ -27,6 +27,7 @@
 #include "win/connection_context.h"
 #include "win/connection_registry.h"
 #include "win/deadline_watch.h"
+#include "win/datagram_registry.h"
 #include "win/engine_counters.h"
 #include "win/extensions.h"
 #include "win/socket_pool.h"
@@ -67,6 +68,7 @@ public:
 
     [[nodiscard]] const connection_context& context() const noexcept { return context_; }
     [[nodiscard]] connection_registry& registry() noexcept { return registry_; }
+    [[nodiscard]] datagram_registry& datagrams() noexcept { return datagrams_; }
     [[nodiscard]] engine_counters& counters() noexcept { return *counters_; }
     [[nodiscard]] const engine_options& options() const noexcept { return options_; }
     [[nodiscard]] const std::shared_ptr<timer_queue>& timers() const noexcept { return timers_; }
@@ -104,6 +106,7 @@ private:
     buffer_pool bulk_receive_buffers_;
     byte_budget send_budget_;
     connection_registry registry_;
+    datagram_registry datagrams_;  // UDP sockets: closed by begin_stop, drained by finish_stop
     std::atomic<std::uint64_t> next_connection_id_{1};
     const connection_context context_;
 

@@ -49,6 +49,8 @@ const system_calls native_table{
     &native_get_addr_info_ex_cancel,
     &::GetAddrInfoW,
     &::FreeAddrInfoW,
+    &::WSARecvFrom,
+    &::WSASendTo,
 };
 
 std::atomic<const system_calls*> installed{&native_table};

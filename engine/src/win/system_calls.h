@@ -47,6 +47,9 @@ struct system_calls {
     INT(WSAAPI* get_addr_info_ex_cancel)(LPHANDLE handle);
     decltype(&::GetAddrInfoW) get_addr_info;
     decltype(&::FreeAddrInfoW) free_addr_info;
+    // Datagram sockets (datagram_impl).
+    decltype(&::WSARecvFrom) wsa_recv_from;
+    decltype(&::WSASendTo) wsa_send_to;
 };
 
 // The operating system's own functions.

@@ -1,0 +1,88 @@
+#include "win/datagram_registry.h"
+
+#include <wire/error.h>
+
+#include "win/datagram_impl.h"
+#include "win/system_calls.h"
+#include "win/udp_constants.h"
+
+#include <mutex>
+#include <new>
+#include <vector>
+
+namespace wire::detail {
+
+bool datagram_registry::add(std::shared_ptr<datagram_impl> d) {
+    std::lock_guard lock(mutex_);
+    if (closed_) {
+        return false;
+    }
+    const datagram_impl* key = d.get();
+    sockets_.emplace(key, std::move(d));
+    return true;
+}
+
+void datagram_registry::remove(const datagram_impl* d) noexcept {
+    std::shared_ptr<datagram_impl> last;  // released outside the lock: it may run the destructor
+    {
+        std::lock_guard lock(mutex_);
+        if (const auto it = sockets_.find(d); it != sockets_.end()) {
+            last = std::move(it->second);
+            sockets_.erase(it);
+        }
+        // Under the lock: a waiter that sees the registry empty may destroy the engine at once.
+        changed_.notify_all();
+    }
+}
+
+void datagram_registry::close_all() noexcept {
+    std::vector<std::shared_ptr<datagram_impl>> snapshot;
+    std::unique_lock lock(mutex_);
+    closed_ = true;
+    try {
+        snapshot.reserve(sockets_.size());
+        for (const auto& entry : sockets_) {
+            snapshot.push_back(entry.second);
+        }
+    } catch (const std::bad_alloc&) {
+        // No memory for a snapshot: close under the lock (close() never comes back here inline:
+        // a socket finalizes only after its cancelled operations have been dequeued).
+        for (const auto& entry : sockets_) {
+            entry.second->close(make_error_code(error::engine_stopped));
+        }
+        return;
+    }
+    lock.unlock();
+    for (const auto& d : snapshot) {
+        d->close(make_error_code(error::engine_stopped));
+    }
+}
+
+bool datagram_registry::wait_empty(std::chrono::milliseconds limit) {
+    std::unique_lock lock(mutex_);
+    return changed_.wait_for(lock, limit, [this] { return sockets_.empty(); });
+}
+
+void datagram_registry::probe(SOCKET s) noexcept {
+    if (probed_.exchange(true)) {
+        return;
+    }
+    // Windows 10 (1703+) reports both options on a UDP socket; platforms without coalescing
+    // (Wine 8, older Windows) refuse them with WSAENOPROTOOPT or WSAEINVAL.
+    const auto offered = [s](int name) {
+        DWORD value = 0;  // zeroed: Wine writes fewer bytes for some options
+        int length = static_cast<int>(sizeof(value));
+        return sys().getsockopt(s, IPPROTO_UDP, name, reinterpret_cast<char*>(&value), &length) == 0;
+    };
+    send_coalescing_.store(offered(udp_send_msg_size), std::memory_order_relaxed);
+    receive_coalescing_.store(offered(udp_recv_max_coalesced_size), std::memory_order_relaxed);
+}
+
+void datagram_registry::add_features(platform_features& f) const noexcept {
+    f.udp_probed = probed_.load(std::memory_order_relaxed);
+    f.udp_send_coalescing = send_coalescing_.load(std::memory_order_relaxed);
+    f.udp_receive_coalescing = receive_coalescing_.load(std::memory_order_relaxed);
+    f.udp_connection_reset_off = connreset_off_.load(std::memory_order_relaxed);
+}
+
+}  // namespace wire::detail
