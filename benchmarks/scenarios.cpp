@@ -93,6 +93,8 @@ void add_call_counters(benchmark::State& state, const server_counters& before, c
     if (prefix.empty()) {
         state.counters["completions_dequeued" + suffix] = per("completions_dequeued");
         state.counters["completions_inline" + suffix] = per("completions_inline");
+        // Data callbacks that ran on another worker than the connection's previous one.
+        state.counters["worker_switches" + suffix] = per("worker_switches");
     }
 }
 
