@@ -58,8 +58,8 @@ server_process::server_process(std::string_view kind, unsigned workers, bool tra
       child_(serve_command(kind, workers, trace_wineserver),
              trace_wineserver ? std::vector<std::string>{"WINEDEBUG=+server"} : std::vector<std::string>{}),
       traced_(trace_wineserver) {
-    const std::string line = read_line(30s);
     constexpr std::string_view ready = "listening on 127.0.0.1:";
+    const std::string line = read_reply(ready, 30s);
     if (line.rfind(ready, 0) != 0) {
         throw std::runtime_error("the " + kind_ + " server did not start: " + line);
     }
@@ -73,7 +73,7 @@ server_process::~server_process() {
     try {
         write_line("quit");
         if (traced_) {
-            std::cerr << "[" << kind_ << " server] " << read_line(15s) << std::endl;
+            std::cerr << "[" << kind_ << " server] " << read_reply("final ", 15s) << std::endl;
         }
     } catch (const std::exception&) {
         // the server is gone already (or silent): child_process bounds the wait either way
@@ -82,8 +82,8 @@ server_process::~server_process() {
 
 server_counters server_process::counters() {
     write_line("stats");
-    const std::string line = read_line(30s);
     constexpr std::string_view prefix = "stats ";
+    const std::string line = read_reply(prefix, 30s);
     if (line.rfind(prefix, 0) != 0) {
         throw std::runtime_error("the " + kind_ + " server answered: " + line);
     }
@@ -109,6 +109,20 @@ void server_process::write_line(std::string_view line) {
     std::string data(line);
     data += '\n';
     child_.write(data);
+}
+
+// The server's stderr shares the pipe, and Wine writes its own diagnostics there (with
+// WINEDEBUG=+server even "wine32 is missing" comes before anything the server says): lines that
+// are neither the reply nor an error are skipped, within the same deadline.
+std::string server_process::read_reply(std::string_view prefix, std::chrono::milliseconds limit) {
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    for (;;) {
+        const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+        std::string line = read_line(std::max(left, std::chrono::milliseconds(0)));
+        if (line.rfind(prefix, 0) == 0 || line.rfind("error ", 0) == 0) {
+            return line;
+        }
+    }
 }
 
 std::string server_process::read_line(std::chrono::milliseconds limit) {

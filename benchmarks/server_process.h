@@ -52,6 +52,8 @@ public:
 private:
     void write_line(std::string_view line);
     [[nodiscard]] std::string read_line(std::chrono::milliseconds limit);
+    // The next line that starts with `prefix` or "error ", skipping any other.
+    [[nodiscard]] std::string read_reply(std::string_view prefix, std::chrono::milliseconds limit);
 
     std::string kind_;
     child_process child_;
