@@ -4,9 +4,11 @@
 #
 #   ./run.sh demo            server and client exchange verified data over loopback
 #   ./run.sh test            build and run the whole suite (what CI runs): the Wine suite, then the
-#                            platform-neutral code built natively with clang under ASan+UBSan, and
-#                            the frame parser fuzzed for WIRE_FUZZ_SECONDS (default 60)
-#   ./run.sh bench [args]    build and run the benchmarks (see benchmarks/README section in README.md)
+#                            platform-neutral code built natively with clang under ASan+UBSan, the
+#                            frame parser fuzzed for WIRE_FUZZ_SECONDS (default 60), and a few
+#                            seconds of the native load driver against both servers (a smoke check)
+#   ./run.sh bench [args]    build and run the benchmarks: the Linux-native load driver against the
+#                            servers under Wine (benchmarks/README.md; --wine-driver: the Wine-hosted one)
 #   ./run.sh setup           only install and build the dependencies
 set -euo pipefail
 
@@ -16,6 +18,7 @@ DEPS="$BUILD/deps"
 PRESET=mingw-release
 BIN="$BUILD/$PRESET"
 NATIVE="$BUILD/native"
+NATIVE_BENCH="$BUILD/native-bench"
 export WINEPREFIX="$BUILD/wineprefix"
 export WINEDEBUG=-all
 
@@ -23,6 +26,7 @@ PACKAGES=(
   g++-mingw-w64-x86-64-posix wine wine64 cmake ninja-build python3
   libmsgsl-dev googletest libasio-dev libcli11-dev
   clang clang-tidy libclang-rt-14-dev gnuplot-nox
+  g++ libbenchmark-dev
 )
 
 log() { printf '[run.sh] %s\n' "$*" >&2; }
@@ -135,11 +139,37 @@ native_test() {
   ctest --test-dir "$NATIVE" -j2 --output-on-failure
 }
 
+# The benchmarks' load driver, built natively from the same sources (benchmarks/native).
+build_native_driver() {
+  cmake -S "$ROOT/benchmarks/native" -B "$NATIVE_BENCH" -G Ninja -DCMAKE_CXX_COMPILER=g++ >/dev/null
+  cmake --build "$NATIVE_BENCH"
+}
+
+# A few seconds of the native driver against both servers under Wine: it connects, verifies
+# echoes and reads counters. A smoke check only: nothing here looks at a time.
+bench_smoke() {
+  log "native load driver smoke check"
+  build_native_driver
+  local out="$NATIVE_BENCH/smoke.json"
+  rm -f "$out"
+  timeout 180 "$NATIVE_BENCH/bench_driver" --wire_server="$BIN/benchmarks/engine_benchmarks.exe" \
+    --wire_launcher=wine --benchmark_filter='round_trip/size:64/|throughput/size:64/conns:16/|churn' \
+    --wire_warmup=0.05 --wire_measure=0.2 --benchmark_out="$out" --benchmark_out_format=json >/dev/null
+  python3 - "$out" <<'PY'
+import json, sys
+runs = json.load(open(sys.argv[1]))["benchmarks"]
+failed = [r["name"] + ": " + r.get("error_message", "") for r in runs if r.get("error_occurred")]
+if failed or len(runs) != 6:
+    sys.exit("bench smoke check failed: " + ("; ".join(failed) or f"{len(runs)} runs instead of 6"))
+PY
+}
+
 cmd_test() {
   build
   start_wine
   ctest --preset "$PRESET" -j2 "$@"
   native_test
+  bench_smoke
 }
 
 cmd_demo() {
@@ -150,8 +180,10 @@ cmd_demo() {
 
 cmd_bench() {
   build
+  build_native_driver
   start_wine
-  python3 "$ROOT/tools/bench.py" --bin "$BIN" --out "$ROOT/benchmarks/results" "$@"
+  python3 "$ROOT/tools/bench.py" --bin "$BIN" --driver "$NATIVE_BENCH/bench_driver" \
+    --out "$ROOT/benchmarks/results" "$@"
 }
 
 case "${1:-}" in

@@ -5,16 +5,36 @@
 
 #include <wire/wire.h>
 
+#include <atomic>
+#include <cstdlib>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 namespace wire::bench {
 
 namespace {
 
+// Which worker runs a connection's callbacks: the one measurement the engine's own statistics
+// lack and the bimodal rows need (benchmarks/PERF_NOTES.md). A "switch" is a data callback on
+// another thread than the connection's previous one: its receive completed on, or was handed
+// through the port to, the other worker.
+struct placement_counters {
+    std::atomic<std::uint64_t> data_callbacks{0};
+    std::atomic<std::uint64_t> worker_switches{0};
+};
+
 class echo_handler final : public connection_handler {
 public:
+    explicit echo_handler(placement_counters& placement) noexcept : placement_(placement) {}
+
     void on_data(connection& c, gsl::span<const std::byte> data) override {
+        const std::thread::id me = std::this_thread::get_id();
+        placement_.data_callbacks.fetch_add(1, std::memory_order_relaxed);
+        if (last_thread_ != std::thread::id() && last_thread_ != me) {
+            placement_.worker_switches.fetch_add(1, std::memory_order_relaxed);
+        }
+        last_thread_ = me;  // callbacks of one connection never overlap: no lock
         if (c.send(data) == error::send_queue_full) {
             // Backpressure: keep this chunk and stop reading until the queue drains, so a peer that
             // does not read its echoes cannot make the server buffer without bound.
@@ -30,13 +50,16 @@ public:
     }
 
 private:
+    placement_counters& placement_;
+    std::thread::id last_thread_;
     std::vector<std::byte> pending_;
 };
 
 class engine_echo_server final : public echo_server {
 public:
     engine_echo_server(std::uint16_t port, unsigned workers) : engine_(options_for(workers)) {
-        listener_ = engine_.listen(endpoint::loopback_v4(port), [] { return std::make_unique<echo_handler>(); });
+        listener_ = engine_.listen(endpoint::loopback_v4(port),
+                                   [this] { return std::make_unique<echo_handler>(placement_); });
     }
     ~engine_echo_server() override { stop(); }
     engine_echo_server(const engine_echo_server&) = delete;
@@ -60,6 +83,8 @@ public:
             {"operations_pending", s.operations_pending},
             {"receive_buffers_held", s.receive_buffers_held},
             {"receives_parked", s.receives_parked},
+            {"data_callbacks", placement_.data_callbacks.load(std::memory_order_relaxed)},
+            {"worker_switches", placement_.worker_switches.load(std::memory_order_relaxed)},
             {"calls_estimated", 0},
         };
     }
@@ -82,9 +107,15 @@ private:
                               : m == "zero_byte" ? receive_mode::zero_byte
                                                  : receive_mode::adaptive;
         }
+        // For A/B runs of the inline cap: WIRE_BENCH_MAX_INLINE=N (engine_options::max_inline_completions).
+        char cap[16] = {};
+        if (::GetEnvironmentVariableA("WIRE_BENCH_MAX_INLINE", cap, sizeof(cap)) > 0) {
+            options.max_inline_completions = static_cast<unsigned>(std::strtoul(cap, nullptr, 10));
+        }
         return options;
     }
 
+    placement_counters placement_;  // before engine_: the handlers the engine owns point here
     engine engine_;
     listener listener_;
 };

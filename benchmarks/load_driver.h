@@ -2,17 +2,13 @@
 // The load-driving half, the same code whichever server is under test, so that a ratio between
 // two runs measures the engine's server against Asio's and nothing else.
 //
-// Why raw Winsock rather than the engine's client side or Asio's: a driver built on either one
-// would share code (and any slowness) with one of the two servers. Plain overlapped Winsock on
-// its own completion port is the common baseline both are built on. It is also the cheapest
-// driver available here: under Wine every Winsock call and every dequeue is a round trip to the
-// single wineserver that the server under test uses as well, so the driver makes as few calls as
-// it can (FILE_SKIP_COMPLETION_PORT_ON_SUCCESS, batched dequeues, 64 KiB receives) to leave the
-// server's own calls dominating the time measured.
-#include "win/unique_handle.h"
-#include "win/unique_socket.h"
-
-#include <wire/endpoint.h>
+// Why plain sockets rather than the engine's client side or Asio's: a driver built on either one
+// would share code (and any slowness) with one of the two servers. Non-blocking sockets and a
+// readiness poll (net.h: epoll on Linux, WSAPoll on Windows) are the common ground of both
+// platforms, so the same source builds natively on Linux, where ./run.sh bench runs it and its
+// calls never reach the wineserver the servers use, and for Windows, where it is the driver on a
+// real Windows machine (and, under Wine, the second, labelled set of rows).
+#include "net.h"
 
 #include <atomic>
 #include <chrono>
@@ -28,10 +24,6 @@ namespace wire::bench {
 
 using steady_clock = std::chrono::steady_clock;
 
-// A connected TCP socket (blocking mode), or an empty one with `problem` set. Connects without
-// blocking and waits at most `limit`, so a server that stopped accepting cannot hang the driver.
-[[nodiscard]] wire::detail::unique_socket connect_to(const endpoint& server, std::chrono::milliseconds limit, std::string& problem);
-
 struct echo_load {
     std::size_t connections = 1;
     std::size_t message_size = 64;
@@ -44,21 +36,20 @@ struct echo_load {
 struct driver_connection;
 
 // Closed-loop echo load on one thread (the caller's): each connection keeps `pipeline` messages
-// in flight; each time echoes complete messages, as many new ones are written, one send each.
-// Every byte that comes back is checked against what was sent.
+// in flight; each time echoes complete messages, as many new ones are written, one send call
+// each. Every byte that comes back is checked against what was sent. Server at 127.0.0.1:port.
 class echo_driver {
 public:
     // Connects every connection (blocking, each bounded). Throws std::runtime_error on failure.
-    echo_driver(const endpoint& server, const echo_load& load);
-    // Cancels and closes every connection, and waits (bounded) until their operations completed.
+    echo_driver(std::uint16_t port, const echo_load& load);
     ~echo_driver();
     echo_driver(const echo_driver&) = delete;
     echo_driver& operator=(const echo_driver&) = delete;
 
-    // Writes the first `pipeline` messages on every connection and posts the receives.
+    // Writes the first `pipeline` messages on every connection.
     void start();
 
-    // Handles completions until `completed() >= target`, `deadline` passes, or every connection
+    // Handles readiness until `completed() >= target`, `deadline` passes, or every connection
     // failed. Returns completed().
     std::uint64_t run_until(steady_clock::time_point deadline, std::uint64_t target = UINT64_MAX);
 
@@ -75,16 +66,16 @@ public:
 
 private:
     void receive(driver_connection& c);
-    [[nodiscard]] bool on_received(driver_connection& c, DWORD bytes);
+    [[nodiscard]] bool on_received(driver_connection& c, std::size_t bytes);
     void send(driver_connection& c);
-    void on_sent(driver_connection& c, DWORD bytes);
-    void on_completion(const OVERLAPPED_ENTRY& entry);
     void queue_messages(driver_connection& c, std::uint64_t count);
     void fail(driver_connection& c, const std::string& what);
 
     echo_load load_;
     std::vector<double> latencies_us_;
-    wire::detail::unique_handle port_;
+    net::poller poller_;
+    std::vector<net::poller::event> ready_;
+    std::unique_ptr<std::byte[]> buffer_;  // every receive lands here: one connection at a time
     std::vector<std::unique_ptr<driver_connection>> connections_;
     std::uint64_t completed_ = 0;
     std::size_t active_ = 0;  // connections that have not failed
@@ -95,7 +86,7 @@ private:
 // close, and start over, until stop() or `limit` (whichever comes first).
 class churn_driver {
 public:
-    churn_driver(const endpoint& server, unsigned loops, std::size_t message_size, std::chrono::seconds limit);
+    churn_driver(std::uint16_t port, unsigned loops, std::size_t message_size, std::chrono::seconds limit);
     ~churn_driver();  // stop()
     churn_driver(const churn_driver&) = delete;
     churn_driver& operator=(const churn_driver&) = delete;
@@ -106,7 +97,7 @@ public:
     [[nodiscard]] std::string error() const;
 
 private:
-    void loop(const endpoint& server, std::size_t message_size, steady_clock::time_point deadline) noexcept;
+    void loop(std::uint16_t port, std::size_t message_size, steady_clock::time_point deadline) noexcept;
     void record(const std::string& what) noexcept;
 
     std::atomic<bool> stopping_{false};

@@ -1,13 +1,18 @@
-// engine_benchmarks: the engine's echo server against standalone Asio's, scenario by scenario.
+// The load driver: the engine's echo server against standalone Asio's, scenario by scenario.
+// Built twice from the same sources: engine_benchmarks.exe (Windows; also the servers) and
+// bench_driver (Linux-native, benchmarks/native), which starts the servers under wine.
 //
-//   engine_benchmarks.exe [Google Benchmark flags] [--wire_measure=SECONDS] [--wire_warmup=SECONDS]
-//                         [--wire_workers=N] [--wire_trace_wineserver]
+//   DRIVER [Google Benchmark flags] [--wire_measure=SECONDS] [--wire_warmup=SECONDS]
+//          [--wire_workers=N] [--wire_trace_wineserver] [--wire_server=PATH] [--wire_launcher=PROGRAM]
 //   engine_benchmarks.exe --serve engine|asio [--port P] [--workers N]   (the child mode, serve.h)
 //
-// tools/bench.py runs it under Wine and writes the tables; benchmarks/README.md explains them.
+// --wire_server: the program that serves (default: this one); --wire_launcher: what runs it
+// (`wine` for the Linux-native driver). tools/bench.py runs it and writes the tables;
+// benchmarks/README.md explains them.
+#include "child_process.h"
+#include "net.h"
 #include "scenarios.h"
 #include "serve.h"
-#include "win32.h"
 
 #include <benchmark/benchmark.h>
 
@@ -20,26 +25,6 @@
 #include <vector>
 
 namespace {
-
-// Winsock for the load driver (the servers start their own in their process).
-class winsock_session {
-public:
-    winsock_session() {
-        WSADATA data{};
-        ok_ = ::WSAStartup(MAKEWORD(2, 2), &data) == 0;
-    }
-    ~winsock_session() {
-        if (ok_) {
-            ::WSACleanup();
-        }
-    }
-    winsock_session(const winsock_session&) = delete;
-    winsock_session& operator=(const winsock_session&) = delete;
-    [[nodiscard]] bool ok() const noexcept { return ok_; }
-
-private:
-    bool ok_ = false;
-};
 
 template <typename Number>
 bool parse_flag(std::string_view arg, std::string_view name, Number& out) {
@@ -57,6 +42,8 @@ bool parse_flag(std::string_view arg, std::string_view name, Number& out) {
 // Takes this program's own flags out of argv so that Google Benchmark sees only its own.
 void take_own_flags(int& argc, char** argv) {
     auto& s = wire::bench::bench_settings();
+    std::string server;
+    std::string launcher;
     int kept = 1;
     for (int i = 1; i < argc; ++i) {
         const std::string_view arg = argv[i];
@@ -67,23 +54,20 @@ void take_own_flags(int& argc, char** argv) {
             s.warmup = std::chrono::duration<double>(seconds);
         } else if (arg == "--wire_trace_wineserver") {
             s.trace_wineserver = true;
+        } else if (arg.rfind("--wire_server=", 0) == 0) {
+            server = arg.substr(std::string_view("--wire_server=").size());
+        } else if (arg.rfind("--wire_launcher=", 0) == 0) {
+            launcher = arg.substr(std::string_view("--wire_launcher=").size());
         } else if (!parse_flag(arg, "--wire_workers=", s.workers)) {
             argv[kept++] = argv[i];
         }
     }
     argc = kept;
-}
-
-// "wine-8.0" under Wine, "windows" otherwise: results are only comparable within one platform.
-std::string platform_name() {
-    if (const HMODULE ntdll = ::GetModuleHandleW(L"ntdll.dll"); ntdll != nullptr) {
-        if (const FARPROC proc = ::GetProcAddress(ntdll, "wine_get_version"); proc != nullptr) {
-            // Through void(*)(): the one function-pointer type every other converts to without a warning.
-            const auto get_version = reinterpret_cast<const char* (*)()>(reinterpret_cast<void (*)()>(proc));
-            return std::string("wine-") + get_version();
-        }
+    s.server_command.clear();
+    if (!launcher.empty()) {
+        s.server_command.push_back(launcher);
     }
-    return "windows";
+    s.server_command.push_back(server.empty() ? wire::bench::this_executable() : server);
 }
 
 }  // namespace
@@ -99,9 +83,9 @@ int main(int argc, char** argv) {
         std::cerr << e.what() << '\n';
         return 2;
     }
-    const winsock_session winsock;
-    if (!winsock.ok()) {
-        std::cerr << "WSAStartup failed\n";
+    const wire::bench::net::session network;
+    if (!network.ok()) {
+        std::cerr << "the socket library did not start (WSAStartup)\n";
         return 1;
     }
 
@@ -111,7 +95,13 @@ int main(int argc, char** argv) {
         return 2;
     }
     const auto& s = wire::bench::bench_settings();
-    benchmark::AddCustomContext("platform", platform_name());
+    // The driver's platform; the servers run under Wine whenever the driver is not on Windows.
+    benchmark::AddCustomContext("platform", wire::bench::net::platform_name());
+    std::string server_command;
+    for (const std::string& part : s.server_command) {
+        server_command += (server_command.empty() ? "" : " ") + part;
+    }
+    benchmark::AddCustomContext("server_command", server_command);
     const unsigned workers = s.workers != 0 ? s.workers : std::max(1U, std::thread::hardware_concurrency());
     benchmark::AddCustomContext("server_workers", std::to_string(workers));
     benchmark::AddCustomContext("warmup_s", std::to_string(s.warmup.count()));

@@ -15,8 +15,6 @@
 
 #include <benchmark/benchmark.h>
 
-#include <wire/endpoint.h>
-
 #include <algorithm>
 #include <array>
 #include <chrono>
@@ -95,6 +93,8 @@ void add_call_counters(benchmark::State& state, const server_counters& before, c
     if (prefix.empty()) {
         state.counters["completions_dequeued" + suffix] = per("completions_dequeued");
         state.counters["completions_inline" + suffix] = per("completions_inline");
+        // Data callbacks that ran on another worker than the connection's previous one.
+        state.counters["worker_switches" + suffix] = per("worker_switches");
     }
 }
 
@@ -104,7 +104,7 @@ void echo_run(benchmark::State& state, std::string_view kind, echo_load load, ec
     try {
         server_process& server = shared_server(kind);
         wait_until_quiet(server);
-        echo_driver driver(endpoint::loopback_v4(server.port()), load);
+        echo_driver driver(server.port(), load);
         driver.start();
         for (auto _ : state) {
             driver.run_until(steady_clock::now() + to_clock(bench_settings().warmup));
@@ -158,7 +158,7 @@ void churn_run(benchmark::State& state, std::string_view kind, unsigned loops, s
         wait_until_quiet(server);
         const auto& s = bench_settings();
         const auto limit = std::chrono::ceil<std::chrono::seconds>(s.warmup + s.measure) + 60s;
-        churn_driver churn(endpoint::loopback_v4(server.port()), loops, message_size, limit);
+        churn_driver churn(server.port(), loops, message_size, limit);
         for (auto _ : state) {
             // A timed wait for a window of wall time while the loops run on their own threads.
             std::this_thread::sleep_for(s.warmup);
@@ -199,7 +199,7 @@ void idle_memory_run(benchmark::State& state, std::string_view kind, std::size_t
     constexpr std::size_t warm_connections = 64;
     try {
         server_process server(kind, server_workers(), bench_settings().trace_wineserver);
-        const endpoint address = endpoint::loopback_v4(server.port());
+        const std::uint16_t address = server.port();
         for (auto _ : state) {
             echo_driver warm(address, {.connections = warm_connections, .message_size = 64, .pipeline = 1,
                                        .messages_per_connection = 1});

@@ -1,6 +1,8 @@
 #pragma once
 // The benchmark families, each registered twice (engine and Asio server) with identical work.
 #include <chrono>
+#include <string>
+#include <vector>
 
 namespace wire::bench {
 
@@ -9,6 +11,9 @@ struct settings {
     std::chrono::duration<double> measure{1.0};   // the measured window of each run
     unsigned workers = 0;                         // server threads for both servers (0: one per CPU)
     bool trace_wineserver = false;                // servers log their wineserver requests (server_process.h)
+    // How to start a server: the program (and its launcher) before "--serve KIND ...". The Windows
+    // build starts itself; the Linux-native driver `wine build/.../engine_benchmarks.exe`.
+    std::vector<std::string> server_command;
 };
 
 // Read by the benchmarks when they run; main() fills it from the command line first.

@@ -1,14 +1,14 @@
 #pragma once
-// The driver's end of the serve mode (serve.h): starts this executable as an echo server in a
-// child process, asks it for its counters, and stops it.
-#include "win/unique_handle.h"
-#include "win/unique_socket.h"
+// The driver's end of the serve mode (serve.h): starts engine_benchmarks.exe as an echo server in
+// a child process (on Linux under wine), asks it for its counters, and stops it.
+#include "child_process.h"
 
 #include <chrono>
 #include <cstdint>
 #include <map>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace wire::bench {
 
@@ -25,8 +25,9 @@ private:
 
 class server_process {
 public:
-    // Starts "<this exe> --serve KIND --port 0 --workers N" and waits (bounded) for its
-    // "listening on" line. Throws std::runtime_error when it does not come.
+    // Starts "[LAUNCHER] SERVER --serve KIND --port 0 --workers N" (settings::server_command, scenarios.h)
+    // and waits (bounded) for its "listening on" line. Throws std::runtime_error when it does not
+    // come.
     // With `trace_wineserver` (a profiling aid under Wine) the server runs with WINEDEBUG=+server,
     // which logs every wineserver request it makes to the shared stderr, and its "final" counters
     // line is copied to stderr when it stops, so that tools/wineserver_profile.py can divide the
@@ -51,11 +52,11 @@ public:
 private:
     void write_line(std::string_view line);
     [[nodiscard]] std::string read_line(std::chrono::milliseconds limit);
+    // The next line that starts with `prefix` or "error ", skipping any other.
+    [[nodiscard]] std::string read_reply(std::string_view prefix, std::chrono::milliseconds limit);
 
     std::string kind_;
-    wire::detail::unique_handle process_;
-    wire::detail::unique_handle to_child_;    // our end of the child's stdin
-    wire::detail::unique_handle from_child_;  // our end of the child's stdout
+    child_process child_;
     std::string pending_;       // bytes read past the last complete line
     std::uint16_t port_ = 0;
     bool traced_ = false;

@@ -126,6 +126,33 @@ TEST(SendQueue, EmptiedQueueHoldsNoMemory) {
     EXPECT_EQ(q.allocated_bytes(), 0U);
 }
 
+TEST(SendQueue, StreamingNeverEmptyKeepsOrderAndOnlyWhatIsQueued) {
+    // A queue that never empties (a bulk sender ahead of its peer) drops its sent blocks as it
+    // goes: what it holds follows what is queued, not everything ever sent through it.
+    send_queue q(16);
+    std::vector<std::byte> expected;
+    std::vector<std::byte> out;
+    std::vector<gsl::span<const std::byte>> spans(3);
+    std::size_t written = 0;
+    for (int round = 0; round < 200; ++round) {
+        const auto chunk = sequence(40, written);
+        written += chunk.size();
+        q.append(chunk);
+        expected.insert(expected.end(), chunk.begin(), chunk.end());
+        const std::size_t n = q.gather(spans);
+        ASSERT_GT(n, 0U);
+        const std::size_t taken = std::min<std::size_t>(spans[0].size(), 30);  // behind: 10 more each round
+        out.insert(out.end(), spans[0].begin(), spans[0].begin() + static_cast<std::ptrdiff_t>(taken));
+        q.consume(taken);
+        ASSERT_FALSE(q.empty());
+        EXPECT_LE(q.allocated_bytes(), q.size() + 2 * 16 + 40);  // the queued bytes, a partly sent block, spares
+    }
+    const auto rest = drain_all(q, 3, 7);
+    out.insert(out.end(), rest.begin(), rest.end());
+    EXPECT_EQ(out, expected);
+    EXPECT_EQ(q.allocated_bytes(), 0U);
+}
+
 TEST(SendQueue, EmptyAppendIsIgnored) {
     send_queue q(16);
     q.append({});

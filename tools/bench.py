@@ -1,9 +1,15 @@
 #!/usr/bin/env python3
-"""Run the engine-vs-Asio benchmarks under Wine and write the results.
+"""Run the engine-vs-Asio benchmarks and write the results.
 
 Usage (./run.sh bench [options] calls it this way):
-  bench.py --bin build/mingw-release --out benchmarks/results [--filter REGEX] [--long]
-           [--repetitions N] [--measure SECONDS] [--timeout SECONDS]
+  bench.py --bin build/mingw-release --driver build/native-bench/bench_driver --out benchmarks/results
+           [--wine-driver] [--filter REGEX] [--long] [--repetitions N] [--measure SECONDS] [--timeout SECONDS]
+
+The servers under test are always engine_benchmarks.exe --serve engine|asio from --bin, run under
+Wine. The load driver is --driver, the same driver sources built natively on Linux (its calls never
+reach the wineserver the servers use): the headline rows. --wine-driver instead drives them from
+engine_benchmarks.exe itself under Wine (the driver shares the wineserver with the servers), the
+second, labelled set of rows, written to OUT/wine-driver/.
 
 Writes, in --out:
   latest.json  Google Benchmark's raw JSON (the median, mean, stddev and cv of each benchmark)
@@ -95,6 +101,9 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bin", required=True, type=Path, help="build directory (build/mingw-release)")
     parser.add_argument("--out", required=True, type=Path, help="where latest.{json,md,png} go")
+    parser.add_argument("--driver", type=Path, help="the Linux-native load driver (build/native-bench/bench_driver)")
+    parser.add_argument("--wine-driver", action="store_true",
+                        help="drive from engine_benchmarks.exe under Wine instead (rows go to OUT/wine-driver)")
     parser.add_argument("--filter", help="regular expression over benchmark names, e.g. round_trip")
     parser.add_argument("--long", action="store_true", help="longer windows and more repetitions")
     parser.add_argument("--repetitions", type=int, help="override the number of repetitions")
@@ -112,12 +121,28 @@ def wine_command() -> list[str]:
     return [wine]
 
 
-def run_benchmarks(args: argparse.Namespace, settings: dict[str, float], raw_json: Path) -> int:
+def driver_command(args: argparse.Namespace) -> list[str]:
+    """The load driver and the flags that tell it how to start the servers."""
     exe = args.bin / EXE
     if not exe.is_file():
         sys.exit(f"bench.py: {exe} does not exist; build first (./run.sh bench builds it)")
-    command = wine_command() + [
-        str(exe),
+    if args.wine_driver or os.name == "nt":
+        return wine_command() + [str(exe)]
+    if args.driver is None or not args.driver.is_file():
+        sys.exit(f"bench.py: the native driver {args.driver} does not exist (./run.sh bench builds it)")
+    return [str(args.driver), f"--wire_server={exe}"] + [f"--wire_launcher={w}" for w in wine_command()]
+
+
+def driver_label(args: argparse.Namespace) -> str:
+    if args.wine_driver:
+        return ("engine_benchmarks.exe under Wine (Wine-hosted driver: it shares the one wineserver with the "
+                "server under test, so its own calls slow both servers down and pull every ratio towards 1)")
+    return ("bench_driver, built natively on Linux (POSIX sockets, epoll): its calls never reach the "
+            "wineserver, which serves only the server under test")
+
+
+def run_benchmarks(args: argparse.Namespace, settings: dict[str, float], raw_json: Path) -> int:
+    command = driver_command(args) + [
         f"--benchmark_repetitions={settings['repetitions']}",
         "--benchmark_report_aggregates_only=true",
         # Repetitions of all benchmarks in random order: a slow spell on a shared machine then
@@ -291,8 +316,9 @@ def write_markdown(path: Path, rows: list[Row], report: dict, settings: dict[str
         "",
         f"- Date: {started:%Y-%m-%d %H:%M} UTC",
         f"- Machine: {machine_description()[0]}; {load_before} before, {load_after} after the run",
-        f"- Platform: {context.get('platform', '?')}, server threads: {context.get('server_workers', '?')} "
-        f"(engine workers = Asio io_context threads)",
+        f"- Load driver: {driver_label(args)}; driver platform {context.get('platform', '?')}",
+        f"- Servers: `{context.get('server_command', '?')} --serve engine|asio` (under Wine), server threads: "
+        f"{context.get('server_workers', '?')} (engine workers = Asio io_context threads)",
         f"- Settings: {settings['repetitions']} repetitions (median shown, random interleaving), "
         f"{settings['warmup']} s warm-up + {settings['measure']} s measured window per run"
         + (f", filter `{args.filter}`" if args.filter else ""),
@@ -330,9 +356,9 @@ def write_markdown(path: Path, rows: list[Row], report: dict, settings: dict[str
                      f"{'–' if best is None else f'{best:.2f}'} | {calls[0]} | {calls[1]} | {cpu} | {cv} |")
     lines += [
         "",
-        "Under Wine every Winsock call and every dequeue is a round trip to the single wineserver, which the "
-        "load driver shares with the server under test: ratios and calls per message carry over to Windows, "
-        "absolute numbers do not. See benchmarks/README.md.",
+        "Under Wine every Winsock call and every dequeue of the server is a round trip to the single "
+        "wineserver: ratios and calls per message carry over to Windows, absolute numbers do not. "
+        "See benchmarks/README.md.",
         "",
     ]
     text = "\n".join(lines)
@@ -383,6 +409,8 @@ def main() -> int:
         settings["repetitions"] = args.repetitions
     if args.measure:
         settings["measure"] = args.measure
+    if args.wine_driver:
+        args.out = args.out / "wine-driver"
     args.out.mkdir(parents=True, exist_ok=True)
     raw_json = args.out / "latest.json"
 

@@ -40,6 +40,7 @@ PROJECTS = (
 EXCLUDED_DIRS = {
     "tests/fuzz": "libFuzzer targets, built only natively with clang (no MSVC equivalent of the harness)",
     "tests/native": "Linux-native sanitizer harness, never part of the Windows build",
+    "benchmarks/native": "the load driver's POSIX platform layer: the Linux-native bench_driver, never on Windows",
 }
 
 # Which MSBuild item type each source suffix becomes.

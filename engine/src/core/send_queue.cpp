@@ -12,7 +12,8 @@ void send_queue::append(gsl::span<const std::byte> data) {
     }
     // Everything that may throw comes first, so that a failed append leaves the queue as it was
     // (bytes copied into the tail before a throw would go out although send() reported failure).
-    const std::size_t into_tail = blocks_.empty() ? 0 : std::min(data.size(), blocks_.back().capacity - blocks_.back().end);
+    const std::size_t into_tail =
+        head_ == blocks_.size() ? 0 : std::min(data.size(), blocks_.back().capacity - blocks_.back().end);
     const std::size_t rest = data.size() - into_tail;
     if (rest > 0) {
         block fresh = take_block(rest);  // may throw
@@ -30,7 +31,8 @@ void send_queue::append(gsl::span<const std::byte> data) {
 
 std::size_t send_queue::gather(gsl::span<gsl::span<const std::byte>> out) const noexcept {
     std::size_t count = 0;
-    for (const block& b : blocks_) {
+    for (std::size_t i = head_; i < blocks_.size(); ++i) {
+        const block& b = blocks_[i];
         if (count == out.size()) {
             break;
         }
@@ -45,31 +47,37 @@ void send_queue::consume(std::size_t count) noexcept {
     assert(count <= size_);
     size_ -= count;
     while (count > 0) {
-        block& front = blocks_.front();
+        block& front = blocks_[head_];
         const std::size_t step = std::min(count, front.end - front.begin);
         front.begin += step;
         count -= step;
-        if (front.begin == front.end && blocks_.size() > 1) {
+        if (front.begin == front.end && blocks_.size() - head_ > 1) {
             recycle(std::move(front));
-            blocks_.pop_front();
+            front = block{};  // not kept as a spare: its memory goes now
+            ++head_;
         }
     }
     // Empty: give all memory back, so an idle connection holds no send buffer. Streaming keeps
     // its blocks (the queue rarely empties then); a burst after idling costs one allocation,
     // far less than the send it precedes.
     if (size_ == 0) {
-        blocks_.clear();
+        blocks_.clear();  // keeps the vector's few bytes of capacity for the next burst
+        head_ = 0;
         for (std::size_t i = 0; i < spare_count_; ++i) {
             spare_[i] = block{};
         }
         spare_count_ = 0;
+    } else if (head_ > 0 && head_ * 2 >= blocks_.size()) {
+        // Streaming: drop the sent blocks once they are half the vector (amortised O(1) a block).
+        blocks_.erase(blocks_.begin(), blocks_.begin() + static_cast<std::ptrdiff_t>(head_));
+        head_ = 0;
     }
 }
 
 std::size_t send_queue::allocated_bytes() const noexcept {
     std::size_t total = 0;
-    for (const block& b : blocks_) {
-        total += b.capacity;
+    for (std::size_t i = head_; i < blocks_.size(); ++i) {
+        total += blocks_[i].capacity;
     }
     for (std::size_t i = 0; i < spare_count_; ++i) {
         total += spare_[i].capacity;
@@ -78,10 +86,11 @@ std::size_t send_queue::allocated_bytes() const noexcept {
 }
 
 void send_queue::clear() noexcept {
-    while (!blocks_.empty()) {
-        recycle(std::move(blocks_.front()));
-        blocks_.pop_front();
+    for (std::size_t i = head_; i < blocks_.size(); ++i) {
+        recycle(std::move(blocks_[i]));
     }
+    blocks_.clear();
+    head_ = 0;
     size_ = 0;
 }
 

@@ -9,8 +9,8 @@
 
 #include <cstddef>
 #include <array>
-#include <deque>
 #include <memory>
+#include <vector>
 
 namespace wire::detail {
 
@@ -47,7 +47,12 @@ private:
 
     std::size_t block_size_;
     std::size_t size_ = 0;
-    std::deque<block> blocks_;
+    // The queued blocks are blocks_[head_..]; the ones before head_ are sent and empty, and are
+    // compacted away as the queue moves on. A vector, not a deque: libstdc++'s deque allocates a
+    // 512-byte node and its map at construction and keeps them when cleared, which every
+    // connection paid, idle or not. An empty vector holds nothing.
+    std::vector<block> blocks_;
+    std::size_t head_ = 0;
     std::array<block, 2> spare_;  // a few emptied blocks kept to avoid allocation churn
     std::size_t spare_count_ = 0;
 };

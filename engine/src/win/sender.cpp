@@ -53,11 +53,20 @@ std::error_code sender::refuse(bool engine_limit) noexcept {
 
 std::size_t sender::gather() noexcept {
     std::array<gsl::span<const std::byte>, max_buffers> spans;
-    const std::size_t count = queue_.gather(spans);
+    std::size_t count = queue_.gather(spans);
+    WSABUF* buffers = inline_.data();
+    if (count > inline_.size()) {
+        try {
+            spilled_ = std::make_unique<WSABUF[]>(count);
+            buffers = spilled_.get();
+        } catch (const std::bad_alloc&) {
+            count = inline_.size();  // without memory: fewer buffers this time, the rest next
+        }
+    }
     for (std::size_t i = 0; i < count; ++i) {
         // A block never exceeds what one send() accepted, which enqueue() bounds to a ULONG.
-        buffers_[i].len = gsl::narrow<ULONG>(spans[i].size());
-        buffers_[i].buf = reinterpret_cast<char*>(const_cast<std::byte*>(spans[i].data()));
+        buffers[i].len = gsl::narrow<ULONG>(spans[i].size());
+        buffers[i].buf = reinterpret_cast<char*>(const_cast<std::byte*>(spans[i].data()));
     }
     active_ = true;
     return count;
@@ -67,8 +76,10 @@ bool sender::issue(SOCKET socket, std::size_t count, bool skips_port, DWORD& err
     op_.reset_overlapped();
     sent = 0;
     engine_counters::add(context_.counters->send_calls);
-    const int result =
-        sys().wsa_send(socket, buffers_.data(), gsl::narrow_cast<DWORD>(count), &sent, 0, &op_, nullptr);
+    WSABUF* const buffers = spilled_ ? spilled_.get() : inline_.data();
+    const int result = sys().wsa_send(socket, buffers, gsl::narrow_cast<DWORD>(count), &sent, 0, &op_, nullptr);
+    const int failure = result == 0 ? 0 : ::WSAGetLastError();
+    spilled_.reset();  // captured by WSASend (see sender.h)
     if (result == 0) {
         if (!skips_port) {
             return false;  // a packet is queued for this success too
@@ -77,7 +88,6 @@ bool sender::issue(SOCKET socket, std::size_t count, bool skips_port, DWORD& err
         error = ERROR_SUCCESS;
         return true;
     }
-    const int failure = ::WSAGetLastError();
     if (failure == WSA_IO_PENDING) {
         return false;
     }

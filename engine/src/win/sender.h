@@ -16,6 +16,7 @@
 
 #include <array>
 #include <cstddef>
+#include <memory>
 #include <system_error>
 
 namespace wire::detail {
@@ -62,7 +63,13 @@ private:
 
     const connection_context& context_;
     owned_operation<connection_impl> op_;
-    std::array<WSABUF, max_buffers> buffers_{};
+    // The WSABUF array of the next WSASend, from gather() to issue(). WSASend captures the array
+    // before it returns (documented, so that callers may build it on the stack; Wine copies it
+    // too), so it need not outlive issue(): a few inline, and more from the heap for that one
+    // call only, rather than max_buffers (1 KiB) inside every connection, idle ones included.
+    static constexpr std::size_t inline_buffers = 4;
+    std::array<WSABUF, inline_buffers> inline_{};
+    std::unique_ptr<WSABUF[]> spilled_;  // when gather() found more than inline_buffers
     send_queue queue_;
     bool active_ = false;        // a WSASend is outstanding (or being issued)
     bool drain_wanted_ = false;  // send() refused since the last on_drained
