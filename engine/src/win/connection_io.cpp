@@ -33,12 +33,11 @@ void connection_impl::on_connect(operation& op, DWORD error, DWORD bytes) noexce
 }
 
 WSABUF connection_impl::connect_payload() noexcept {
-    if (connect_sends_ || !sender_.has_data()) {
-        return connect_sends_ ? sender_.first_gathered() : WSABUF{};
+    if (!connect_sends_ && !sender_.has_data()) {
+        return {};
     }
-    (void)sender_.gather();  // marks the sender active: nothing else sends until the connect is done
-    connect_sends_ = true;
-    return sender_.first_gathered();
+    connect_sends_ = true;  // the sender is active: nothing else sends until the connect is done
+    return sender_.gather_front();
 }
 
 void connection_impl::on_resolved(operation& op, DWORD error, DWORD /*bytes*/) noexcept {

@@ -54,6 +54,7 @@ std::error_code sender::refuse(bool engine_limit) noexcept {
 std::size_t sender::gather() noexcept {
     std::array<gsl::span<const std::byte>, max_buffers> spans;
     std::size_t count = queue_.gather(spans);
+    spilled_.reset();  // issue() reads spilled_ when set: never one left from an earlier gather
     WSABUF* buffers = inline_.data();
     if (count > inline_.size()) {
         try {
@@ -70,6 +71,17 @@ std::size_t sender::gather() noexcept {
     }
     active_ = true;
     return count;
+}
+
+WSABUF sender::gather_front() noexcept {
+    std::array<gsl::span<const std::byte>, 1> front;
+    WSABUF buffer{};
+    if (queue_.gather(front) == 1) {
+        buffer.len = gsl::narrow<ULONG>(front[0].size());  // bounded by enqueue(), as in gather()
+        buffer.buf = reinterpret_cast<char*>(const_cast<std::byte*>(front[0].data()));
+    }
+    active_ = true;
+    return buffer;
 }
 
 bool sender::issue(SOCKET socket, std::size_t count, bool skips_port, DWORD& error, DWORD& sent) noexcept {

@@ -39,8 +39,10 @@ public:
 
     // Fills the WSABUFs from the front of the queue and marks a send active; returns their count.
     [[nodiscard]] std::size_t gather() noexcept;
-    // The first gathered buffer: a connect carries it (ConnectEx's send buffer) instead of a WSASend.
-    [[nodiscard]] WSABUF first_gathered() const noexcept { return buffers_[0]; }
+    // Marks a send active and returns the front block of the queue: a connect carries it
+    // (ConnectEx's send buffer) instead of a WSASend. Asking again before completed() returns the
+    // same block (a connect retried on another socket or address sends the same bytes).
+    [[nodiscard]] WSABUF gather_front() noexcept;
     // Issues the gathered WSASend (without the lock). Returns true when it finished at once:
     // then `error` and `sent` hold the outcome and no packet will be dequeued.
     [[nodiscard]] bool issue(SOCKET socket, std::size_t count, bool skips_port, DWORD& error, DWORD& sent) noexcept;
