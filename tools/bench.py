@@ -26,6 +26,7 @@ import argparse
 import datetime
 import json
 import os
+import re
 import platform
 import shutil
 import subprocess
@@ -63,6 +64,9 @@ FAMILIES: dict[str, list[Metric]] = {
     "throughput": [Metric("msgs_per_s", "messages/s", 1e3, "k/s")],
     "large": [Metric("bytes_per_s", "echoed bytes/s", 1 << 20, "MiB/s")],
     "churn": [Metric("conns_per_s", "connections/s", 1.0, "/s")],
+    # In-process (no driver, no server process): engine timers vs Asio's steady_timer under posted load.
+    "timer_lateness": [Metric("p50_us", "timer lateness, median", 1.0, "µs", higher_is_better=False),
+                       Metric("p99_us", "timer lateness, 99th percentile", 1.0, "µs", higher_is_better=False)],
     "idle_memory": [
         Metric("ws_bytes_per_conn", "working set per idle connection", 1024, "KiB", higher_is_better=False),
         Metric("private_bytes_per_conn", "committed private memory per idle connection", 1024, "KiB",
@@ -142,6 +146,10 @@ def driver_label(args: argparse.Namespace) -> str:
 
 
 def run_benchmarks(args: argparse.Namespace, settings: dict[str, float], raw_json: Path) -> int:
+    if args.filter and not args.wine_driver and not any(
+            re.search(args.filter, f"{family}/") for family in FAMILIES if family != "timer_lateness"):
+        raw_json.write_text('{"benchmarks": []}', encoding="utf-8")  # only the in-process timer rows asked for
+        return 0
     command = driver_command(args) + [
         f"--benchmark_repetitions={settings['repetitions']}",
         "--benchmark_report_aggregates_only=true",
@@ -168,6 +176,26 @@ def run_benchmarks(args: argparse.Namespace, settings: dict[str, float], raw_jso
         return subprocess.run(command, env=env, stdout=sys.stderr, timeout=timeout, check=False).returncode
     except subprocess.TimeoutExpired:
         print(f"bench.py: the run took longer than {timeout:.0f} s and was stopped", file=sys.stderr)
+        return 1
+
+
+def run_timer_rows(args: argparse.Namespace, settings: dict[str, float], raw_json: Path) -> int:
+    """The timer_lateness family runs inside engine_benchmarks.exe under Wine (the engine is Windows
+    code; no load driver is involved), so the native driver's run does not include it."""
+    if args.wine_driver or (args.filter and not re.search(args.filter, "timer_lateness/delay_ms:1/engine")):
+        return 0  # the Wine-hosted run has it already, or the filter leaves it out
+    command = wine_command() + [str(args.bin / EXE), "--benchmark_filter=timer_lateness",
+                                f"--benchmark_repetitions={min(5, int(settings['repetitions']))}",
+                                "--benchmark_report_aggregates_only=true", f"--benchmark_out={raw_json}",
+                                "--benchmark_out_format=json", "--benchmark_color=false"]
+    env = dict(os.environ)
+    env.setdefault("WINEPREFIX", str(ROOT / "build" / "wineprefix"))
+    env.setdefault("WINEDEBUG", "-all")
+    print("+ " + " ".join(command), file=sys.stderr, flush=True)
+    try:
+        return subprocess.run(command, env=env, stdout=sys.stderr, timeout=300, check=False).returncode
+    except subprocess.TimeoutExpired:
+        print("bench.py: the timer rows took longer than 300 s and were stopped", file=sys.stderr)
         return 1
 
 
@@ -417,12 +445,20 @@ def main() -> int:
     started = datetime.datetime.now(datetime.timezone.utc)
     load_before = machine_description()[1]
     status = run_benchmarks(args, settings, raw_json)
+    timer_json = args.out / "timer_lateness.json"
+    timer_status = run_timer_rows(args, settings, timer_json)
     load_after = machine_description()[1]
     try:
         report = json.loads(raw_json.read_text(encoding="utf-8"))
+        if timer_json.is_file():
+            report.setdefault("benchmarks", []).extend(
+                json.loads(timer_json.read_text(encoding="utf-8")).get("benchmarks", []))
+            raw_json.write_text(json.dumps(report, indent=1), encoding="utf-8")
+            timer_json.unlink()
     except (OSError, json.JSONDecodeError) as e:
         print(f"bench.py: no results to read ({e})", file=sys.stderr)
         return 1
+    status = status or timer_status
     rows = collect(report)
     table = write_markdown(args.out / "latest.md", rows, report, settings, args, started, load_before, load_after)
     write_chart(args.out / "latest.png", rows)
