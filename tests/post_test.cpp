@@ -129,6 +129,16 @@ private:
     std::shared_ptr<recorder> handle_out_;
 };
 
+// The server side's handle, once on_open has published it.
+connection wait_for_handle(recorder& handle) {
+    EXPECT_TRUE(eventually([&] {
+        std::lock_guard lock(handle.mutex);
+        return static_cast<bool>(handle.conn);
+    }));
+    std::lock_guard lock(handle.mutex);
+    return handle.conn;
+}
+
 TEST(Post, ConnectionWorkIsSerialisedWithOnDataFromManyThreads) {
     engine_options options;
     options.worker_threads = 4;  // more workers than cores: overlaps would have every chance
@@ -138,15 +148,8 @@ TEST(Post, ConnectionWorkIsSerialisedWithOnDataFromManyThreads) {
     listener l = e.listen(endpoint::loopback_v4(0),
                           [check, handle] { return std::make_unique<serial_echo>(check, handle); });
     blocking_client client(l.local_endpoint());
-    ASSERT_TRUE(eventually([&] {
-        std::lock_guard lock(handle->mutex);
-        return static_cast<bool>(handle->conn);
-    }));
-    connection c;
-    {
-        std::lock_guard lock(handle->mutex);
-        c = handle->conn;
-    }
+    connection c = wait_for_handle(*handle);
+    ASSERT_TRUE(c);
     std::atomic<bool> posting{true};
     std::atomic<int> accepted{0};
     std::vector<std::thread> posters;
@@ -188,15 +191,8 @@ TEST(Post, WorkPostedBeforeACloseRunsBeforeOnCloseAndLaterWorkIsRefused) {
     listener l = e.listen(endpoint::loopback_v4(0),
                           [check, handle] { return std::make_unique<serial_echo>(check, handle); });
     blocking_client client(l.local_endpoint());
-    ASSERT_TRUE(eventually([&] {
-        std::lock_guard lock(handle->mutex);
-        return static_cast<bool>(handle->conn);
-    }));
-    connection c;
-    {
-        std::lock_guard lock(handle->mutex);
-        c = handle->conn;
-    }
+    connection c = wait_for_handle(*handle);
+    ASSERT_TRUE(c);
     for (int i = 0; i < 20; ++i) {
         ASSERT_FALSE(c.post([check](connection&) {
             check->enter();

@@ -133,6 +133,9 @@ private:
     [[nodiscard]] bool queue_first_data(lock_type& lock, gsl::span<const std::byte> first_data) noexcept;
     // A failed ConnectEx with resolved addresses left: issues the next; false when none is left.
     [[nodiscard]] bool try_next_address(lock_type& lock) noexcept;
+    // Issues ConnectEx again to remote_ (another socket or address) with the connect's busy unit;
+    // releases the lock and may finalize.
+    void reissue_connect(lock_type& lock, bool allow_recycled) noexcept;
     // The send buffer for (another) ConnectEx: the front of the queue when bytes wait there.
     [[nodiscard]] WSABUF connect_payload() noexcept;
     // After the transition to open, on a worker, with one busy unit that passes to the receive:

@@ -67,21 +67,25 @@ bool connection_impl::try_next_address(lock_type& lock) noexcept {
         return false;
     }
     remote_ = resolution_->addresses()[next_address_++];
-    connect_active_ = true;  // the failed attempt's busy unit goes with this one
+    reissue_connect(lock, true);
+    return true;
+}
+
+void connection_impl::reissue_connect(lock_type& lock, bool allow_recycled) noexcept {
+    connect_active_ = true;  // the failed attempt's (or the lookup's) busy unit goes with this one
     add_busy();              // issuing
     const WSABUF payload = connect_payload();  // the same first bytes: none left with a failure
     const endpoint remote = remote_;
     lock.unlock();
     connector_.discard();
-    if (const DWORD error = connector_.issue(remote, true, payload); error != ERROR_SUCCESS) {
+    if (const DWORD error = connector_.issue(remote, allow_recycled, payload); error != ERROR_SUCCESS) {
         context_.port.post(connector_.op(), error);
     }
     lock.lock();
     if (state_ == connection_state::closed && connect_active_) {
-        pending_work_ |= cancel_connect;
+        pending_work_ |= cancel_connect;  // a close raced the issue and may have missed it
     }
-    release_busy(lock, true);
-    return true;
+    release_busy(lock, true);  // may finalize: the caller returns at once
 }
 
 void connection_impl::handle_connect(DWORD error, DWORD bytes) noexcept {
@@ -91,19 +95,7 @@ void connection_impl::handle_connect(DWORD error, DWORD bytes) noexcept {
         // The failure may be the reuse itself (Wine 8: WSAEISCONN): that socket is lost; retry
         // this connect on a new one. The connect's busy unit goes with the new attempt.
         context_.sockets.report(reuse_use::connect, false);
-        connect_active_ = true;
-        add_busy();  // issuing
-        const WSABUF payload = connect_payload();  // the same bytes again: none left with the failure
-        lock.unlock();
-        connector_.discard();
-        if (const DWORD retry = connector_.issue(remote_, false, payload); retry != ERROR_SUCCESS) {
-            context_.port.post(connector_.op(), retry);
-        }
-        lock.lock();
-        if (state_ == connection_state::closed && connect_active_) {
-            pending_work_ |= cancel_connect;
-        }
-        release_busy(lock, true);
+        reissue_connect(lock, false);
         return;
     }
     if (state_ == connection_state::connecting && error != ERROR_SUCCESS && try_next_address(lock)) {
