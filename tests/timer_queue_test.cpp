@@ -151,6 +151,34 @@ TEST(TimerQueue, DroppingTheApplicationsTimersKeepsTheEngines) {
     EXPECT_EQ(ran, (std::vector<int>{3}));
 }
 
+// A callback's captures are destroyed after the queue's lock is released, by run_due and by
+// cancel alike: their destructors may use the queue (with the lock held this self-deadlocked).
+TEST(TimerQueue, CapturesMayUseTheQueueInTheirDestructors) {
+    timer_queue timers;
+    const auto t0 = clock::now();
+    struct cancels_on_destruction {
+        timer_queue& queue;
+        timer_queue::timer_id victim;
+        ~cancels_on_destruction() { queue.cancel(victim); }
+    };
+    const auto victim_of_run = timers.schedule(t0 + 1h, [] {});
+    const auto victim_of_cancel = timers.schedule(t0 + 1h, [] {});
+    {
+        auto runs = std::make_shared<cancels_on_destruction>(cancels_on_destruction{timers, victim_of_run});
+        timers.schedule(t0 + 1ms, [runs] {});
+    }
+    timer_queue::timer_id cancelled = 0;
+    {
+        auto dropped = std::make_shared<cancels_on_destruction>(cancels_on_destruction{timers, victim_of_cancel});
+        cancelled = timers.schedule(t0 + 2h, [dropped] {});
+    }
+    EXPECT_EQ(timers.run_due(t0 + 1s), 1U);  // the one-shot runs, then its capture cancels victim_of_run
+    EXPECT_FALSE(timers.will_run(victim_of_run));
+    EXPECT_TRUE(timers.cancel(cancelled));  // destroying this capture cancels victim_of_cancel
+    EXPECT_FALSE(timers.will_run(victim_of_cancel));
+    EXPECT_EQ(timers.pending(), 0U);
+}
+
 TEST(TimerQueue, SeveralThreadsRunEachDueCallbackExactlyOnce) {
     timer_queue timers;
     const auto t0 = clock::now();

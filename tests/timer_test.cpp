@@ -11,6 +11,8 @@
 
 #include "win/system_calls.h"
 
+#include <cstdio>
+#include <cstdlib>
 #include <iostream>
 #include <set>
 
@@ -139,6 +141,58 @@ TEST(Timers, AnEarlierTimerSetWhileTheWorkerWaitsForALaterOneRunsFirst) {
     e.after(5ms, [&] { ++early; });
     ASSERT_TRUE(eventually([&] { return early.load() == 1; }));
     EXPECT_EQ(late.load(), 0);
+}
+
+// Found in review: only the worker that claimed the deadline waited with a timeout, and when it
+// was busy in a long callback the timer waited for it although the other worker was idle.
+TEST(Timers, ADueTimerDoesNotWaitForABusyWorkerWhileAnotherIsIdle) {
+    engine_options options;
+    options.worker_threads = 2;
+    engine e(options);
+    for (int round = 0; round < 8; ++round) {
+        std::atomic<bool> timer_ran{false};
+        std::atomic<bool> ran_while_busy{false};
+        std::atomic<bool> job_done{false};
+        e.after(100ms, [&] { timer_ran = true; });
+        std::this_thread::sleep_for(30ms);  // not a measurement: lets a worker claim the deadline
+        // One worker stays busy until the timer has run (bounded); the other is idle meanwhile.
+        ASSERT_FALSE(e.post([&] {
+            ran_while_busy = eventually([&] { return timer_ran.load(); }, 3s);
+            job_done = true;
+        }));
+        ASSERT_TRUE(eventually([&] { return job_done.load(); }));
+        EXPECT_TRUE(ran_while_busy.load()) << "round " << round << ": the timer waited for the busy worker";
+    }
+}
+
+// Found in review: the queue destroyed a callback with its lock held; a capture whose destructor
+// cancels a timer then deadlocked the worker (and every later schedule).
+TEST(Timers, ACallbacksCapturesMayCancelTimersWhenDestroyed) {
+    engine e(one_worker());
+    struct canceller {
+        std::shared_ptr<timer> victim;
+        ~canceller() {
+            if (victim) {
+                victim->cancel();
+            }
+        }
+    };
+    auto victim = std::make_shared<timer>(e.after(1h, [] {}));
+    std::atomic<bool> ran{false};
+    {
+        auto c = std::make_shared<canceller>();
+        c->victim = victim;
+        e.after(5ms, [c, &ran] { ran = true; });
+    }
+    ASSERT_TRUE(eventually([&] { return ran.load(); }, 10s));
+    auto later = std::make_shared<std::atomic<bool>>(false);
+    std::thread([&e, later] { e.after(1ms, [later] { *later = true; }); }).detach();
+    if (!eventually([&] { return later->load(); }, 10s)) {
+        std::fprintf(stderr, "the timer queue is wedged (a worker deadlocked on its lock)\n");
+        std::fflush(stderr);
+        std::_Exit(1);  // the engine cannot be stopped: leave rather than hang in its destructor
+    }
+    EXPECT_FALSE(victim->cancel());  // the capture's destructor cancelled it
 }
 
 TEST(Timers, ACancelledTimerNeverRuns) {

@@ -37,29 +37,28 @@ timer_queue::timer_id timer_queue::schedule(clock::time_point when, std::functio
 }
 
 bool timer_queue::cancel(timer_id id) noexcept {
+    // Declared before the lock, so destroyed after it is released: a callback's captures may
+    // do anything in their destructors, this queue's calls included.
+    deadline_map::node_type removed;
     std::lock_guard lock(mutex_);
     if (const auto running = running_periodic_.find(id); running != running_periodic_.end()) {
         running->second.cancelled = true;  // run_due drops it instead of scheduling the next period
         return false;
     }
-    if (deadlines_.find(id) == deadlines_.end()) {
+    const auto found = deadlines_.find(id);
+    if (found == deadlines_.end()) {
         return false;
     }
-    erase_locked(id);
-    publish_next_locked();
-    return true;
-}
-
-void timer_queue::erase_locked(timer_id id) noexcept {
-    const auto found = deadlines_.find(id);
     auto [first, last] = by_deadline_.equal_range(found->second);
     for (auto it = first; it != last; ++it) {
         if (it->second.id == id) {
-            by_deadline_.erase(it);
+            removed = by_deadline_.extract(it);
             break;
         }
     }
     deadlines_.erase(found);
+    publish_next_locked();
+    return true;
 }
 
 void timer_queue::publish_next_locked() noexcept {
@@ -87,14 +86,19 @@ std::size_t timer_queue::run_due(clock::time_point now) {
         e.callback();
         current_timer = outer;
         ++ran;
-        lock.lock();
         if (!periodic) {
+            node = {};  // the callback and its captures go now, outside the lock (see cancel)
+            lock.lock();
             continue;
         }
+        lock.lock();
         const auto running = running_periodic_.find(e.id);
         const bool cancelled = running->second.cancelled;
         running_periodic_.erase(running);
         if (cancelled) {
+            lock.unlock();
+            node = {};  // as above
+            lock.lock();
             continue;
         }
         // The next period after `now`, counted from the deadline it was due at: no drift, and
@@ -140,6 +144,14 @@ void timer_queue::clear() noexcept {
     deadlines_.clear();
     publish_next_locked();
     lock.unlock();
+}
+
+bool timer_queue::will_run(timer_id id) const noexcept {
+    std::lock_guard lock(mutex_);
+    if (const auto running = running_periodic_.find(id); running != running_periodic_.end()) {
+        return !running->second.cancelled;
+    }
+    return deadlines_.find(id) != deadlines_.end();
 }
 
 std::size_t timer_queue::pending() const noexcept {

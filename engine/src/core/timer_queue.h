@@ -4,7 +4,8 @@
 // timers run on the workers (see win/deadline_watch.h). Platform-neutral: the caller supplies
 // "now", which also lets tests drive time.
 //
-// Callbacks run outside the lock, one due entry at a time per caller; several workers may run
+// Callbacks run outside the lock and are destroyed outside it (their captures may call back into
+// the queue from their destructors), one due entry at a time per caller; several workers may run
 // different due callbacks at once. A periodic timer is due again at its previous deadline plus
 // its period (no drift); periods missed while nobody looked are skipped, not run in a burst.
 #include "core/saturating_time.h"
@@ -66,6 +67,8 @@ public:
     // Drops every pending callback without running it (the workers have stopped).
     void clear() noexcept;
     [[nodiscard]] std::size_t pending() const noexcept;
+    // Whether `id` will still run: scheduled, or a periodic timer running now and not cancelled.
+    [[nodiscard]] bool will_run(timer_id id) const noexcept;
 
 private:
     struct entry {
@@ -76,7 +79,6 @@ private:
     };
     using deadline_map = std::multimap<clock::time_point, entry>;
 
-    void erase_locked(timer_id id) noexcept;
     void publish_next_locked() noexcept;
 
     earlier_notice notice_;

@@ -87,12 +87,18 @@ timer_queue::timer_id connection_impl::schedule_timer(timer_queue::clock::durati
         return 0;
     }
     lock.lock();
-    if (!accepts_work(state_) || timers_.size() == timers_.capacity()) {
-        // Closed meanwhile (cancel_timers has run without it), or another thread took the slot.
-        context_.timers.cancel(id);
+    if (!accepts_work(state_)) {
+        context_.timers.cancel(id);  // closed meanwhile: cancel_timers has run without it
         return 0;
     }
-    timers_.push_back(id);
+    if (!context_.timers.will_run(id)) {
+        return id;  // a short one-shot timer already ran (run_timer found nothing to forget)
+    }
+    try {
+        timers_.push_back(id);  // the reserved slot may have gone to another thread: may allocate
+    } catch (const std::bad_alloc&) {
+        return context_.timers.cancel(id) ? 0 : id;
+    }
     return id;
 }
 

@@ -14,6 +14,10 @@ using clock = deadline_watch::clock;
 // and the precise timer is armed only for what is left: two system ticks of slack.
 constexpr std::chrono::milliseconds coarse_slack{32};
 
+// How far past a deadline the workers that do not watch it wait: enough for the watcher to run it
+// first when it is free (so only one worker wakes for it), short enough to stand in when it is not.
+constexpr std::chrono::milliseconds backup_slack{2};
+
 // The longest timeout a dequeue takes (INFINITE is 0xFFFFFFFF): a far deadline is looked at again
 // after this, harmless.
 constexpr DWORD longest_timeout = 24U * 60U * 60U * 1000U;
@@ -52,7 +56,10 @@ DWORD deadline_watch::begin_wait(waiter& w, bool& alertable) noexcept {
     const clock::rep wanted = next.time_since_epoch().count();
     for (;;) {
         if (wanted >= watched) {
-            return INFINITE;  // someone waits for this deadline or an earlier one
+            // Someone watches this deadline or an earlier one. It may be busy in callbacks when the
+            // deadline comes, so this worker waits a little past it too: a due timer then waits
+            // for a busy worker only when every worker is busy.
+            return milliseconds_until(next - clock::now() + backup_slack);
         }
         if (watched_.compare_exchange_weak(watched, wanted, std::memory_order_acq_rel)) {
             break;
@@ -69,7 +76,9 @@ DWORD deadline_watch::begin_wait(waiter& w, bool& alertable) noexcept {
     if (w.armed_ != next) {
         // Relative due time in 100 ns units (negative = relative).
         LARGE_INTEGER due;
-        due.QuadPart = -std::max<long long>(1, std::chrono::duration_cast<std::chrono::nanoseconds>(left).count() / 100);
+        // Rounded up: the timer must not fire before the deadline (run_due would find nothing due).
+        const auto ticks = (std::chrono::duration_cast<std::chrono::nanoseconds>(left).count() + 99) / 100;
+        due.QuadPart = -std::max<long long>(1, ticks);
         if (sys().set_waitable_timer(w.precise_timer_.get(), &due, 0, &precise_timer_fired, nullptr, FALSE) == FALSE) {
             return milliseconds_until(left);  // the coarse timeout still bounds the wait
         }
@@ -80,7 +89,10 @@ DWORD deadline_watch::begin_wait(waiter& w, bool& alertable) noexcept {
     return milliseconds_until(left) + 1;
 }
 
-void deadline_watch::end_wait(waiter& w) noexcept {
+void deadline_watch::end_wait(waiter& w, bool precise_fired) noexcept {
+    if (precise_fired) {
+        w.armed_ = clock::time_point::max();  // its APC has run: arm afresh next time
+    }
     if (w.claimed_ == clock::time_point::max()) {
         return;
     }

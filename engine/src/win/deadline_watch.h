@@ -1,7 +1,8 @@
 #pragma once
 // How the workers wait for time, so that no thread exists only to wait for it: before each
 // dequeue a worker may claim the earliest deadline and wait in the completion port with the time
-// left as its timeout; the others wait without one. After every wake-up a worker runs what is due
+// left as its timeout; the others wait until a little after it (backup_slack), in case the
+// claimant is busy in callbacks when it comes. After every wake-up a worker runs what is due
 // (engine_core::worker_loop). A timer scheduled earlier than what anyone waits for posts one wake
 // packet, so its deadline is claimed at once.
 //
@@ -46,8 +47,9 @@ public:
     // Before a dequeue: the timeout to wait with (INFINITE when another worker watches the
     // earliest deadline, or none exists) and whether to wait alertably (the precise timer is armed).
     [[nodiscard]] DWORD begin_wait(waiter& w, bool& alertable) noexcept;
-    // After the dequeue returned, for whatever reason.
-    void end_wait(waiter& w) noexcept;
+    // After the dequeue returned, for whatever reason; `precise_fired` when the precise timer's
+    // APC ended it (WAIT_IO_COMPLETION).
+    void end_wait(waiter& w, bool precise_fired) noexcept;
 
     // The timer queue's notice: `when` became the earliest deadline.
     void earlier(clock::time_point when) noexcept;

@@ -126,7 +126,7 @@ void engine_core::worker_loop(std::vector<OVERLAPPED_ENTRY>& entries) noexcept {
                                                                     static_cast<ULONG>(entries.size()), &removed,
                                                                     timeout, alertable ? TRUE : FALSE);
         const DWORD error = dequeued == FALSE ? ::GetLastError() : ERROR_SUCCESS;
-        watch_.end_wait(waiter);
+        watch_.end_wait(waiter, dequeued == FALSE && error == WAIT_IO_COMPLETION);
         if (dequeued == FALSE) {
             if (error == WAIT_TIMEOUT || error == WAIT_IO_COMPLETION) {
                 run_due_timers();  // a deadline came (the timeout, or the precise timer's APC)
@@ -221,13 +221,18 @@ timer_queue::timer_id engine_core::schedule(timer_queue::clock::duration delay, 
     if (stopping()) {
         return 0;
     }
+    timer_queue::timer_id id = 0;
     try {
-        return timers_->schedule(
+        id = timers_->schedule(
             saturating_add(timer_queue::clock::now(), std::max(delay, timer_queue::clock::duration::zero())),
             [f = std::move(callback)]() mutable noexcept { run_contained(f); }, period, timer_queue::owner::application);
     } catch (const std::bad_alloc&) {
         return 0;
     }
+    if (stopping() && timers_->cancel(id)) {
+        return 0;  // stop() began meanwhile and may have dropped the application's timers already
+    }
+    return id;
 }
 
 void engine_core::begin_stop() noexcept {

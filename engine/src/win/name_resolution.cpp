@@ -63,6 +63,9 @@ DWORD name_resolution::start() noexcept {
                                               nullptr, this, as_completion_routine(&completed), &cancel_handle);
     if (status == WSA_IO_PENDING) {
         cancel_handle_.store(cancel_handle);  // Wine 8 gives none: cancel() then has nothing to do
+        if (finished_.load()) {
+            cancel_handle_.store(nullptr);  // the routine ran before the handle was stored
+        }
         return ERROR_SUCCESS;
     }
     if (status == WSAEINVAL) {
@@ -79,6 +82,9 @@ DWORD name_resolution::start() noexcept {
 
 void CALLBACK name_resolution::completed(DWORD error, DWORD /*bytes*/, LPWSAOVERLAPPED overlapped) noexcept {
     auto& self = static_cast<name_resolution&>(*static_cast<operation*>(overlapped));
+    // A finished query's handle must not be cancelled (it may name another query by then).
+    self.finished_.store(true);
+    self.cancel_handle_.store(nullptr);
     self.port_.post(self, error);  // on a system thread: nothing else is done here
 }
 
@@ -133,7 +139,7 @@ DWORD name_resolution::collect(const ADDRINFOEXW* list) noexcept {
 }
 
 void name_resolution::cancel() noexcept {
-    HANDLE handle = cancel_handle_.load();
+    HANDLE handle = cancel_handle_.exchange(nullptr);  // at most once
     if (handle != nullptr) {
         sys().get_addr_info_ex_cancel(&handle);  // the packet still comes, with WSA_E_CANCELLED
     }

@@ -58,7 +58,8 @@ private:
     std::wstring host_;
     std::wstring service_;
     ADDRINFOEXW* result_ = nullptr;  // written by the system when the lookup completes
-    std::atomic<HANDLE> cancel_handle_{nullptr};
+    std::atomic<HANDLE> cancel_handle_{nullptr};  // null once the query has finished
+    std::atomic<bool> finished_{false};           // the completion routine has run
     bool synchronous_ = false;  // posted for a worker to resolve
     std::vector<endpoint> addresses_;
 };
