@@ -17,6 +17,8 @@ namespace {
 
 // The engine whose worker the calling thread is (nullptr on any other thread).
 thread_local const engine_core* current_core = nullptr;
+// The engine whose due timers this worker is running (it goes straight back to its wait after).
+thread_local const engine_core* running_timers_of = nullptr;
 
 unsigned resolve_worker_count(unsigned requested) noexcept {
     if (requested != 0) {
@@ -83,7 +85,12 @@ engine_core::engine_core(const engine_options& options)
     : options_((validate(options), normalized(options))),  // throws std::invalid_argument before anything starts
       counters_(std::make_shared<engine_counters>()),
       // The notice runs only once the core is built (nothing schedules before), so watch_ exists.
-      timers_(std::make_shared<timer_queue>([this](timer_queue::clock::time_point when) { watch_.earlier(when); })),
+      timers_(std::make_shared<timer_queue>([this](timer_queue::clock::time_point when) {
+          // A timer set by a timer callback needs no wake-up: that worker waits next, and claims it.
+          if (running_timers_of != this) {
+              watch_.earlier(when);
+          }
+      })),
       port_(options_.worker_threads, options_.skip_completion_port_on_success, *counters_, *timers_),
       watch_(*timers_, port_),
       extensions_(extension_functions::load()),
@@ -183,9 +190,12 @@ void engine_core::run_due_timers() noexcept {
     if (timers_->next_deadline() > now) {
         return;
     }
+    running_timers_of = this;
     try {
         timers_->run_due(now);
+        running_timers_of = nullptr;
     } catch (const std::bad_alloc&) {
+        running_timers_of = nullptr;
         ::Sleep(1);  // no memory to run a periodic timer: it stays due; never spin on it
     }
 }
