@@ -153,14 +153,14 @@ bench_smoke() {
   local out="$NATIVE_BENCH/smoke.json"
   rm -f "$out"
   timeout 180 "$NATIVE_BENCH/bench_driver" --wire_server="$BIN/benchmarks/engine_benchmarks.exe" \
-    --wire_launcher=wine --benchmark_filter='round_trip/size:64/|throughput/size:64/conns:16/|churn' \
+    --wire_launcher=wine --benchmark_filter='round_trip/size:64/|throughput/size:64/conns:16/|udp_echo/size:64/sockets:16/|churn' \
     --wire_warmup=0.05 --wire_measure=0.2 --benchmark_out="$out" --benchmark_out_format=json >/dev/null
   python3 - "$out" <<'PY'
 import json, sys
 runs = json.load(open(sys.argv[1]))["benchmarks"]
 failed = [r["name"] + ": " + r.get("error_message", "") for r in runs if r.get("error_occurred")]
-if failed or len(runs) != 6:
-    sys.exit("bench smoke check failed: " + ("; ".join(failed) or f"{len(runs)} runs instead of 6"))
+if failed or len(runs) != 8:
+    sys.exit("bench smoke check failed: " + ("; ".join(failed) or f"{len(runs)} runs instead of 8"))
 PY
 }
 

@@ -35,5 +35,9 @@ public:
 // Throw std::system_error when the port cannot be bound.
 [[nodiscard]] std::unique_ptr<echo_server> make_engine_echo_server(std::uint16_t port, unsigned workers);
 [[nodiscard]] std::unique_ptr<echo_server> make_asio_echo_server(std::uint16_t port, unsigned workers);
+// UDP echo on one socket bound to 127.0.0.1:`port` (serve kinds engine_udp and asio_udp): each
+// datagram goes back to its sender. No connections: connections_open and connections_accepted read 0.
+[[nodiscard]] std::unique_ptr<echo_server> make_engine_udp_echo_server(std::uint16_t port, unsigned workers);
+[[nodiscard]] std::unique_ptr<echo_server> make_asio_udp_echo_server(std::uint16_t port, unsigned workers);
 
 }  // namespace wire::bench

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <deque>
 #include <stdexcept>
 
 namespace wire::bench {
@@ -192,6 +193,221 @@ void echo_driver::fail(driver_connection& c, const std::string& what) {
         return;
     }
     c.failed = true;
+    --active_;
+    if (error_.empty()) {
+        error_ = what;
+    }
+}
+
+// ---- UDP echo driver ---------------------------------------------------------------------------
+
+namespace {
+
+// A datagram: its number and its socket's token (8 bytes each), then the pattern from the number on.
+constexpr std::size_t udp_header = 16;
+// Numbers given up on and remembered, so that a reply arriving after its timeout is told apart
+// from a duplicate or foreign one.
+constexpr std::size_t remembered_losses = 4096;
+// How often the datagrams in flight are checked for timeouts.
+constexpr auto expiry_period = 10ms;
+
+void write_datagram(std::byte* out, std::size_t size, std::uint64_t number, std::uint64_t token) {
+    std::memcpy(out, &number, sizeof(number));
+    std::memcpy(out + 8, &token, sizeof(token));
+    std::memcpy(out + udp_header, pattern_at(number), size - udp_header);
+}
+
+}  // namespace
+
+struct udp_driver_socket {
+    struct slot {
+        bool busy = false;
+        std::uint64_t number = 0;
+        steady_clock::time_point sent_at{};
+    };
+    net::socket socket;
+    std::size_t token = 0;
+    bool failed = false;
+    bool wants_write = false;
+    std::size_t owed = 0;  // datagrams to send as soon as the socket takes them
+    std::uint64_t next_number = 0;
+    std::vector<slot> slots;  // one per datagram in flight
+    std::deque<std::uint64_t> given_up;
+};
+
+udp_echo_driver::udp_echo_driver(std::uint16_t port, const udp_load& load)
+    : load_(load), buffer_(std::make_unique_for_overwrite<std::byte[]>(receive_size)) {
+    if (load_.datagram_size < udp_header || load_.datagram_size > max_send || load_.pipeline == 0) {
+        throw std::runtime_error("bad UDP load");
+    }
+    sockets_.reserve(load_.sockets);
+    for (std::size_t i = 0; i < load_.sockets; ++i) {
+        auto s = std::make_unique<udp_driver_socket>();
+        std::string problem;
+        s->socket = net::open_udp_loopback(port, problem);
+        if (!s->socket) {
+            throw std::runtime_error(problem);
+        }
+        s->token = i;
+        s->slots.resize(load_.pipeline);
+        if (!poller_.add(s->socket, i)) {
+            throw std::runtime_error("cannot watch a driver socket");
+        }
+        sockets_.push_back(std::move(s));
+    }
+    active_ = sockets_.size();
+}
+
+udp_echo_driver::~udp_echo_driver() = default;
+
+void udp_echo_driver::start() {
+    for (const auto& s : sockets_) {
+        s->owed = load_.pipeline;
+        send(*s);
+    }
+}
+
+std::uint64_t udp_echo_driver::run_until(steady_clock::time_point deadline) {
+    auto next_expiry = steady_clock::now() + expiry_period;
+    while (active_ > 0) {
+        const auto now = steady_clock::now();
+        if (now >= deadline) {
+            break;
+        }
+        if (now >= next_expiry) {
+            expire(now);
+            next_expiry = now + expiry_period;
+        }
+        const auto left = std::chrono::ceil<std::chrono::milliseconds>(std::min(deadline, next_expiry) - now);
+        std::string problem;
+        if (!poller_.wait(left, ready_, problem)) {
+            error_ = problem;
+            break;
+        }
+        for (const net::poller::event& e : ready_) {
+            udp_driver_socket& s = *sockets_[e.token];
+            if (e.writable && !s.failed) {
+                send(s);
+            }
+            if (e.readable && !s.failed) {
+                receive(s);
+            }
+        }
+    }
+    return completed_;
+}
+
+void udp_echo_driver::receive(udp_driver_socket& s) {
+    for (int round = 0; round < max_receives_in_a_row && !s.failed; ++round) {
+        const net::io_result r = net::receive_some(s.socket, buffer_.get(), receive_size);
+        switch (r.what) {
+        case net::io_result::kind::done:
+            if (!on_reply(s, r.bytes)) {
+                return;
+            }
+            break;
+        case net::io_result::kind::would_block:
+            return;
+        case net::io_result::kind::closed:  // UDP: a zero-byte datagram, which the driver never sends
+            fail(s, "an empty datagram came back");
+            return;
+        case net::io_result::kind::failed:
+            fail(s, r.problem);
+            return;
+        }
+    }
+}
+
+bool udp_echo_driver::on_reply(udp_driver_socket& s, std::size_t bytes) {
+    std::uint64_t number = 0;
+    std::uint64_t token = 0;
+    if (bytes != load_.datagram_size) {
+        fail(s, "a reply of " + std::to_string(bytes) + " bytes for a datagram of " +
+                    std::to_string(load_.datagram_size));
+        return false;
+    }
+    std::memcpy(&number, buffer_.get(), sizeof(number));
+    std::memcpy(&token, buffer_.get() + 8, sizeof(token));
+    if (token != s.token ||
+        std::memcmp(buffer_.get() + udp_header, pattern_at(number), bytes - udp_header) != 0) {
+        fail(s, "a reply differs from the datagram sent");
+        return false;
+    }
+    const auto in_flight = std::find_if(s.slots.begin(), s.slots.end(),
+                                        [number](const udp_driver_socket::slot& x) { return x.busy && x.number == number; });
+    if (in_flight == s.slots.end()) {
+        const auto gone = std::find(s.given_up.begin(), s.given_up.end(), number);
+        if (gone == s.given_up.end()) {
+            fail(s, "a duplicate or unknown reply (datagram " + std::to_string(number) + ")");
+            return false;
+        }
+        s.given_up.erase(gone);  // answered after its timeout: already counted lost and replaced
+        ++late_;
+        return true;
+    }
+    in_flight->busy = false;
+    ++completed_;
+    ++s.owed;
+    send(s);
+    return true;
+}
+
+// One send call per datagram, into a free slot; a full socket buffer waits for writability.
+void udp_echo_driver::send(udp_driver_socket& s) {
+    while (s.owed > 0 && !s.failed) {
+        const auto free = std::find_if(s.slots.begin(), s.slots.end(),
+                                       [](const udp_driver_socket::slot& x) { return !x.busy; });
+        if (free == s.slots.end()) {
+            break;
+        }
+        write_datagram(buffer_.get(), load_.datagram_size, s.next_number, s.token);
+        const net::io_result r = net::send_some(s.socket, buffer_.get(), load_.datagram_size);
+        if (r.what == net::io_result::kind::would_block) {
+            break;
+        }
+        if (r.what != net::io_result::kind::done || r.bytes != load_.datagram_size) {
+            fail(s, r.problem.empty() ? std::string("a datagram was not sent whole") : r.problem);
+            return;
+        }
+        *free = {true, s.next_number++, steady_clock::now()};
+        --s.owed;
+    }
+    const bool blocked = s.owed > 0;
+    if (blocked != s.wants_write && !s.failed) {
+        if (!poller_.want_write(s.socket, s.token, blocked)) {
+            fail(s, "cannot watch a driver socket for writing");
+            return;
+        }
+        s.wants_write = blocked;
+    }
+}
+
+// Datagrams unanswered for loss_timeout are counted lost and replaced.
+void udp_echo_driver::expire(steady_clock::time_point now) {
+    for (const auto& s : sockets_) {
+        if (s->failed) {
+            continue;
+        }
+        for (auto& x : s->slots) {
+            if (x.busy && now - x.sent_at >= load_.loss_timeout) {
+                x.busy = false;
+                ++lost_;
+                ++s->owed;
+                s->given_up.push_back(x.number);
+                if (s->given_up.size() > remembered_losses) {
+                    s->given_up.pop_front();
+                }
+            }
+        }
+        send(*s);
+    }
+}
+
+void udp_echo_driver::fail(udp_driver_socket& s, const std::string& what) {
+    if (s.failed) {
+        return;
+    }
+    s.failed = true;
     --active_;
     if (error_.empty()) {
         error_ = what;

@@ -82,6 +82,57 @@ private:
     std::string error_;
 };
 
+struct udp_load {
+    std::size_t sockets = 1;
+    std::size_t datagram_size = 64;  // at least 16: each datagram starts with its number and socket
+    std::size_t pipeline = 8;        // datagrams in flight per socket
+    // A datagram not answered within this is counted lost and replaced by a new one.
+    std::chrono::milliseconds loss_timeout{200};
+};
+
+struct udp_driver_socket;
+
+// Closed-loop UDP echo load on one thread (the caller's), like echo_driver: each socket (connected
+// to the server's port) keeps `pipeline` numbered datagrams in flight, one send call each, and
+// sends a new one for each reply. Every reply is checked byte for byte: a reply of the wrong size
+// or content, or one matching no datagram in flight nor one recently given up on, is an error.
+class udp_echo_driver {
+public:
+    // Opens every socket. Throws std::runtime_error on failure.
+    udp_echo_driver(std::uint16_t port, const udp_load& load);
+    ~udp_echo_driver();
+    udp_echo_driver(const udp_echo_driver&) = delete;
+    udp_echo_driver& operator=(const udp_echo_driver&) = delete;
+
+    // Sends the first `pipeline` datagrams on every socket.
+    void start();
+    // Handles replies and timeouts until `deadline` passes or every socket failed. Returns completed().
+    std::uint64_t run_until(steady_clock::time_point deadline);
+
+    [[nodiscard]] std::uint64_t completed() const noexcept { return completed_; }  // answered in time
+    [[nodiscard]] std::uint64_t lost() const noexcept { return lost_; }            // timed out
+    [[nodiscard]] std::uint64_t late() const noexcept { return late_; }            // answered after timing out
+    [[nodiscard]] const std::string& error() const noexcept { return error_; }
+
+private:
+    void receive(udp_driver_socket& s);
+    [[nodiscard]] bool on_reply(udp_driver_socket& s, std::size_t bytes);
+    void send(udp_driver_socket& s);
+    void expire(steady_clock::time_point now);
+    void fail(udp_driver_socket& s, const std::string& what);
+
+    udp_load load_;
+    net::poller poller_;
+    std::vector<net::poller::event> ready_;
+    std::unique_ptr<std::byte[]> buffer_;  // replies land here, datagrams are built here
+    std::vector<std::unique_ptr<udp_driver_socket>> sockets_;
+    std::uint64_t completed_ = 0;
+    std::uint64_t lost_ = 0;
+    std::uint64_t late_ = 0;
+    std::size_t active_ = 0;
+    std::string error_;
+};
+
 // Connection churn: `loops` threads each connect, exchange one message of `message_size` bytes,
 // close, and start over, until stop() or `limit` (whichever comes first).
 class churn_driver {

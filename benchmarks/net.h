@@ -76,6 +76,11 @@ private:
 // cannot hang the driver.
 [[nodiscard]] socket connect_loopback(std::uint16_t port, std::chrono::milliseconds limit, std::string& problem);
 
+// A non-blocking UDP socket bound to an ephemeral loopback port and connected to 127.0.0.1:port, so
+// that send_some and receive_some carry one datagram each and only the server's datagrams arrive;
+// or an empty one with `problem` set.
+[[nodiscard]] socket open_udp_loopback(std::uint16_t port, std::string& problem);
+
 // Switches the socket between blocking and non-blocking calls.
 [[nodiscard]] bool set_blocking(const socket& s, bool blocking);
 // A blocking receive on this socket fails after `limit` instead of waiting for good.

@@ -105,6 +105,27 @@ socket connect_loopback(std::uint16_t port, std::chrono::milliseconds limit, std
     return s;
 }
 
+socket open_udp_loopback(std::uint16_t port, std::string& problem) {
+    socket s(static_cast<native_socket>(::socket(AF_INET, SOCK_DGRAM, IPPROTO_UDP)));
+    if (!s) {
+        problem = failure("socket", ::WSAGetLastError());
+        return {};
+    }
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = ::htons(port);
+    address.sin_addr.s_addr = ::htonl(INADDR_LOOPBACK);
+    if (::connect(raw(s), reinterpret_cast<const sockaddr*>(&address), sizeof(address)) == SOCKET_ERROR) {
+        problem = failure("connect", ::WSAGetLastError());
+        return {};
+    }
+    if (!set_blocking(s, false)) {
+        problem = failure("ioctlsocket", ::WSAGetLastError());
+        return {};
+    }
+    return s;
+}
+
 io_result send_some(const socket& s, const std::byte* data, std::size_t size) {
     const int n = ::send(raw(s), reinterpret_cast<const char*>(data), clamp_int(size), 0);
     if (n >= 0) {

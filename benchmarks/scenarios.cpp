@@ -93,8 +93,10 @@ void add_call_counters(benchmark::State& state, const server_counters& before, c
     if (prefix.empty()) {
         state.counters["completions_dequeued" + suffix] = per("completions_dequeued");
         state.counters["completions_inline" + suffix] = per("completions_inline");
-        // Data callbacks that ran on another worker than the connection's previous one.
-        state.counters["worker_switches" + suffix] = per("worker_switches");
+        // Data callbacks that ran on another worker than the connection's previous one (TCP only).
+        if (after["data_callbacks"] != 0) {
+            state.counters["worker_switches" + suffix] = per("worker_switches");
+        }
     }
 }
 
@@ -146,6 +148,50 @@ void echo_run(benchmark::State& state, std::string_view kind, echo_load load, ec
                 static_cast<double>(after["bytes_received"] - before["bytes_received"]) /
                 static_cast<double>(load.message_size);
             add_call_counters(state, before, after, server_messages, "msg");
+        }
+    } catch (const std::exception& e) {
+        state.SkipWithError(e.what());
+    }
+}
+
+// UDP echo against the kind's UDP server (serve kind engine_udp or asio_udp). A datagram not
+// answered within the driver's loss timeout is counted lost and replaced: loss_pct is the lost share
+// of the datagrams settled (answered or given up on) in the window; the rate counts answers only.
+void udp_run(benchmark::State& state, std::string_view kind, udp_load load) {
+    try {
+        server_process& server = shared_server(std::string(kind) + "_udp");
+        udp_echo_driver driver(server.port(), load);
+        driver.start();
+        for (auto _ : state) {
+            driver.run_until(steady_clock::now() + to_clock(bench_settings().warmup));
+            const server_counters before = server.counters();
+            const std::uint64_t first = driver.completed();
+            const std::uint64_t first_lost = driver.lost();
+            const auto start = steady_clock::now();
+            driver.run_until(start + to_clock(bench_settings().measure));
+            const double seconds = seconds_since(start);
+            const std::uint64_t datagrams = driver.completed() - first;
+            const std::uint64_t lost = driver.lost() - first_lost;
+            const server_counters after = server.counters();
+            if (!driver.error().empty() || datagrams == 0) {
+                state.SkipWithError(driver.error().empty() ? "no datagram was echoed" : driver.error().c_str());
+                break;
+            }
+            state.SetIterationTime(seconds / static_cast<double>(datagrams));
+            state.counters["window_s"] = seconds;
+            const double rate = static_cast<double>(datagrams) / seconds;
+            state.counters["msgs_per_s"] = rate;
+            state.counters["bytes_per_s"] = benchmark::Counter(rate * static_cast<double>(load.datagram_size),
+                                                               benchmark::Counter::kDefaults,
+                                                               benchmark::Counter::kIs1024);
+            state.counters["loss_pct"] = 100.0 * static_cast<double>(lost) / static_cast<double>(datagrams + lost);
+            state.counters["late_replies"] = static_cast<double>(driver.late());
+            // Echoes the server itself dropped (the engine's send_to refused: send queue full).
+            state.counters["server_sends_refused"] = static_cast<double>(after["sends_refused"] - before["sends_refused"]);
+            const double server_datagrams =
+                static_cast<double>(after["bytes_received"] - before["bytes_received"]) /
+                static_cast<double>(load.datagram_size);
+            add_call_counters(state, before, after, server_datagrams, "msg");
         }
     } catch (const std::exception& e) {
         state.SkipWithError(e.what());
@@ -299,6 +345,14 @@ void register_scenarios() {
     both("large/size:16384/conns:16/pipeline:4", [](benchmark::State& state, std::string_view kind) {
         echo_run(state, kind, {.connections = 16, .message_size = 16U * 1024U, .pipeline = 4}, echo_family::large);
     });
+    for (const std::size_t size : {64U, 1200U}) {
+        for (const std::size_t sockets : {1U, 16U}) {
+            both("udp_echo/size:" + std::to_string(size) + "/sockets:" + std::to_string(sockets) + "/pipeline:8",
+                 [size, sockets](benchmark::State& state, std::string_view kind) {
+                     udp_run(state, kind, {.sockets = sockets, .datagram_size = size, .pipeline = 8});
+                 });
+        }
+    }
     both("churn/loops:16/size:64",
          [](benchmark::State& state, std::string_view kind) { churn_run(state, kind, 16, 64); });
     // Memory figures repeat to the byte from run to run, and each run starts a server and opens

@@ -39,7 +39,7 @@ std::optional<serve_arguments> parse(const std::vector<std::string_view>& args, 
         bool ok = true;
         if (flag == "--serve") {
             parsed.kind = value;
-            ok = value == "engine" || value == "asio";
+            ok = value == "engine" || value == "asio" || value == "engine_udp" || value == "asio_udp";
         } else if (flag == "--port") {
             ok = parse_number(value, parsed.port);
         } else if (flag == "--workers") {
@@ -96,13 +96,18 @@ std::optional<int> serve_if_asked(const std::vector<std::string_view>& args) {
     const auto parsed = parse(args, problem);
     if (!parsed) {
         std::cout << "error " << problem << std::endl;
-        std::cerr << "usage: " << args[0] << " --serve engine|asio [--port P] [--workers N] [--markers 0|1]\n";
+        std::cerr << "usage: " << args[0] << " --serve engine|asio|engine_udp|asio_udp [--port P] [--workers N] [--markers 0|1]\n";
         return 2;
     }
     std::unique_ptr<echo_server> server;
     try {
-        server = parsed->kind == "engine" ? make_engine_echo_server(parsed->port, parsed->workers)
-                                          : make_asio_echo_server(parsed->port, parsed->workers);
+        const std::string_view kind = parsed->kind;
+        const std::uint16_t port = parsed->port;
+        const unsigned workers = parsed->workers;
+        server = kind == "engine"       ? make_engine_echo_server(port, workers)
+                 : kind == "asio"       ? make_asio_echo_server(port, workers)
+                 : kind == "engine_udp" ? make_engine_udp_echo_server(port, workers)
+                                        : make_asio_udp_echo_server(port, workers);
     } catch (const std::exception& e) {
         std::cout << "error " << e.what() << std::endl;
         return 1;

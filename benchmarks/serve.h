@@ -1,6 +1,6 @@
 #pragma once
 // The serve mode: the benchmark executable started as
-//   engine_benchmarks.exe --serve engine|asio [--port P] [--workers N] [--markers 0|1]
+//   engine_benchmarks.exe --serve engine|asio|engine_udp|asio_udp [--port P] [--workers N] [--markers 0|1]
 // runs one echo server in its own process, so that its memory and its threads are apart from the
 // load driver's. The line protocol on stdin/stdout (server_process.h is the other end):
 //   it prints   "listening on 127.0.0.1:PORT" once ready, or "error MESSAGE" and exits 1;

@@ -64,6 +64,9 @@ FAMILIES: dict[str, list[Metric]] = {
     "throughput": [Metric("msgs_per_s", "messages/s", 1e3, "k/s")],
     "large": [Metric("bytes_per_s", "echoed bytes/s", 1 << 20, "MiB/s")],
     "churn": [Metric("conns_per_s", "connections/s", 1.0, "/s")],
+    # UDP: answered datagrams per second; datagrams lost (unanswered within the driver's timeout) are
+    # replaced and reported in the raw JSON as loss_pct.
+    "udp_echo": [Metric("msgs_per_s", "datagrams/s", 1e3, "k/s")],
     # In-process (no driver, no server process): engine timers vs Asio's steady_timer under posted load.
     "timer_lateness": [Metric("p50_us", "timer lateness, median", 1.0, "µs", higher_is_better=False),
                        Metric("p99_us", "timer lateness, 99th percentile", 1.0, "µs", higher_is_better=False)],
@@ -83,6 +86,7 @@ class Row:
     best: dict[str, float] = field(default_factory=dict)     # best repetition
     calls: dict[str, float] = field(default_factory=dict)   # server calls per message / connection
     cpu: dict[str, float] = field(default_factory=dict)     # server CPU µs per message / connection
+    loss: dict[str, float] = field(default_factory=dict)    # UDP: % of datagrams lost (median)
     cv: dict[str, float] = field(default_factory=dict)      # coefficient of variation, %
     repetitions: dict[str, int] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
@@ -258,6 +262,8 @@ def collect(report: dict) -> list[Row]:
             for name in ("server_cpu_us_per_msg", "server_cpu_us_per_conn"):
                 if name in entry:
                     row.cpu[kind] = float(entry[name])
+            if "loss_pct" in entry:
+                row.loss[kind] = float(entry["loss_pct"])
     return sorted(rows.values(), key=sort_key)
 
 
@@ -305,6 +311,11 @@ def label(row: Row) -> str:
         text = f"large messages, {size}, {p.get('conns')} conns"
         if p.get("pipeline", 1) > 1:
             text += f", {p['pipeline']} in flight"
+    elif family == "udp_echo":
+        sockets = p.get("sockets")
+        text = f"UDP echo, {size}, {sockets} socket{'s' if sockets != 1 else ''}, {p.get('pipeline')} in flight"
+        if any(row.loss.values()):
+            text += " (loss: " + ", ".join(f"{kind} {row.loss[kind]:.1f} %" for kind in KINDS if kind in row.loss) + ")"
     elif family == "churn":
         text = f"churn, {p.get('loops')} loops, {size}"
     elif family == "idle_memory":
@@ -345,7 +356,7 @@ def write_markdown(path: Path, rows: list[Row], report: dict, settings: dict[str
         f"- Date: {started:%Y-%m-%d %H:%M} UTC",
         f"- Machine: {machine_description()[0]}; {load_before} before, {load_after} after the run",
         f"- Load driver: {driver_label(args)}; driver platform {context.get('platform', '?')}",
-        f"- Servers: `{context.get('server_command', '?')} --serve engine|asio` (under Wine), server threads: "
+        f"- Servers: `{context.get('server_command', '?')} --serve engine|asio` (UDP rows: `engine_udp|asio_udp`) (under Wine), server threads: "
         f"{context.get('server_workers', '?')} (engine workers = Asio io_context threads)",
         f"- Settings: {settings['repetitions']} repetitions (median shown, random interleaving), "
         f"{settings['warmup']} s warm-up + {settings['measure']} s measured window per run"

@@ -107,6 +107,23 @@ socket connect_loopback(std::uint16_t port, std::chrono::milliseconds limit, std
     return s;
 }
 
+socket open_udp_loopback(std::uint16_t port, std::string& problem) {
+    socket s(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, IPPROTO_UDP));
+    if (!s) {
+        problem = failure("socket", errno);
+        return {};
+    }
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(port);
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::connect(s.get(), reinterpret_cast<const sockaddr*>(&address), sizeof(address)) != 0) {
+        problem = failure("connect", errno);
+        return {};
+    }
+    return s;
+}
+
 io_result send_some(const socket& s, const std::byte* data, std::size_t size) {
     // MSG_NOSIGNAL: a server that went away is an error to report, not a SIGPIPE.
     const ssize_t n = ::send(s.get(), data, size, MSG_NOSIGNAL);
