@@ -272,6 +272,14 @@ BOOL PASCAL fake_connect_ex(SOCKET s, const sockaddr* name, int length, PVOID bu
     if (injected_failure(syscall::connect_ex)) {
         return FALSE;
     }
+    if (real(s) != s) {  // reused behind the engine's handle (emulated DisconnectEx)
+        if (const DWORD error = current->take_reused_connect_failure(); error != 0) {
+            current->count_injected(syscall::connect_ex);
+            ::WSASetLastError(static_cast<int>(error));
+            ::SetLastError(error);
+            return FALSE;
+        }
+    }
     return real_connect_ex(real(s), name, length, buffer, send_length, sent, overlapped);
 }
 

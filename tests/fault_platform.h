@@ -121,6 +121,12 @@ public:
     // ("sAcceptSocket ... must not be bound or connected": AcceptEx, learn.microsoft.com).
     void emulate_accept_rejects_bound_sockets();
     [[nodiscard]] std::uint64_t bound_sockets_refused() const noexcept { return bound_refused_; }
+    // The next ConnectEx on a socket reused after an emulated DisconnectEx fails at once with
+    // `error` (counted in injected(connect_ex)); ConnectEx on fresh sockets is left alone, so a test
+    // does not depend on whether a recycled socket was back in the pool in time.
+    void fail_next_reused_connect(DWORD error) noexcept { reused_connect_failure_.store(error); }
+    [[nodiscard]] DWORD take_reused_connect_failure() noexcept { return reused_connect_failure_.exchange(0); }
+    void count_injected(syscall which) noexcept { ++injected_[static_cast<unsigned>(which)]; }
 
     // What the seam passes on (for the trampolines; not for tests).
     struct rule;
@@ -149,6 +155,7 @@ private:
     std::atomic<std::uint64_t> injected_[static_cast<unsigned>(syscall::count_)]{};
     std::atomic<long long> disconnect_delay_{-1};
     std::atomic<bool> accept_rejects_bound_{false};
+    std::atomic<DWORD> reused_connect_failure_{0};
     std::atomic<bool> disconnect_at_once_{false};
     std::atomic<std::uint64_t> disconnects_completed_{0};
     std::atomic<std::uint64_t> bound_refused_{0};

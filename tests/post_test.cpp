@@ -150,12 +150,13 @@ TEST(Post, ConnectionWorkIsSerialisedWithOnDataFromManyThreads) {
     blocking_client client(l.local_endpoint());
     connection c = wait_for_handle(*handle);
     ASSERT_TRUE(c);
-    std::atomic<bool> posting{true};
     std::atomic<int> accepted{0};
+    std::atomic<bool> echoing{true};
     std::vector<std::thread> posters;
     for (int t = 0; t < 3; ++t) {
         posters.emplace_back([&] {
-            for (int i = 0; i < 300 && posting; ++i) {
+            // At least 300 each (not cut short however soon the echo ends), and on while it runs.
+            for (int i = 0; i < 300 || (echoing && i < 20'000); ++i) {
                 if (!c.post([check](connection&) {
                         check->enter();
                         ++check->posted_ran;
@@ -170,7 +171,7 @@ TEST(Post, ConnectionWorkIsSerialisedWithOnDataFromManyThreads) {
         ASSERT_TRUE(client.send_all(random_bytes(256, round)));
         ASSERT_EQ(client.receive_exactly(256), random_bytes(256, round));
     }
-    posting = false;
+    echoing = false;
     for (auto& p : posters) {
         p.join();
     }
