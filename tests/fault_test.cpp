@@ -191,7 +191,12 @@ TEST(Faults, AParkCancelThatMeetsTheNextReceiveDoesNotCloseTheConnection) {
     ASSERT_EQ(client.receive_exactly(64), random_bytes(64, 2));
     const std::uint64_t parked = e.stats().receives_parked;
     park_cancel.release();  // the cancel now meets the next receive, which waits for data
-    ASSERT_TRUE(eventually([&] { return e.stats().receives_parked > parked || !server.closed().empty(); }));
+    // Parked, or holding no pooled buffer anyway: when round 2 arrived before the next receive was
+    // issued, that receive is a small one and the cancel finds nothing (seen about 1 run in 20
+    // once the sweep ran on a worker: cancels 1, receive_buffers_held 0, nothing more to park).
+    ASSERT_TRUE(eventually([&] {
+        return e.stats().receives_parked > parked || e.stats().receive_buffers_held == 0 || !server.closed().empty();
+    }));
     EXPECT_TRUE(server.closed().empty()) << server.closed()[0].message();
     for (std::uint32_t round = 3; round < 6; ++round) {
         ASSERT_TRUE(client.send_all(random_bytes(64, round)));
