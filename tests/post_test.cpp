@@ -2,6 +2,8 @@
 // connection's own callbacks (a strand without a separate object).
 #include "test_support.h"
 
+#include <functional>
+
 namespace wire::test {
 namespace {
 
@@ -139,6 +141,15 @@ connection wait_for_handle(recorder& handle) {
     return handle.conn;
 }
 
+// Posted work that takes part in the overlap check and counts its runs.
+std::function<void(connection&)> counted_work(const std::shared_ptr<serial_check>& check) {
+    return [check](connection&) {
+        check->enter();
+        ++check->posted_ran;
+        check->leave();
+    };
+}
+
 TEST(Post, ConnectionWorkIsSerialisedWithOnDataFromManyThreads) {
     engine_options options;
     options.worker_threads = 4;  // more workers than cores: overlaps would have every chance
@@ -157,11 +168,7 @@ TEST(Post, ConnectionWorkIsSerialisedWithOnDataFromManyThreads) {
         posters.emplace_back([&] {
             // At least 300 each (not cut short however soon the echo ends), and on while it runs.
             for (int i = 0; i < 300 || (echoing && i < 20'000); ++i) {
-                if (!c.post([check](connection&) {
-                        check->enter();
-                        ++check->posted_ran;
-                        check->leave();
-                    })) {
+                if (!c.post(counted_work(check))) {
                     ++accepted;
                 }
             }
@@ -195,11 +202,7 @@ TEST(Post, WorkPostedBeforeACloseRunsBeforeOnCloseAndLaterWorkIsRefused) {
     connection c = wait_for_handle(*handle);
     ASSERT_TRUE(c);
     for (int i = 0; i < 20; ++i) {
-        ASSERT_FALSE(c.post([check](connection&) {
-            check->enter();
-            ++check->posted_ran;
-            check->leave();
-        }));
+        ASSERT_FALSE(c.post(counted_work(check)));
     }
     c.abort();
     EXPECT_EQ(c.post([](connection&) {}), make_error_code(error::not_connected));
