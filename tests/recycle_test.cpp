@@ -175,6 +175,26 @@ TEST(Recycle, ALateDisconnectNeitherTurnsReuseOffNorIsAbandoned) {
     EXPECT_EQ(server.stats().operations_pending, 0U);
 }
 
+// While the first DisconnectEx (the probe) is unanswered no other socket is recycled, so a
+// connection whose peer closed first needs no shutdown() of its own: closesocket's graceful close
+// sends its FIN. Each such connection used to pay one anyway (under Wine 8, whose DisconnectEx
+// never completes, an extra wineserver request per churned connection for the probe's first 2 s).
+// The probe is slowed here so that it is unanswered on Windows as well.
+TEST(Recycle, PassiveClosesSendNoExplicitFinWhileTheProbeIsUnanswered) {
+    fault_platform platform;
+    platform.emulate_disconnect_completion(5s);
+    engine server;
+    listener l = server.listen(endpoint::loopback_v4(0), echo_factory(), listen_options{.pending_accepts = 2});
+    engine client;
+    constexpr int rounds = 10;
+    churn(client, l.local_endpoint(), rounds);
+    ASSERT_FALSE(server.features().disconnect_ex_completes) << "the rounds outlasted the slowed probe";
+    // The client closes first: one shutdown per round. The server: one, for the probe's socket.
+    EXPECT_EQ(platform.calls(syscall::shutdown), static_cast<std::uint64_t>(rounds) + 1);
+    EXPECT_EQ(platform.calls(syscall::disconnect_ex), 1U);
+    EXPECT_TRUE(eventually([&] { return server.stats().connections_closed == static_cast<std::uint64_t>(rounds); }));
+}
+
 // DisconnectEx finishing at once while its packet is queued too (no skip-on-success, as with a
 // non-IFS provider): the packet's handler finishes the operation, and the engine must not touch it
 // after the call. A reviewer's probe (a quarantining allocator, outside this suite) showed

@@ -361,6 +361,7 @@ void connection_impl::send_fin(lock_type& lock) noexcept {
     }
     transition(connection_state::shutdown_sent);
     close_facts_.fin_sent = true;
+    close_facts_.fin_by_shutdown = true;
     if (peer_fin_) {
         release_socket({}, false);
     }

@@ -38,6 +38,7 @@ void socket_pool::recycle(unique_socket socket, bool ipv6, bool skips_port, reus
         } catch (const std::bad_alloc&) {
             return;
         }
+        probing_ = probe;
     }
     if (probe) {
         try {
@@ -71,6 +72,7 @@ void socket_pool::finish(disconnect_operation* op, DWORD error) noexcept {
     if (in_flight_.erase(op->id) == 0) {
         return;  // abandoned by stop(): completed after all, so now it can be freed
     }
+    probing_ = false;  // the probe, if this was it, is answered (and no other runs beside it)
     if (error == ERROR_SUCCESS) {
         disconnect_ = support::supported;  // also when the probe was overdue: it was only late
         disconnect_failures_ = 0;
@@ -95,6 +97,7 @@ void socket_pool::probe_expired(std::uint64_t id) noexcept {
     }
     // Late, not refused: pause recycling until it completes (finish() turns it on then).
     disconnect_ = support::overdue;
+    probing_ = false;  // overdue stops the explicit FINs through may_recycle() from now on
 }
 
 std::optional<pooled_socket> socket_pool::take(bool ipv6, reuse_use use) noexcept {

@@ -63,6 +63,7 @@ struct close_facts {
     bool abortive = false;          // reset, failed or cancelled
     bool peer_closed_first = false;  // the peer's FIN arrived before ours left
     bool fin_sent = false;          // our FIN left (shutdown or closesocket's graceful close)
+    bool fin_by_shutdown = false;   // ... and it left with shutdown(), so DisconnectEx may follow
 };
 
 class socket_pool {
@@ -74,14 +75,19 @@ public:
     socket_pool& operator=(const socket_pool&) = delete;
 
     // Whether a connection that ended this way may give its socket back: both FINs exchanged,
-    // the peer's first (so no TIME_WAIT on this side), nothing reset.
+    // the peer's first (so no TIME_WAIT on this side), ours with shutdown(), nothing reset.
     [[nodiscard]] static bool eligible(const close_facts& facts) noexcept {
-        return !facts.abortive && facts.peer_closed_first && facts.fin_sent;
+        return !facts.abortive && facts.peer_closed_first && facts.fin_by_shutdown;
     }
     // Whether a connection whose peer closed first should still send its FIN with shutdown():
-    // only when its socket may be recycled (DisconnectEx is only issued once our FIN has left);
-    // otherwise closesocket's graceful close sends the FIN and the call is saved.
-    [[nodiscard]] bool needs_explicit_fin(reuse_use origin) const noexcept { return may_recycle(origin); }
+    // only when recycle() could take its socket (DisconnectEx is only issued once our FIN has
+    // left). Otherwise closesocket's graceful close sends the FIN and the call is saved: when
+    // recycling is off or known not to work, and while the probe is unanswered, since no other
+    // socket is recycled meanwhile (under Wine 8, whose DisconnectEx never completes, that was one
+    // shutdown per connection for the probe's first 2 s).
+    [[nodiscard]] bool needs_explicit_fin(reuse_use origin) const noexcept {
+        return may_recycle(origin) && !probing_.load();
+    }
 
     // Starts DisconnectEx(TF_REUSE_SOCKET) on an eligible connection's socket; closes it
     // instead when recycling is off, unsupported, or the pool is full.
@@ -135,6 +141,7 @@ private:
     std::atomic<support> accept_{support::unknown};
     std::atomic<support> connect_{support::unknown};
     std::atomic<support> disconnect_{support::unknown};
+    std::atomic<bool> probing_{false};  // the probe is in flight and unanswered (set under mutex_)
     std::atomic<unsigned> accept_failures_{0};  // failures in a row, per use
     std::atomic<unsigned> connect_failures_{0};
     unsigned disconnect_failures_ = 0;  // guarded by mutex_
