@@ -4,12 +4,15 @@
 Usage (./run.sh bench [options] calls it this way):
   bench.py --bin build/mingw-release --driver build/native-bench/bench_driver --out benchmarks/results
            [--wine-driver] [--filter REGEX] [--long] [--repetitions N] [--measure SECONDS] [--timeout SECONDS]
+           [--no-pin]
 
 The servers under test are always engine_benchmarks.exe --serve engine|asio from --bin, run under
 Wine. The load driver is --driver, the same driver sources built natively on Linux (its calls never
 reach the wineserver the servers use): the headline rows. --wine-driver instead drives them from
 engine_benchmarks.exe itself under Wine (the driver shares the wineserver with the servers), the
-second, labelled set of rows, written to OUT/wine-driver/.
+second, labelled set of rows, written to OUT/wine-driver/. With the native driver the server under
+test gets a CPU of its own and the wineserver and the driver share the others (see Placement);
+--no-pin leaves placement to the scheduler.
 
 Writes, in --out:
   latest.json  Google Benchmark's raw JSON (the median, mean, stddev and cv of each benchmark)
@@ -117,7 +120,81 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--repetitions", type=int, help="override the number of repetitions")
     parser.add_argument("--measure", type=float, help="override the measured window, seconds")
     parser.add_argument("--timeout", type=float, help="give up after this many seconds (default: generous)")
+    parser.add_argument("--no-pin", action="store_true",
+                        help="leave CPU placement to the scheduler (default: the server under test gets a CPU "
+                             "of its own, the wineserver and the driver share the others)")
     return parser.parse_args()
+
+
+@dataclass
+class Placement:
+    """Which CPUs the server under test, the wineserver and the load driver run on.
+
+    Under Wine the work Windows does inside the server's own system calls is done by the wineserver,
+    another process. Where the scheduler puts the server's threads next to the wineserver or the
+    driver on a 2-CPU machine, each wineserver round trip costs ~10x more CPU and time (measured:
+    PERF_NOTES "Bimodal rows: the placement"), and which placement a run gets decides its mode. So
+    the native-driver run gives the server a CPU of its own, as on Windows no other process does the
+    server's system calls for it; both servers get the same placement."""
+    server_prefix: list[str] = field(default_factory=list)  # put before the servers' launcher
+    driver_prefix: list[str] = field(default_factory=list)
+    text: str = "left to the scheduler"
+    wineserver_started: bool = False  # we started it pinned: we stop it after the run
+    wineserver_pid: int | None = None  # ... or we re-pinned a running one: we restore it after
+
+    def release(self, env: dict[str, str]) -> None:
+        if self.wineserver_started:
+            subprocess.run(["wineserver", "-k"], env=env, check=False)
+        elif self.wineserver_pid is not None:
+            subprocess.run(["taskset", "-a", "-p", "-c", cpu_list(sorted(os.sched_getaffinity(0))),
+                            str(self.wineserver_pid)], stdout=subprocess.DEVNULL, check=False)
+
+
+def cpu_list(cpus: list[int]) -> str:
+    return ",".join(str(c) for c in cpus)
+
+
+def running_wineserver(prefix: Path) -> int | None:
+    """The wineserver serving `prefix`: its working directory is named after the prefix's device and
+    inode (server-DEV-INODE)."""
+    try:
+        st = prefix.stat()
+    except OSError:
+        return None
+    name = f"server-{st.st_dev:x}-{st.st_ino:x}"
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if (entry / "comm").read_text().startswith("wineserver") and os.readlink(entry / "cwd").endswith(name):
+                return int(entry.name)
+        except OSError:
+            continue
+    return None
+
+
+def plan_placement(args: argparse.Namespace, env: dict[str, str]) -> Placement:
+    if args.no_pin:
+        return Placement(text="left to the scheduler (--no-pin)")
+    if args.wine_driver or os.name == "nt" or not hasattr(os, "sched_getaffinity"):
+        return Placement()
+    cpus = sorted(os.sched_getaffinity(0))
+    taskset, wineserver = shutil.which("taskset"), shutil.which("wineserver")
+    if len(cpus) < 2 or taskset is None or wineserver is None:
+        return Placement(text="left to the scheduler (needs 2 CPUs, taskset and wineserver)")
+    server, others = cpus[:1], cpus[1:]
+    placement = Placement(server_prefix=[taskset, "-c", cpu_list(server)], driver_prefix=[taskset, "-c", cpu_list(others)],
+                          text=f"servers on CPU {cpu_list(server)}; wineserver and load driver on CPU {cpu_list(others)} "
+                               "(taskset; `--no-pin` leaves it to the scheduler)")
+    # Persistent until we stop it: a wineserver that exited between two servers would come back unpinned.
+    if subprocess.run([taskset, "-c", cpu_list(others), wineserver, "-p"], env=env, check=False).returncode == 0:
+        placement.wineserver_started = True
+    elif (pid := running_wineserver(Path(env["WINEPREFIX"]))) is not None:
+        subprocess.run([taskset, "-a", "-p", "-c", cpu_list(others), str(pid)], stdout=subprocess.DEVNULL, check=False)
+        placement.wineserver_pid = pid
+    else:
+        placement.text += "; the running wineserver could not be pinned"
+    return placement
 
 
 def wine_command() -> list[str]:
@@ -129,7 +206,7 @@ def wine_command() -> list[str]:
     return [wine]
 
 
-def driver_command(args: argparse.Namespace) -> list[str]:
+def driver_command(args: argparse.Namespace, placement: Placement) -> list[str]:
     """The load driver and the flags that tell it how to start the servers."""
     exe = args.bin / EXE
     if not exe.is_file():
@@ -138,7 +215,10 @@ def driver_command(args: argparse.Namespace) -> list[str]:
         return wine_command() + [str(exe)]
     if args.driver is None or not args.driver.is_file():
         sys.exit(f"bench.py: the native driver {args.driver} does not exist (./run.sh bench builds it)")
-    return [str(args.driver), f"--wire_server={exe}"] + [f"--wire_launcher={w}" for w in wine_command()]
+    launcher = placement.server_prefix + wine_command()
+    # One server thread per logical CPU of the machine, whatever CPUs the driver itself may use.
+    return placement.driver_prefix + [str(args.driver), f"--wire_server={exe}", f"--wire_workers={os.cpu_count()}"] + [
+        f"--wire_launcher={w}" for w in launcher]
 
 
 def driver_label(args: argparse.Namespace) -> str:
@@ -149,12 +229,22 @@ def driver_label(args: argparse.Namespace) -> str:
             "wineserver, which serves only the server under test")
 
 
+def bench_environment() -> dict[str, str]:
+    env = dict(os.environ)
+    env.setdefault("WINEPREFIX", str(ROOT / "build" / "wineprefix"))
+    env.setdefault("WINEDEBUG", "-all")
+    return env
+
+
 def run_benchmarks(args: argparse.Namespace, settings: dict[str, float], raw_json: Path) -> int:
-    if args.filter and not args.wine_driver and not any(
+    if args.filter and not args.wine_driver and re.search(args.filter, "timer_lateness/delay_ms:1/engine") and not any(
             re.search(args.filter, f"{family}/") for family in FAMILIES if family != "timer_lateness"):
         raw_json.write_text('{"benchmarks": []}', encoding="utf-8")  # only the in-process timer rows asked for
         return 0
-    command = driver_command(args) + [
+    env = bench_environment()
+    placement = plan_placement(args, env)
+    args.placement = placement.text
+    command = driver_command(args, placement) + [
         f"--benchmark_repetitions={settings['repetitions']}",
         "--benchmark_report_aggregates_only=true",
         # Repetitions of all benchmarks in random order: a slow spell on a shared machine then
@@ -168,9 +258,6 @@ def run_benchmarks(args: argparse.Namespace, settings: dict[str, float], raw_jso
     ]
     if args.filter:
         command.append(f"--benchmark_filter={args.filter}")
-    env = dict(os.environ)
-    env.setdefault("WINEPREFIX", str(ROOT / "build" / "wineprefix"))
-    env.setdefault("WINEDEBUG", "-all")
     # A bound for the whole run; each benchmark bounds its own waits far below this.
     timeout = args.timeout or 60 + 40 * settings["repetitions"] * (settings["warmup"] + settings["measure"] + 2.5)
     print("+ " + " ".join(command), file=sys.stderr, flush=True)
@@ -181,6 +268,8 @@ def run_benchmarks(args: argparse.Namespace, settings: dict[str, float], raw_jso
     except subprocess.TimeoutExpired:
         print(f"bench.py: the run took longer than {timeout:.0f} s and was stopped", file=sys.stderr)
         return 1
+    finally:
+        placement.release(env)
 
 
 def run_timer_rows(args: argparse.Namespace, settings: dict[str, float], raw_json: Path) -> int:
@@ -192,9 +281,7 @@ def run_timer_rows(args: argparse.Namespace, settings: dict[str, float], raw_jso
                                 f"--benchmark_repetitions={min(5, int(settings['repetitions']))}",
                                 "--benchmark_report_aggregates_only=true", f"--benchmark_out={raw_json}",
                                 "--benchmark_out_format=json", "--benchmark_color=false"]
-    env = dict(os.environ)
-    env.setdefault("WINEPREFIX", str(ROOT / "build" / "wineprefix"))
-    env.setdefault("WINEDEBUG", "-all")
+    env = bench_environment()
     print("+ " + " ".join(command), file=sys.stderr, flush=True)
     try:
         return subprocess.run(command, env=env, stdout=sys.stderr, timeout=300, check=False).returncode
@@ -358,6 +445,7 @@ def write_markdown(path: Path, rows: list[Row], report: dict, settings: dict[str
         f"- Load driver: {driver_label(args)}; driver platform {context.get('platform', '?')}",
         f"- Servers: `{context.get('server_command', '?')} --serve engine|asio` (UDP rows: `engine_udp|asio_udp`) (under Wine), server threads: "
         f"{context.get('server_workers', '?')} (engine workers = Asio io_context threads)",
+        f"- CPU placement: {getattr(args, 'placement', 'left to the scheduler')}",
         f"- Settings: {settings['repetitions']} repetitions (median shown, random interleaving), "
         f"{settings['warmup']} s warm-up + {settings['measure']} s measured window per run"
         + (f", filter `{args.filter}`" if args.filter else ""),
