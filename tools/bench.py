@@ -10,9 +10,8 @@ The servers under test are always engine_benchmarks.exe --serve engine|asio from
 Wine. The load driver is --driver, the same driver sources built natively on Linux (its calls never
 reach the wineserver the servers use): the headline rows. --wine-driver instead drives them from
 engine_benchmarks.exe itself under Wine (the driver shares the wineserver with the servers), the
-second, labelled set of rows, written to OUT/wine-driver/. With the native driver the server under
-test gets a CPU of its own and the wineserver and the driver share the others (see Placement);
---no-pin leaves placement to the scheduler.
+second, labelled set of rows, written to OUT/wine-driver/. With the native driver the servers, the
+wineserver and the driver run on one CPU (see Placement); --no-pin leaves placement to the scheduler.
 
 Writes, in --out:
   latest.json  Google Benchmark's raw JSON (the median, mean, stddev and cv of each benchmark)
@@ -35,6 +34,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -121,26 +121,28 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--measure", type=float, help="override the measured window, seconds")
     parser.add_argument("--timeout", type=float, help="give up after this many seconds (default: generous)")
     parser.add_argument("--no-pin", action="store_true",
-                        help="leave CPU placement to the scheduler (default: the server under test gets a CPU "
-                             "of its own, the wineserver and the driver share the others)")
+                        help="leave CPU placement to the scheduler (default: servers, wineserver and driver on "
+                             "one CPU; see Placement)")
     return parser.parse_args()
 
 
 @dataclass
 class Placement:
-    """Which CPUs the server under test, the wineserver and the load driver run on.
+    """Which CPU the servers, the wineserver and the load driver run on.
 
-    Under Wine the work Windows does inside the server's own system calls is done by the wineserver,
-    another process. Where the scheduler puts the server's threads next to the wineserver or the
-    driver on a 2-CPU machine, each wineserver round trip costs ~10x more CPU and time (measured:
-    PERF_NOTES "Bimodal rows: the placement"), and which placement a run gets decides its mode. So
-    the native-driver run gives the server a CPU of its own, as on Windows no other process does the
-    server's system calls for it; both servers get the same placement."""
-    server_prefix: list[str] = field(default_factory=list)  # put before the servers' launcher
-    driver_prefix: list[str] = field(default_factory=list)
+    Under Wine each Winsock call and each dequeue of a server is a round trip to the wineserver,
+    another process, and each message a round trip to the driver. On a VM a wake-up across vCPUs
+    can cost tens of times one on the same vCPU (this project's 2-vCPU VM: a pipe round trip
+    between two processes takes ~2-3 µs on one vCPU and ~65-80 µs across two; the results header
+    records the figures of each run). Left to the scheduler, how many of those round trips cross
+    vCPUs changes from run to run, and so did the rows (the bimodal rows of PERF_NOTES). So the
+    native-driver run puts all three on one CPU, the same for both servers: a row then measures
+    the CPU work per message of server, wineserver and driver. (Wine starts a server with the
+    wineserver's CPU set whatever the launcher asked, so they cannot be split apart anyway.)"""
+    prefix: list[str] = field(default_factory=list)  # put before the driver, the wineserver and the servers' launcher
     text: str = "left to the scheduler"
     wineserver_started: bool = False  # we started it pinned: we stop it after the run
-    wineserver_pid: int | None = None  # ... or we re-pinned a running one: we restore it after
+    wineserver_pid: int | None = None  # ... or we pinned a running one: we give it all CPUs back after
 
     def release(self, env: dict[str, str]) -> None:
         if self.wineserver_started:
@@ -152,6 +154,35 @@ class Placement:
 
 def cpu_list(cpus: list[int]) -> str:
     return ",".join(str(c) for c in cpus)
+
+
+def pipe_round_trip_us(cpu_a: int, cpu_b: int, count: int = 2000) -> float:
+    """Microseconds per one-byte round trip over two pipes between two processes on the given CPUs."""
+    original = os.sched_getaffinity(0)
+    to_child, from_parent = os.pipe()
+    to_parent, from_child = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.sched_setaffinity(0, {cpu_b})
+        for _ in range(count + 100):
+            os.write(from_child, os.read(to_child, 1))
+        os._exit(0)
+    try:
+        os.sched_setaffinity(0, {cpu_a})
+        for _ in range(100):  # warm-up: both sides placed and running
+            os.write(from_parent, b"x")
+            os.read(to_parent, 1)
+        started = datetime.datetime.now()
+        for _ in range(count):
+            os.write(from_parent, b"x")
+            os.read(to_parent, 1)
+        elapsed = (datetime.datetime.now() - started).total_seconds()
+    finally:
+        os.waitpid(pid, 0)
+        os.sched_setaffinity(0, original)
+        for fd in (to_child, from_parent, to_parent, from_child):
+            os.close(fd)
+    return elapsed / count * 1e6
 
 
 def running_wineserver(prefix: Path) -> int | None:
@@ -180,17 +211,20 @@ def plan_placement(args: argparse.Namespace, env: dict[str, str]) -> Placement:
         return Placement()
     cpus = sorted(os.sched_getaffinity(0))
     taskset, wineserver = shutil.which("taskset"), shutil.which("wineserver")
-    if len(cpus) < 2 or taskset is None or wineserver is None:
-        return Placement(text="left to the scheduler (needs 2 CPUs, taskset and wineserver)")
-    server, others = cpus[:1], cpus[1:]
-    placement = Placement(server_prefix=[taskset, "-c", cpu_list(server)], driver_prefix=[taskset, "-c", cpu_list(others)],
-                          text=f"servers on CPU {cpu_list(server)}; wineserver and load driver on CPU {cpu_list(others)} "
-                               "(taskset; `--no-pin` leaves it to the scheduler)")
+    if taskset is None or wineserver is None:
+        return Placement(text="left to the scheduler (taskset or wineserver missing)")
+    cpu = cpus[-1]
+    text = f"servers, wineserver and load driver all on CPU {cpu} (taskset; `--no-pin` leaves it to the scheduler)"
+    if len(cpus) > 1:
+        same, across = pipe_round_trip_us(cpu, cpu), pipe_round_trip_us(cpus[0], cpu)
+        text += (f"; a pipe round trip between two processes took {same:.1f} µs on one CPU and {across:.1f} µs "
+                 f"across CPUs {cpus[0]} and {cpu} on this machine")
+    placement = Placement(prefix=[taskset, "-c", str(cpu)], text=text)
     # Persistent until we stop it: a wineserver that exited between two servers would come back unpinned.
-    if subprocess.run([taskset, "-c", cpu_list(others), wineserver, "-p"], env=env, check=False).returncode == 0:
+    if subprocess.run(placement.prefix + [wineserver, "-p"], env=env, check=False).returncode == 0:
         placement.wineserver_started = True
     elif (pid := running_wineserver(Path(env["WINEPREFIX"]))) is not None:
-        subprocess.run([taskset, "-a", "-p", "-c", cpu_list(others), str(pid)], stdout=subprocess.DEVNULL, check=False)
+        subprocess.run([taskset, "-a", "-p", "-c", str(cpu), str(pid)], stdout=subprocess.DEVNULL, check=False)
         placement.wineserver_pid = pid
     else:
         placement.text += "; the running wineserver could not be pinned"
@@ -215,9 +249,9 @@ def driver_command(args: argparse.Namespace, placement: Placement) -> list[str]:
         return wine_command() + [str(exe)]
     if args.driver is None or not args.driver.is_file():
         sys.exit(f"bench.py: the native driver {args.driver} does not exist (./run.sh bench builds it)")
-    launcher = placement.server_prefix + wine_command()
-    # One server thread per logical CPU of the machine, whatever CPUs the driver itself may use.
-    return placement.driver_prefix + [str(args.driver), f"--wire_server={exe}", f"--wire_workers={os.cpu_count()}"] + [
+    launcher = placement.prefix + wine_command()
+    # One server thread per logical CPU of the machine, whatever CPUs the processes are placed on.
+    return placement.prefix + [str(args.driver), f"--wire_server={exe}", f"--wire_workers={os.cpu_count()}"] + [
         f"--wire_launcher={w}" for w in launcher]
 
 
@@ -264,12 +298,32 @@ def run_benchmarks(args: argparse.Namespace, settings: dict[str, float], raw_jso
     try:
         # Google Benchmark's console table goes to our stderr as it runs: progress for the user,
         # while stdout keeps only the final table.
-        return subprocess.run(command, env=env, stdout=sys.stderr, timeout=timeout, check=False).returncode
-    except subprocess.TimeoutExpired:
-        print(f"bench.py: the run took longer than {timeout:.0f} s and was stopped", file=sys.stderr)
-        return 1
+        return run_bounded(command, env, timeout)
     finally:
         placement.release(env)
+
+
+def run_bounded(command: list[str], env: dict[str, str], timeout: float) -> int:
+    """Runs `command` and waits for it without polling: subprocess.run's timeout wakes this process
+    every few tens of milliseconds, activity on an idle CPU that measurably changed some rows (one of
+    Asio's churn rows by ~30 %: PERF_NOTES). A timer thread stops the run at the bound instead."""
+    process = subprocess.Popen(command, env=env, stdout=sys.stderr)
+    expired = threading.Event()
+
+    def stop() -> None:
+        expired.set()
+        process.kill()
+
+    watchdog = threading.Timer(timeout, stop)
+    watchdog.start()
+    try:
+        code = process.wait()
+    finally:
+        watchdog.cancel()
+    if expired.is_set():
+        print(f"bench.py: the run took longer than {timeout:.0f} s and was stopped", file=sys.stderr)
+        return 1
+    return code
 
 
 def run_timer_rows(args: argparse.Namespace, settings: dict[str, float], raw_json: Path) -> int:
