@@ -7,6 +7,8 @@
 #include "fault_platform.h"
 #include "test_support.h"
 
+#include <thread>
+
 namespace wire::test {
 namespace {
 
@@ -193,6 +195,44 @@ TEST(Recycle, PassiveClosesSendNoExplicitFinWhileTheProbeIsUnanswered) {
     EXPECT_EQ(platform.calls(syscall::shutdown), static_cast<std::uint64_t>(rounds) + 1);
     EXPECT_EQ(platform.calls(syscall::disconnect_ex), 1U);
     EXPECT_TRUE(eventually([&] { return server.stats().connections_closed == static_cast<std::uint64_t>(rounds); }));
+}
+
+// Our FIN and the peer's can cross: here the peer's arrives while our shutdown() is still in its
+// call. The engine cannot tell that from an answer to ours, so it must not count it as a passive
+// close, whose socket it would recycle: an actively closed socket meets TIME_WAIT in DisconnectEx.
+// Found by the test above, which saw a second DisconnectEx now and then: the client's, whose
+// shutdown() had been answered before the call returned. Failed before the fix (1 DisconnectEx).
+TEST(Recycle, AFinThatCrossesOursInItsCallIsNotAPassiveClose) {
+    fault_platform platform;
+    call_hold fin_call(platform, syscall::shutdown);
+    raw_listener peer;
+    engine_options options;
+    options.worker_threads = 2;  // one may be held in shutdown(); the other takes the peer's FIN
+    engine e(options);
+    auto record = std::make_shared<recorder>();
+    connection c = e.connect(peer.address(), std::make_unique<recording_handler>(record));
+    const SOCKET accepted = peer.accept_one();
+    ASSERT_TRUE(eventually([&] {
+        std::lock_guard lock(record->mutex);
+        return record->opened == 1;
+    }));
+
+    fin_call.arm();
+    std::thread closer([&] { c.close(); });
+    ASSERT_TRUE(eventually([&] { return fin_call.held(); }));
+    ::shutdown(accepted, SD_SEND);
+    // No event shows that the engine has taken the peer's FIN meanwhile; a pause long enough for it
+    // (too short a pause lets this test pass without the fix, never fail with it).
+    std::this_thread::sleep_for(300ms);
+    fin_call.release();
+    closer.join();
+    ASSERT_TRUE(eventually([&] { return record->is_closed(); }));
+    EXPECT_FALSE(record->reason) << record->reason.message();
+    EXPECT_EQ(platform.calls(syscall::shutdown), 1U);
+    EXPECT_EQ(platform.calls(syscall::disconnect_ex), 0U) << "the socket was recycled as if closed passively";
+    ::closesocket(accepted);
+    c = {};
+    e.stop();
 }
 
 // DisconnectEx finishing at once while its packet is queued too (no skip-on-success, as with a

@@ -263,7 +263,9 @@ void connection_impl::end_receiving(DWORD error) noexcept {
         release_socket(to_error_code(error), true);  // after our own close its reason stands
     } else {
         peer_fin_ = true;
-        close_facts_.peer_closed_first = !close_facts_.fin_sent;
+        // A FIN that arrives while our shutdown() is still in its call may be the answer to ours:
+        // not a passive close (recycling that socket would meet our TIME_WAIT).
+        close_facts_.peer_closed_first = !close_facts_.fin_sent && !fin_sending_;
         if (state_ == connection_state::shutdown_sent) {
             release_socket({}, false);  // both FINs exchanged: a clean close
         } else {
