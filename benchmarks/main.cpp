@@ -6,8 +6,8 @@
 //          [--wire_workers=N] [--wire_trace_wineserver] [--wire_server=PATH] [--wire_launcher=PROGRAM]
 //   engine_benchmarks.exe --serve engine|asio [--port P] [--workers N]   (the child mode, serve.h)
 //
-// --wire_server: the program that serves (default: this one); --wire_launcher: what runs it
-// (`wine` for the Linux-native driver). tools/bench.py runs it and writes the tables;
+// --wire_server: the program that serves (default: this one); --wire_launcher: what runs it, one
+// word per flag, in order (`wine` for the Linux-native driver; `taskset`, `-c`, `1`, `wine` to pin). tools/bench.py runs it and writes the tables;
 // benchmarks/README.md explains them.
 #include "child_process.h"
 #include "net.h"
@@ -43,7 +43,7 @@ bool parse_flag(std::string_view arg, std::string_view name, Number& out) {
 void take_own_flags(int& argc, char** argv) {
     auto& s = wire::bench::bench_settings();
     std::string server;
-    std::string launcher;
+    std::vector<std::string> launcher;  // one word per --wire_launcher, in order: e.g. taskset -c 1 wine
     int kept = 1;
     for (int i = 1; i < argc; ++i) {
         const std::string_view arg = argv[i];
@@ -57,16 +57,13 @@ void take_own_flags(int& argc, char** argv) {
         } else if (arg.rfind("--wire_server=", 0) == 0) {
             server = arg.substr(std::string_view("--wire_server=").size());
         } else if (arg.rfind("--wire_launcher=", 0) == 0) {
-            launcher = arg.substr(std::string_view("--wire_launcher=").size());
+            launcher.emplace_back(arg.substr(std::string_view("--wire_launcher=").size()));
         } else if (!parse_flag(arg, "--wire_workers=", s.workers)) {
             argv[kept++] = argv[i];
         }
     }
     argc = kept;
-    s.server_command.clear();
-    if (!launcher.empty()) {
-        s.server_command.push_back(launcher);
-    }
+    s.server_command = std::move(launcher);
     s.server_command.push_back(server.empty() ? wire::bench::this_executable() : server);
 }
 
