@@ -4,14 +4,15 @@
 Usage (./run.sh bench [options] calls it this way):
   bench.py --bin build/mingw-release --driver build/native-bench/bench_driver --out benchmarks/results
            [--wine-driver] [--filter REGEX] [--long] [--repetitions N] [--measure SECONDS] [--timeout SECONDS]
-           [--no-pin]
+           [--placement one-cpu|split|none] [--no-pin]
 
 The servers under test are always engine_benchmarks.exe --serve engine|asio from --bin, run under
 Wine. The load driver is --driver, the same driver sources built natively on Linux (its calls never
 reach the wineserver the servers use): the headline rows. --wine-driver instead drives them from
 engine_benchmarks.exe itself under Wine (the driver shares the wineserver with the servers), the
 second, labelled set of rows, written to OUT/wine-driver/. With the native driver the servers, the
-wineserver and the driver run on one CPU (see Placement); --no-pin leaves placement to the scheduler.
+wineserver and the driver run on one CPU (see Placement); --placement split puts the driver on
+another CPU (rows in OUT/split/); --placement none (--no-pin) leaves placement to the scheduler.
 
 Writes, in --out:
   latest.json  Google Benchmark's raw JSON (the median, mean, stddev and cv of each benchmark)
@@ -35,6 +36,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -120,35 +122,45 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--repetitions", type=int, help="override the number of repetitions")
     parser.add_argument("--measure", type=float, help="override the measured window, seconds")
     parser.add_argument("--timeout", type=float, help="give up after this many seconds (default: generous)")
-    parser.add_argument("--no-pin", action="store_true",
-                        help="leave CPU placement to the scheduler (default: servers, wineserver and driver on "
-                             "one CPU; see Placement)")
+    parser.add_argument("--placement", choices=("one-cpu", "split", "none"), default="one-cpu",
+                        help="one-cpu (default): servers, wineserver and driver on one CPU; split: servers and "
+                             "wineserver on one CPU, the driver on another (rows go to OUT/split); none: the "
+                             "scheduler's placement (see Placement)")
+    parser.add_argument("--no-pin", dest="placement", action="store_const", const="none",
+                        help="the same as --placement none")
     return parser.parse_args()
 
 
 @dataclass
 class Placement:
-    """Which CPU the servers, the wineserver and the load driver run on.
+    """Which CPUs the servers, the wineserver and the load driver run on.
 
     Under Wine each Winsock call and each dequeue of a server is a round trip to the wineserver,
     another process, and each message a round trip to the driver. On a VM a wake-up across vCPUs
     can cost tens of times one on the same vCPU (this project's 2-vCPU VM: a pipe round trip
     between two processes takes ~2-3 µs on one vCPU and ~65-80 µs across two; the results header
     records the figures of each run). Left to the scheduler, how many of those round trips cross
-    vCPUs changes from run to run, and so did the rows (the bimodal rows of PERF_NOTES). So the
-    native-driver run puts all three on one CPU, the same for both servers: a row then measures
-    the CPU work per message of server, wineserver and driver. (Wine starts a server with the
-    wineserver's CPU set whatever the launcher asked, so they cannot be split apart anyway.)"""
-    prefix: list[str] = field(default_factory=list)  # put before the driver, the wineserver and the servers' launcher
+    vCPUs changed from run to run, and so did the rows (the bimodal rows of PERF_NOTES).
+
+    one-cpu (the default): all three on one CPU, the same for both servers. A row measures the CPU
+    work per message of server, wineserver and driver; the driver answers before the server's next
+    call, so a server's receives mostly find their data.
+    split: servers and wineserver on one CPU (their calls never cross), the driver on another (each
+    message does): a peer that answers later than the server asks, so receives wait. Under Wine a
+    waiting receive is completed by the thread that issued it, woken by an APC: this placement
+    prices that path (PERF_NOTES, "Placement")."""
+    prefix: list[str] = field(default_factory=list)  # before the servers' launcher (wineserver: the same CPU)
+    driver_prefix: list[str] = field(default_factory=list)
     text: str = "left to the scheduler"
     wineserver_started: bool = False  # we started it pinned: we stop it after the run
-    wineserver_pid: int | None = None  # ... or we pinned a running one: we give it all CPUs back after
+    wineserver_pid: int | None = None  # ... or we pinned a running one: we give back its CPUs after
+    wineserver_cpus: set[int] = field(default_factory=set)
 
     def release(self, env: dict[str, str]) -> None:
         if self.wineserver_started:
             subprocess.run(["wineserver", "-k"], env=env, check=False)
-        elif self.wineserver_pid is not None:
-            subprocess.run(["taskset", "-a", "-p", "-c", cpu_list(sorted(os.sched_getaffinity(0))),
+        elif self.wineserver_pid is not None and running_wineserver(Path(env["WINEPREFIX"])) == self.wineserver_pid:
+            subprocess.run(["taskset", "-a", "-p", "-c", cpu_list(sorted(self.wineserver_cpus)),
                             str(self.wineserver_pid)], stdout=subprocess.DEVNULL, check=False)
 
 
@@ -159,29 +171,35 @@ def cpu_list(cpus: list[int]) -> str:
 def pipe_round_trip_us(cpu_a: int, cpu_b: int, count: int = 2000) -> float:
     """Microseconds per one-byte round trip over two pipes between two processes on the given CPUs."""
     original = os.sched_getaffinity(0)
-    to_child, from_parent = os.pipe()
-    to_parent, from_child = os.pipe()
+    to_child_r, to_child_w = os.pipe()
+    to_parent_r, to_parent_w = os.pipe()
     pid = os.fork()
     if pid == 0:
-        os.sched_setaffinity(0, {cpu_b})
-        for _ in range(count + 100):
-            os.write(from_child, os.read(to_child, 1))
-        os._exit(0)
+        try:
+            os.close(to_child_w)
+            os.close(to_parent_r)
+            os.sched_setaffinity(0, {cpu_b})
+            while byte := os.read(to_child_r, 1):  # until the parent closes its end
+                os.write(to_parent_w, byte)
+        finally:
+            os._exit(0)
+    os.close(to_child_r)
+    os.close(to_parent_w)
     try:
         os.sched_setaffinity(0, {cpu_a})
         for _ in range(100):  # warm-up: both sides placed and running
-            os.write(from_parent, b"x")
-            os.read(to_parent, 1)
-        started = datetime.datetime.now()
+            os.write(to_child_w, b"x")
+            os.read(to_parent_r, 1)
+        started = time.perf_counter()
         for _ in range(count):
-            os.write(from_parent, b"x")
-            os.read(to_parent, 1)
-        elapsed = (datetime.datetime.now() - started).total_seconds()
+            os.write(to_child_w, b"x")
+            os.read(to_parent_r, 1)
+        elapsed = time.perf_counter() - started
     finally:
+        os.close(to_child_w)  # the child's read returns empty and it exits
+        os.close(to_parent_r)
         os.waitpid(pid, 0)
         os.sched_setaffinity(0, original)
-        for fd in (to_child, from_parent, to_parent, from_child):
-            os.close(fd)
     return elapsed / count * 1e6
 
 
@@ -205,26 +223,37 @@ def running_wineserver(prefix: Path) -> int | None:
 
 
 def plan_placement(args: argparse.Namespace, env: dict[str, str]) -> Placement:
-    if args.no_pin:
-        return Placement(text="left to the scheduler (--no-pin)")
+    """Pins the wineserver (starting a persistent one, or pinning the running one of the prefix) and
+    says how to start the driver and the servers. The caller must release() it."""
+    if args.placement == "none":
+        return Placement(text="left to the scheduler (--placement none)")
     if args.wine_driver or os.name == "nt" or not hasattr(os, "sched_getaffinity"):
         return Placement()
     cpus = sorted(os.sched_getaffinity(0))
     taskset, wineserver = shutil.which("taskset"), shutil.which("wineserver")
-    if taskset is None or wineserver is None:
-        return Placement(text="left to the scheduler (taskset or wineserver missing)")
-    cpu = cpus[-1]
-    text = f"servers, wineserver and load driver all on CPU {cpu} (taskset; `--no-pin` leaves it to the scheduler)"
+    if taskset is None or wineserver is None or (args.placement == "split" and len(cpus) < 2):
+        return Placement(text="left to the scheduler (needs taskset, wineserver and, to split, 2 CPUs)")
+    server_cpu = cpus[-1]
+    driver_cpu = cpus[0] if args.placement == "split" else server_cpu
+    prefix = [taskset, "-c", str(server_cpu)]
+    if args.placement == "split":
+        text = (f"servers and wineserver on CPU {server_cpu}, load driver on CPU {driver_cpu} "
+                "(taskset, `--placement split`)")
+    else:
+        text = f"servers, wineserver and load driver all on CPU {server_cpu} (taskset; `--placement split|none`)"
     if len(cpus) > 1:
-        same, across = pipe_round_trip_us(cpu, cpu), pipe_round_trip_us(cpus[0], cpu)
+        same, across = pipe_round_trip_us(server_cpu, server_cpu), pipe_round_trip_us(cpus[0], cpus[-1])
         text += (f"; a pipe round trip between two processes took {same:.1f} µs on one CPU and {across:.1f} µs "
-                 f"across CPUs {cpus[0]} and {cpu} on this machine")
-    placement = Placement(prefix=[taskset, "-c", str(cpu)], text=text)
+                 f"across CPUs {cpus[0]} and {cpus[-1]} on this machine")
+    placement = Placement(prefix=prefix, driver_prefix=[taskset, "-c", str(driver_cpu)], text=text)
     # Persistent until we stop it: a wineserver that exited between two servers would come back unpinned.
-    if subprocess.run(placement.prefix + [wineserver, "-p"], env=env, check=False).returncode == 0:
+    started = subprocess.run(prefix + [wineserver, "-p"], env=env, check=False, stdin=subprocess.DEVNULL,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    if started.returncode == 0:
         placement.wineserver_started = True
     elif (pid := running_wineserver(Path(env["WINEPREFIX"]))) is not None:
-        subprocess.run([taskset, "-a", "-p", "-c", str(cpu), str(pid)], stdout=subprocess.DEVNULL, check=False)
+        placement.wineserver_cpus = os.sched_getaffinity(pid)
+        subprocess.run([taskset, "-a", "-p", "-c", str(server_cpu), str(pid)], stdout=subprocess.DEVNULL, check=False)
         placement.wineserver_pid = pid
     else:
         placement.text += "; the running wineserver could not be pinned"
@@ -251,7 +280,7 @@ def driver_command(args: argparse.Namespace, placement: Placement) -> list[str]:
         sys.exit(f"bench.py: the native driver {args.driver} does not exist (./run.sh bench builds it)")
     launcher = placement.prefix + wine_command()
     # One server thread per logical CPU of the machine, whatever CPUs the processes are placed on.
-    return placement.prefix + [str(args.driver), f"--wire_server={exe}", f"--wire_workers={os.cpu_count()}"] + [
+    return placement.driver_prefix + [str(args.driver), f"--wire_server={exe}", f"--wire_workers={os.cpu_count()}"] + [
         f"--wire_launcher={w}" for w in launcher]
 
 
@@ -271,13 +300,23 @@ def bench_environment() -> dict[str, str]:
 
 
 def run_benchmarks(args: argparse.Namespace, settings: dict[str, float], raw_json: Path) -> int:
-    if args.filter and not args.wine_driver and re.search(args.filter, "timer_lateness/delay_ms:1/engine") and not any(
-            re.search(args.filter, f"{family}/") for family in FAMILIES if family != "timer_lateness"):
-        raw_json.write_text('{"benchmarks": []}', encoding="utf-8")  # only the in-process timer rows asked for
-        return 0
     env = bench_environment()
+    listing = driver_command(args, Placement())  # exits on a missing program before anything is pinned
+    if args.filter and not args.wine_driver and not subprocess.run(
+            listing + ["--benchmark_list_tests=true", f"--benchmark_filter={args.filter}"], env=env,
+            capture_output=True, text=True, check=False).stdout.strip():
+        raw_json.write_text('{"benchmarks": []}', encoding="utf-8")  # the filter leaves only timer rows, or none
+        return 0
     placement = plan_placement(args, env)
-    args.placement = placement.text
+    args.placement_text = placement.text
+    try:
+        return run_driver(args, settings, raw_json, env, placement)
+    finally:
+        placement.release(env)
+
+
+def run_driver(args: argparse.Namespace, settings: dict[str, float], raw_json: Path, env: dict[str, str],
+               placement: Placement) -> int:
     command = driver_command(args, placement) + [
         f"--benchmark_repetitions={settings['repetitions']}",
         "--benchmark_report_aggregates_only=true",
@@ -295,12 +334,9 @@ def run_benchmarks(args: argparse.Namespace, settings: dict[str, float], raw_jso
     # A bound for the whole run; each benchmark bounds its own waits far below this.
     timeout = args.timeout or 60 + 40 * settings["repetitions"] * (settings["warmup"] + settings["measure"] + 2.5)
     print("+ " + " ".join(command), file=sys.stderr, flush=True)
-    try:
-        # Google Benchmark's console table goes to our stderr as it runs: progress for the user,
-        # while stdout keeps only the final table.
-        return run_bounded(command, env, timeout)
-    finally:
-        placement.release(env)
+    # Google Benchmark's console table goes to our stderr as it runs: progress for the user, while
+    # stdout keeps only the final table.
+    return run_bounded(command, env, timeout)
 
 
 def run_bounded(command: list[str], env: dict[str, str], timeout: float) -> int:
@@ -329,7 +365,8 @@ def run_bounded(command: list[str], env: dict[str, str], timeout: float) -> int:
 def run_timer_rows(args: argparse.Namespace, settings: dict[str, float], raw_json: Path) -> int:
     """The timer_lateness family runs inside engine_benchmarks.exe under Wine (the engine is Windows
     code; no load driver is involved), so the native driver's run does not include it."""
-    if args.wine_driver or (args.filter and not re.search(args.filter, "timer_lateness/delay_ms:1/engine")):
+    timer_rows = [f"timer_lateness/delay_ms:{ms}/{kind}" for ms in (1, 10) for kind in KINDS]
+    if args.wine_driver or (args.filter and not any(re.search(args.filter, name) for name in timer_rows)):
         return 0  # the Wine-hosted run has it already, or the filter leaves it out
     command = wine_command() + [str(args.bin / EXE), "--benchmark_filter=timer_lateness",
                                 f"--benchmark_repetitions={min(5, int(settings['repetitions']))}",
@@ -499,7 +536,7 @@ def write_markdown(path: Path, rows: list[Row], report: dict, settings: dict[str
         f"- Load driver: {driver_label(args)}; driver platform {context.get('platform', '?')}",
         f"- Servers: `{context.get('server_command', '?')} --serve engine|asio` (UDP rows: `engine_udp|asio_udp`) (under Wine), server threads: "
         f"{context.get('server_workers', '?')} (engine workers = Asio io_context threads)",
-        f"- CPU placement: {getattr(args, 'placement', 'left to the scheduler')}",
+        f"- CPU placement: {getattr(args, 'placement_text', 'left to the scheduler')}",
         f"- Settings: {settings['repetitions']} repetitions (median shown, random interleaving), "
         f"{settings['warmup']} s warm-up + {settings['measure']} s measured window per run"
         + (f", filter `{args.filter}`" if args.filter else ""),
@@ -592,6 +629,8 @@ def main() -> int:
         settings["measure"] = args.measure
     if args.wine_driver:
         args.out = args.out / "wine-driver"
+    elif args.placement == "split":
+        args.out = args.out / "split"
     args.out.mkdir(parents=True, exist_ok=True)
     raw_json = args.out / "latest.json"
 
