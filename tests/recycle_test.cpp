@@ -7,6 +7,8 @@
 #include "fault_platform.h"
 #include "test_support.h"
 
+#include <gsl/util>
+
 #include <thread>
 
 namespace wire::test {
@@ -189,19 +191,25 @@ TEST(Recycle, PassiveClosesSendNoExplicitFinWhileTheProbeIsUnanswered) {
     listener l = server.listen(endpoint::loopback_v4(0), echo_factory(), listen_options{.pending_accepts = 2});
     engine client;
     constexpr int rounds = 10;
-    churn(client, l.local_endpoint(), rounds);
+    for (int i = 1; i <= rounds; ++i) {
+        churn(client, l.local_endpoint(), 1);
+        // The server's side of the round has finished closing (the first one has started the probe)
+        // before the next one begins.
+        ASSERT_TRUE(eventually([&] { return server.stats().connections_closed == static_cast<std::uint64_t>(i); }));
+    }
     ASSERT_FALSE(server.features().disconnect_ex_completes) << "the rounds outlasted the slowed probe";
     // The client closes first: one shutdown per round. The server: one, for the probe's socket.
     EXPECT_EQ(platform.calls(syscall::shutdown), static_cast<std::uint64_t>(rounds) + 1);
     EXPECT_EQ(platform.calls(syscall::disconnect_ex), 1U);
-    EXPECT_TRUE(eventually([&] { return server.stats().connections_closed == static_cast<std::uint64_t>(rounds); }));
 }
 
-// Our FIN and the peer's can cross: here the peer's arrives while our shutdown() is still in its
-// call. The engine cannot tell that from an answer to ours, so it must not count it as a passive
-// close, whose socket it would recycle: an actively closed socket meets TIME_WAIT in DisconnectEx.
+// Our FIN and the peer's can cross: a peer's FIN that arrives while our shutdown() is still in its
+// call may be the answer to ours, and the engine cannot tell, so it must not count it as a passive
+// close, whose socket it would recycle (an actively closed socket meets TIME_WAIT in DisconnectEx).
 // Found by the test above, which saw a second DisconnectEx now and then: the client's, whose
-// shutdown() had been answered before the call returned. Failed before the fix (1 DisconnectEx).
+// shutdown() had been answered before the call returned. Here the call is held before it runs, so
+// the peer's FIN in fact comes first: the test pins the conservative rule (any FIN during the call
+// is not passive), which is what the race needs. Failed before the fix (1 DisconnectEx).
 TEST(Recycle, AFinThatCrossesOursInItsCallIsNotAPassiveClose) {
     fault_platform platform;
     call_hold fin_call(platform, syscall::shutdown);
@@ -219,13 +227,18 @@ TEST(Recycle, AFinThatCrossesOursInItsCallIsNotAPassiveClose) {
 
     fin_call.arm();
     std::thread closer([&] { c.close(); });
-    ASSERT_TRUE(eventually([&] { return fin_call.held(); }));
-    ::shutdown(accepted, SD_SEND);
-    // No event shows that the engine has taken the peer's FIN meanwhile; a pause long enough for it
-    // (too short a pause lets this test pass without the fix, never fail with it).
-    std::this_thread::sleep_for(300ms);
-    fin_call.release();
-    closer.join();
+    {
+        // Released and joined on every way out, a failed assertion included.
+        const auto finish = gsl::finally([&] {
+            fin_call.release();
+            closer.join();
+        });
+        ASSERT_TRUE(eventually([&] { return fin_call.held(); }));
+        ::shutdown(accepted, SD_SEND);
+        // No event shows that the engine has taken the peer's FIN meanwhile; a pause long enough
+        // for it (too short a pause lets this test pass without the fix, never fail with it).
+        std::this_thread::sleep_for(300ms);
+    }
     ASSERT_TRUE(eventually([&] { return record->is_closed(); }));
     EXPECT_FALSE(record->reason) << record->reason.message();
     EXPECT_EQ(platform.calls(syscall::shutdown), 1U);

@@ -26,7 +26,8 @@ void socket_pool::recycle(unique_socket socket, bool ipv6, bool skips_port, reus
     {
         std::lock_guard lock(mutex_);
         probe = disconnect_ == support::unknown;
-        if (draining_ || (probe && !in_flight_.empty()) ||
+        // may_recycle() was read before the lock: the probe may have turned overdue meanwhile.
+        if (draining_ || (probe && !in_flight_.empty()) || (!probe && disconnect_ != support::supported) ||
             pooled_[ipv6 ? 1 : 0].size() + in_flight_.size() >= max_pooled) {
             return;
         }
