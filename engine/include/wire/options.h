@@ -58,7 +58,10 @@ struct engine_options {
     std::chrono::milliseconds stop_timeout{2'000};   // stop(): graceful phase before aborting the rest (0: none)
     // FILE_SKIP_COMPLETION_PORT_ON_SUCCESS: handle synchronous completions inline (fewer dequeues).
     bool skip_completion_port_on_success = true;
-    unsigned max_inline_completions = 16;  // in a row per connection, then yield through the port: >= 1
+    // In a row per connection (>= 1); then it yields through the port whenever other work may be
+    // waiting for its worker: completions that worker has dequeued, no worker free to take new
+    // ones, or a due timer. With a worker free it goes on inline.
+    unsigned max_inline_completions = 16;
     // Idle connections hold no receive buffer in adaptive and zero_byte modes; buffers come from
     // a shared pool once data has arrived.
     receive_mode receive = receive_mode::adaptive;

@@ -12,6 +12,9 @@ namespace {
 // enough that the connection waiting for it does not notice.
 constexpr std::chrono::milliseconds post_retry_delay{10};
 
+// Completions the calling worker has dequeued and not yet handled (0 on any other thread).
+thread_local unsigned batch_left = 0;
+
 }  // namespace
 
 completion_port::completion_port(unsigned concurrency, bool skip_on_success, engine_counters& counters,
@@ -35,6 +38,13 @@ std::error_code completion_port::associate(SOCKET socket, bool& skips_port_on_su
         skips_port_on_success = true;
     }
     return {};
+}
+
+void completion_port::set_batch_left(unsigned completions) noexcept { batch_left = completions; }
+
+bool completion_port::should_yield() const noexcept {
+    return batch_left > 0 || workers_waiting_.load(std::memory_order_relaxed) == 0 ||
+           timers_.next_deadline() <= timer_queue::clock::now();
 }
 
 bool completion_port::try_post(operation& op, DWORD error, DWORD bytes) noexcept {

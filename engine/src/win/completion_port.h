@@ -11,6 +11,7 @@
 #include "win/unique_handle.h"
 #include "win/winsock.h"
 
+#include <atomic>
 #include <system_error>
 
 namespace wire::detail {
@@ -37,6 +38,19 @@ public:
     // Wakes one worker so that it looks at the timers; false when the port refused the packet.
     [[nodiscard]] bool post_wake() noexcept;
 
+    // Whether a worker that has handled max_inline_completions synchronous completions in a row
+    // should now yield through the port: when completions it has already dequeued wait behind
+    // it, when no worker waits on the port (new packets would wait for a worker to come back), or
+    // when a timer is due (a worker runs due timers after its batch). Otherwise a waiting worker
+    // takes any new packet at once (the port's concurrency is the worker count), and yielding
+    // would only cost a post and a dequeue, and move the connection to another thread.
+    [[nodiscard]] bool should_yield() const noexcept;
+
+    // Kept by the worker loop around each dequeue, and before each completion of a batch.
+    void begin_wait() noexcept { workers_waiting_.fetch_add(1, std::memory_order_relaxed); }
+    void end_wait() noexcept { workers_waiting_.fetch_sub(1, std::memory_order_relaxed); }
+    static void set_batch_left(unsigned completions) noexcept;
+
     [[nodiscard]] HANDLE handle() const noexcept { return port_.get(); }
     [[nodiscard]] bool skip_on_success() const noexcept { return skip_on_success_; }
 
@@ -47,6 +61,7 @@ private:
     bool skip_on_success_ = false;
     engine_counters& counters_;
     timer_queue& timers_;
+    std::atomic<unsigned> workers_waiting_{0};  // a hint: read without ordering
 };
 
 }  // namespace wire::detail

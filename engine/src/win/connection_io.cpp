@@ -209,8 +209,9 @@ bool connection_impl::issue_receive(DWORD& error, DWORD& bytes) noexcept {
     return finished;
 }
 
-// Runs on a worker holding the receive's busy unit. Loops over synchronous completions, at most
-// max_inline_completions in a row before yielding through the port so other connections run.
+// Runs on a worker holding the receive's busy unit. Loops over synchronous completions; after
+// max_inline_completions in a row it yields through the port whenever other work may be waiting
+// for this worker (completion_port::should_yield), so other connections run.
 void connection_impl::receive_loop(DWORD error, DWORD bytes) noexcept {
     for (unsigned runs = 1;; ++runs) {
         if (error == ERROR_SUCCESS && receiver_.completed_probe()) {
@@ -249,7 +250,7 @@ void connection_impl::receive_loop(DWORD error, DWORD bytes) noexcept {
         if (!continue_receiving() || !issue_receive(error, bytes)) {
             return;
         }
-        if (runs >= context_.options.max_inline_completions) {
+        if (runs >= context_.options.max_inline_completions && context_.port.should_yield()) {
             context_.port.post(receiver_.op(), error, bytes);  // continues after what else is queued
             return;
         }

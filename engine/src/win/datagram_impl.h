@@ -98,7 +98,8 @@ private:
     static void on_send(operation& op, DWORD error, DWORD bytes) noexcept;
 
     // Receive path (datagram_io.cpp): handles one outcome, re-issues, and goes on inline while
-    // receives finish at once (at most max_inline_completions in a row, then yields to the port).
+    // receives finish at once (after max_inline_completions in a row, yields to the port when
+    // completion_port::should_yield says other work may be waiting).
     void receive_loop(receive_operation& op, DWORD error, DWORD bytes) noexcept;
     // Issues WSARecvFrom without the lock. True when it finished at once (outcome in error/bytes,
     // no packet will be dequeued).

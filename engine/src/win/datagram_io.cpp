@@ -179,7 +179,7 @@ void datagram_impl::receive_loop(receive_operation& op, DWORD error, DWORD bytes
         if (!finished_at_once) {
             return;
         }
-        if (runs >= context_.options.max_inline_completions) {
+        if (runs >= context_.options.max_inline_completions && context_.port.should_yield()) {
             context_.port.post(op, error, bytes);  // yield: the others' completions come first
             return;
         }

@@ -129,10 +129,12 @@ void engine_core::worker_loop(std::vector<OVERLAPPED_ENTRY>& entries) noexcept {
         bool alertable = false;
         const DWORD timeout = watch_.begin_wait(waiter, alertable);
         ULONG removed = 0;
+        port_.begin_wait();
         const BOOL dequeued = sys().get_queued_completion_status_ex(port_.handle(), entries.data(),
                                                                     static_cast<ULONG>(entries.size()), &removed,
                                                                     timeout, alertable ? TRUE : FALSE);
         const DWORD error = dequeued == FALSE ? ::GetLastError() : ERROR_SUCCESS;
+        port_.end_wait();
         watch_.end_wait(waiter, dequeued == FALSE && error == WAIT_IO_COMPLETION);
         if (dequeued == FALSE) {
             if (error == WAIT_TIMEOUT || error == WAIT_IO_COMPLETION) {
@@ -169,8 +171,10 @@ void engine_core::worker_loop(std::vector<OVERLAPPED_ENTRY>& entries) noexcept {
             }
             auto& op = static_cast<operation&>(*entry.lpOverlapped);
             const DWORD op_error = key == completion_key::posted ? op.posted_error : completion_error(op);
+            completion_port::set_batch_left(removed - i - 1);
             op.complete(op, op_error, entry.dwNumberOfBytesTransferred);
         }
+        completion_port::set_batch_left(0);
         if (quits > 0) {
             // One batch may take several workers' quit packets: hand the extras back.
             for (unsigned i = 1; i < quits; ++i) {

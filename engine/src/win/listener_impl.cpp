@@ -289,7 +289,7 @@ void listener_impl::accept_loop(accept_operation& op, DWORD error) noexcept {
             return;
         }
         error = next_error;
-        if (runs >= context_.options.max_inline_completions) {
+        if (runs >= context_.options.max_inline_completions && context_.port.should_yield()) {
             context_.port.post(op, error);  // yield to other work; this accept continues on a worker
             return;
         }
