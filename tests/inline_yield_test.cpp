@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <memory>
+#include <thread>
 
 namespace wire::test {
 namespace {
@@ -51,6 +52,21 @@ TEST_F(YieldRule, ADueTimerMeansYieldEvenWithAWorkerWaiting) {
     EXPECT_TRUE(timers.cancel(id));
     timers.schedule(detail::timer_queue::clock::now() - std::chrono::milliseconds(1), [] {});
     EXPECT_TRUE(port.should_yield());
+    port.end_wait();
+}
+
+TEST_F(YieldRule, WorkHeldByACallingFrameMeansYieldUntilItsScopeEnds) {
+    port.begin_wait();
+    {
+        const detail::completion_port::holding_work holding(true);
+        EXPECT_TRUE(port.should_yield());
+        {
+            const detail::completion_port::holding_work not_holding(false);
+            EXPECT_TRUE(port.should_yield());
+        }
+        EXPECT_TRUE(port.should_yield());
+    }
+    EXPECT_FALSE(port.should_yield());
     port.end_wait();
 }
 

@@ -59,8 +59,9 @@ struct engine_options {
     // FILE_SKIP_COMPLETION_PORT_ON_SUCCESS: handle synchronous completions inline (fewer dequeues).
     bool skip_completion_port_on_success = true;
     // In a row per connection (>= 1); then it yields through the port whenever other work may be
-    // waiting for its worker: completions that worker has dequeued, no worker free to take new
-    // ones, or a due timer. With a worker free it goes on inline.
+    // waiting for its worker: completions that worker has dequeued or an accept it holds, no worker
+    // free to take new ones, or a due timer. Otherwise (another worker free) it goes on inline for
+    // as long as receives finish at once.
     unsigned max_inline_completions = 16;
     // Idle connections hold no receive buffer in adaptive and zero_byte modes; buffers come from
     // a shared pool once data has arrived.

@@ -12,8 +12,10 @@ namespace {
 // enough that the connection waiting for it does not notice.
 constexpr std::chrono::milliseconds post_retry_delay{10};
 
-// Completions the calling worker has dequeued and not yet handled (0 on any other thread).
+// Completions the calling worker has dequeued and not yet handled (0 on any other thread), and
+// how many of its frames hold work that waits for the call they wrap (holding_work).
 thread_local unsigned batch_left = 0;
+thread_local unsigned frames_holding_work = 0;
 
 }  // namespace
 
@@ -43,8 +45,20 @@ std::error_code completion_port::associate(SOCKET socket, bool& skips_port_on_su
 void completion_port::set_batch_left(unsigned completions) noexcept { batch_left = completions; }
 
 bool completion_port::should_yield() const noexcept {
-    return batch_left > 0 || workers_waiting_.load(std::memory_order_relaxed) == 0 ||
+    return batch_left > 0 || frames_holding_work > 0 || workers_waiting_.load(std::memory_order_relaxed) == 0 ||
            timers_.next_deadline() <= timer_queue::clock::now();
+}
+
+completion_port::holding_work::holding_work(bool holding) noexcept : holding_(holding) {
+    if (holding_) {
+        ++frames_holding_work;
+    }
+}
+
+completion_port::holding_work::~holding_work() {
+    if (holding_) {
+        --frames_holding_work;
+    }
 }
 
 bool completion_port::try_post(operation& op, DWORD error, DWORD bytes) noexcept {

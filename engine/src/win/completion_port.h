@@ -40,16 +40,32 @@ public:
 
     // Whether a worker that has handled max_inline_completions synchronous completions in a row
     // should now yield through the port: when completions it has already dequeued wait behind
-    // it, when no worker waits on the port (new packets would wait for a worker to come back), or
-    // when a timer is due (a worker runs due timers after its batch). Otherwise a waiting worker
-    // takes any new packet at once (the port's concurrency is the worker count), and yielding
-    // would only cost a post and a dequeue, and move the connection to another thread.
+    // it, or work held in a calling frame (holding_work), when no worker waits on the port (new
+    // packets would wait for a worker to come back), or when a timer is due (a worker runs due
+    // timers after its batch). Otherwise a waiting worker takes any new packet at once (the port's
+    // concurrency is the worker count), and yielding would only cost a post and a dequeue, and
+    // move the connection to another thread. A free worker is not a free CPU when there are more
+    // workers than CPUs: the scheduler shares those, as it shares them between any threads.
     [[nodiscard]] bool should_yield() const noexcept;
 
     // Kept by the worker loop around each dequeue, and before each completion of a batch.
     void begin_wait() noexcept { workers_waiting_.fetch_add(1, std::memory_order_relaxed); }
     void end_wait() noexcept { workers_waiting_.fetch_sub(1, std::memory_order_relaxed); }
     static void set_batch_left(unsigned completions) noexcept;
+
+    // While alive, and `holding` is true: the calling frame holds work that runs only after the
+    // call it wraps returns (an accept that finished at once while the previous connection is
+    // handed over), so runs nested in that call yield as they would for a dequeued completion.
+    class holding_work {
+    public:
+        explicit holding_work(bool holding) noexcept;
+        ~holding_work();
+        holding_work(const holding_work&) = delete;
+        holding_work& operator=(const holding_work&) = delete;
+
+    private:
+        bool holding_;
+    };
 
     [[nodiscard]] HANDLE handle() const noexcept { return port_.get(); }
     [[nodiscard]] bool skip_on_success() const noexcept { return skip_on_success_; }

@@ -283,6 +283,9 @@ void listener_impl::accept_loop(accept_operation& op, DWORD error) noexcept {
         // here, and close() must not wait for them to close the listening socket. `self` keeps
         // the listener alive; the engine cannot finish stopping while this worker runs.
         if (accepted.socket) {
+            // An accept that finished at once waits in this frame until hand_over returns: the new
+            // connection's first receives, run inside it, must yield to it as to queued work.
+            const completion_port::holding_work holding(finished_at_once);
             hand_over(std::move(accepted), accepted_recycled);
         }
         if (!finished_at_once) {
