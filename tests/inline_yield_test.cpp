@@ -149,5 +149,49 @@ TEST(InlineYield, WithAnotherWorkerWaitingARunGoesOnInline) {
         << counts.posts << " posts for " << counts.inline_completions << " inline completions";
 }
 
+// The listener hands a connection over inside its accept loop. When the next AcceptEx has already
+// finished (here: failed at once with WSAECONNRESET, a client's reset, which the loop re-issues at
+// once), that outcome waits in the loop's frame until the hand-over returns. The handed-over
+// connection's first receives run inside the hand-over: with its bytes already waiting they finish
+// at once, and after the cap they must yield, or the held accept waits for the whole stream.
+TEST(InlineYield, AnAcceptThatFinishedAtOnceIsNotKeptWaitingByTheConnectionHandedOverBeforeIt) {
+    fault_platform platform;
+    call_hold next_accept(platform, syscall::accept_ex);
+    engine_options options;
+    options.worker_threads = 2;  // the other one waits on the port throughout
+    options.max_inline_completions = 2;
+    options.receive_buffer_size = 512;
+    engine e(options);
+    auto count = std::make_shared<byte_count>();
+    listen_options one_accept;
+    one_accept.pending_accepts = 1;
+    listener l = e.listen(endpoint::loopback_v4(0), [count] { return std::make_unique<counting_handler>(count); },
+                          one_accept);
+    // The AcceptEx the listener issues when the first client arrives is held, then fails at once.
+    next_accept.arm();
+    platform.fail_nth(syscall::accept_ex, 1, WSAECONNRESET);
+    // The AcceptEx issued after that failure was handled says how far the stream had got by then.
+    std::atomic<int> accepts_seen{0};
+    std::atomic<std::size_t> received_when_reissued{SIZE_MAX};
+    platform.before(syscall::accept_ex, [&] {
+        if (++accepts_seen == 2) {
+            received_when_reissued = count->received.load();
+        }
+    });
+    blocking_client client(l.local_endpoint());
+    ASSERT_TRUE(eventually([&] { return next_accept.held(); }));
+    constexpr std::size_t queued = 128 * 1024;  // waits on the accepted socket while the accept is held
+    ASSERT_TRUE(client.send_all(random_bytes(queued, 4)));
+    next_accept.release();
+    ASSERT_TRUE(eventually([&] { return count->received.load() == queued && accepts_seen.load() >= 2; }));
+    EXPECT_EQ(platform.injected(syscall::accept_ex), 1U);
+    // Its receives take 512 B, then 2 KiB (bulk): yielding after two of them, the loop handled the
+    // failed accept within a few KiB of the stream; without yielding, after all of it.
+    EXPECT_LT(received_when_reissued.load(), queued / 4) << "the held accept waited for the stream";
+    client.close();
+    e.stop();
+    platform.clear();  // the hooks capture locals of this test
+}
+
 }  // namespace
 }  // namespace wire::test
