@@ -50,6 +50,10 @@ DWORD deadline_watch::begin_wait(waiter& w, bool& alertable) noexcept {
     alertable = false;
     const clock::time_point next = timers_.next_deadline();
     if (next == clock::time_point::max()) {
+        // A deadline scheduled from now on posts a wake (earlier()); one that is then taken away
+        // from a claimant busy in callbacks wakes this worker through before_busy().
+        w.blind_ = true;
+        blind_waiters_.fetch_add(1, std::memory_order_acq_rel);
         return INFINITE;
     }
     clock::rep watched = watched_.load(std::memory_order_acquire);
@@ -90,6 +94,10 @@ DWORD deadline_watch::begin_wait(waiter& w, bool& alertable) noexcept {
 }
 
 void deadline_watch::end_wait(waiter& w, bool precise_fired) noexcept {
+    if (w.blind_) {
+        w.blind_ = false;
+        blind_waiters_.fetch_sub(1, std::memory_order_acq_rel);
+    }
     if (precise_fired) {
         w.armed_ = clock::time_point::max();  // its APC has run: arm afresh next time
     }
@@ -103,6 +111,20 @@ void deadline_watch::end_wait(waiter& w, bool precise_fired) noexcept {
         w.armed_ = clock::time_point::max();  // fired (or about to): arm afresh next time
     }
     w.claimed_ = clock::time_point::max();
+}
+
+void deadline_watch::before_busy() noexcept {
+    if (blind_waiters_.load(std::memory_order_acquire) == 0 ||
+        timers_.next_deadline() == clock::time_point::max() ||
+        watched_.load(std::memory_order_acquire) != clock::time_point::max().time_since_epoch().count()) {
+        return;  // nobody waits blind, nothing is due ever, or a waiting worker watches it
+    }
+    if (wake_posted_.exchange(true, std::memory_order_acq_rel)) {
+        return;  // the worker that takes the pending wake claims the deadline
+    }
+    if (!port_.post_wake()) {
+        wake_posted_.store(false, std::memory_order_release);  // found when a worker next wakes
+    }
 }
 
 void deadline_watch::earlier(clock::time_point when) noexcept {

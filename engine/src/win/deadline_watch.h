@@ -37,6 +37,7 @@ public:
         friend class deadline_watch;
         clock::time_point claimed_ = clock::time_point::max();  // the deadline this worker waits for
         clock::time_point armed_ = clock::time_point::max();    // what precise_timer_ is set to
+        bool blind_ = false;  // waiting with no timeout: no deadline existed when the wait began
         unique_handle precise_timer_;
     };
 
@@ -44,8 +45,8 @@ public:
     deadline_watch(const deadline_watch&) = delete;
     deadline_watch& operator=(const deadline_watch&) = delete;
 
-    // Before a dequeue: the timeout to wait with (INFINITE when another worker watches the
-    // earliest deadline, or none exists) and whether to wait alertably (the precise timer is armed).
+    // Before a dequeue: the timeout to wait with (INFINITE when no deadline exists) and whether to
+    // wait alertably (the precise timer is armed).
     [[nodiscard]] DWORD begin_wait(waiter& w, bool& alertable) noexcept;
     // After the dequeue returned, for whatever reason; `precise_fired` when the precise timer's
     // APC ended it (WAIT_IO_COMPLETION).
@@ -57,6 +58,13 @@ public:
     [[nodiscard]] bool precise() const noexcept { return precise_; }
     // A worker dequeued the wake packet.
     void wake_received() noexcept { wake_posted_.store(false, std::memory_order_release); }
+    // Before a worker runs a completion (it may stay busy for long): when a deadline is pending
+    // that no worker watches while another worker waits with no timeout at all (it began waiting
+    // before any deadline existed), wakes one so that it claims the deadline. Otherwise the
+    // deadline would wait for this worker, e.g. when the port hands a packet to the claimant
+    // itself (Windows gives it to the worker that waited last). One atomic load when no worker
+    // waits blind.
+    void before_busy() noexcept;
 
 private:
     const timer_queue& timers_;
@@ -64,6 +72,7 @@ private:
     // The earliest deadline some worker waits for (time_point::max(): none).
     std::atomic<clock::rep> watched_{clock::time_point::max().time_since_epoch().count()};
     std::atomic<bool> wake_posted_{false};  // one wake packet in the port at a time
+    std::atomic<unsigned> blind_waiters_{0};  // workers waiting with no timeout
     bool precise_ = false;
 };
 

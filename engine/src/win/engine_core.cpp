@@ -172,6 +172,7 @@ void engine_core::worker_loop(std::vector<OVERLAPPED_ENTRY>& entries) noexcept {
             auto& op = static_cast<operation&>(*entry.lpOverlapped);
             const DWORD op_error = key == completion_key::posted ? op.posted_error : completion_error(op);
             completion_port::set_batch_left(removed - i - 1);
+            watch_.before_busy();
             op.complete(op, op_error, entry.dwNumberOfBytesTransferred);
         }
         completion_port::set_batch_left(0);
