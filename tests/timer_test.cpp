@@ -167,18 +167,19 @@ TEST(Timers, ADueTimerDoesNotWaitForABusyWorkerWhileAnotherIsIdle) {
 }
 
 // Found by CI (the test above failed 1 in ~20 runs beside another test): a worker that began
-// waiting before any deadline existed waits with no timeout; when the worker that claimed a later
-// deadline was then taken by a long callback, the deadline waited for that callback although the
-// other worker was idle. Windows hands a packet to the worker that waited last, i.e. often the
-// claimant; here the seam makes sure of it by holding the other worker just before its wait.
+// waiting before any deadline existed waits with no timeout, and only one worker was woken to claim
+// a new deadline; when that claimant was then taken by a long callback, the deadline waited for it
+// although the other worker was idle. Windows hands a packet to the worker that waited last, i.e.
+// often the claimant; here the seam makes sure of it by holding the other worker just before its
+// wait (counted as waiting blind), so that the job can only land on the claimant.
 TEST(Timers, ADeadlineIsNotLeftToABusyClaimantWhileAnotherWorkerWaitsWithNoTimeout) {
     fault_platform platform;
-    call_hold blind_wait(platform, syscall::dequeue);
     engine_options options;
     options.worker_threads = 2;
     options.receive = receive_mode::buffered;  // no sweep: without timers the workers wait with no timeout
     options.idle_timeout = std::chrono::milliseconds(0);
     engine e(options);
+    call_hold blind_wait(platform, syscall::dequeue);  // after the engine: released before it stops
     // One worker runs this, then begins its next wait (no deadline: no timeout) and is held in the
     // seam just before it.
     blind_wait.arm();

@@ -48,13 +48,19 @@ deadline_watch::deadline_watch(const timer_queue& timers, completion_port& port)
 
 DWORD deadline_watch::begin_wait(waiter& w, bool& alertable) noexcept {
     alertable = false;
-    const clock::time_point next = timers_.next_deadline();
+    clock::time_point next = timers_.next_deadline();
     if (next == clock::time_point::max()) {
-        // A deadline scheduled from now on posts a wake (earlier()); one that is then taken away
-        // from a claimant busy in callbacks wakes this worker through before_busy().
+        // Counted before looking again: a deadline scheduled meanwhile is either seen here or,
+        // once claimed and left by a busy claimant, makes before_busy() wake a worker.
         w.blind_ = true;
-        blind_waiters_.fetch_add(1, std::memory_order_acq_rel);
-        return INFINITE;
+        blind_waiters_.fetch_add(1, std::memory_order_seq_cst);
+        std::atomic_thread_fence(std::memory_order_seq_cst);
+        next = timers_.next_deadline();
+        if (next == clock::time_point::max()) {
+            return INFINITE;
+        }
+        w.blind_ = false;
+        blind_waiters_.fetch_sub(1, std::memory_order_seq_cst);
     }
     clock::rep watched = watched_.load(std::memory_order_acquire);
     const clock::rep wanted = next.time_since_epoch().count();
@@ -117,7 +123,7 @@ void deadline_watch::before_busy() noexcept {
     if (blind_waiters_.load(std::memory_order_acquire) == 0 ||
         timers_.next_deadline() == clock::time_point::max() ||
         watched_.load(std::memory_order_acquire) != clock::time_point::max().time_since_epoch().count()) {
-        return;  // nobody waits blind, nothing is due ever, or a waiting worker watches it
+        return;  // nobody waits blind, nothing is pending, or a waiting worker watches it
     }
     if (wake_posted_.exchange(true, std::memory_order_acq_rel)) {
         return;  // the worker that takes the pending wake claims the deadline

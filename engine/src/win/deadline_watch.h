@@ -58,12 +58,15 @@ public:
     [[nodiscard]] bool precise() const noexcept { return precise_; }
     // A worker dequeued the wake packet.
     void wake_received() noexcept { wake_posted_.store(false, std::memory_order_release); }
-    // Before a worker runs a completion (it may stay busy for long): when a deadline is pending
-    // that no worker watches while another worker waits with no timeout at all (it began waiting
-    // before any deadline existed), wakes one so that it claims the deadline. Otherwise the
-    // deadline would wait for this worker, e.g. when the port hands a packet to the claimant
-    // itself (Windows gives it to the worker that waited last). One atomic load when no worker
-    // waits blind.
+    // Before a worker runs a completion (it may stay busy for long): when the earliest deadline is
+    // unwatched while a worker waits with no timeout (it began waiting before any deadline
+    // existed, so it would never stand in for a claimant taken away by a long callback; Windows
+    // hands a packet to the worker that waited last, often the claimant itself), wakes one worker
+    // so that it claims it. One atomic load when no worker waits blind, which in the default
+    // configuration is always (the sweep is a deadline from before the workers start). Without
+    // the sweep (buffered receives, no idle timeout) a worker can stay blind while timers are
+    // pending, and then each claimant that takes a completion posts one wake: a cost, bounded by
+    // the completions, that only ends when the blind worker is woken.
     void before_busy() noexcept;
 
 private:

@@ -107,6 +107,11 @@ engine_core::engine_core(const engine_options& options)
 engine_core::~engine_core() { stop(); }
 
 void engine_core::start_workers() {
+    // The sweep's deadline exists before any worker waits: none starts out waiting with no timeout
+    // (deadline_watch::before_busy).
+    if (options_.idle_timeout.count() > 0 || options_.receive != receive_mode::buffered) {
+        schedule_sweep();
+    }
     batches_.reserve(options_.worker_threads);
     workers_.reserve(options_.worker_threads);
     for (unsigned i = 0; i < options_.worker_threads; ++i) {
@@ -114,9 +119,6 @@ void engine_core::start_workers() {
     }
     for (auto& batch : batches_) {
         workers_.emplace_back([this, &batch] { worker_loop(batch); });
-    }
-    if (options_.idle_timeout.count() > 0 || options_.receive != receive_mode::buffered) {
-        schedule_sweep();
     }
 }
 
