@@ -3,6 +3,8 @@
 #include "win/system_calls.h"
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <thread>
@@ -43,6 +45,16 @@ SOCKET real(SOCKET s) {
 }
 
 HANDLE real(HANDLE h) { return reinterpret_cast<HANDLE>(real(reinterpret_cast<SOCKET>(h))); }
+
+// Whether a synchronous success on `s` skips the port (no packet follows it).
+bool skips_port(SOCKET s) {
+    std::lock_guard lock(ports_mutex);
+    const auto it = notification_modes.find(s);
+    return it != notification_modes.end() && (it->second & FILE_SKIP_COMPLETION_PORT_ON_SUCCESS) != 0;
+}
+
+// The number check() gave the call this thread is making.
+thread_local std::uint64_t call_number = 0;
 std::mutex delayed_mutex;
 std::vector<std::thread> delayed;  // completions queued after a delay; joined by ~fault_platform
 
@@ -70,6 +82,24 @@ bool injected_failure(syscall which) {
     LONG status = 0;
     return injected_failure(which, complete, status);
 }
+
+// Makes an overlapped call of `which` on `s` (`call` returns whether it succeeded), then runs the
+// after-call hooks and the ordering's holds (call_ordering.h) before the engine sees the return.
+// The call's last error reaches the engine unchanged.
+template <typename Call>
+bool around_overlapped(syscall which, SOCKET s, const OVERLAPPED* overlapped, Call call) {
+    call_ordering& ordering = current->ordering();
+    const std::uint64_t ticket = ordering.before_call(static_cast<unsigned>(which), call_number, overlapped);
+    const bool succeeded = call();
+    const int error = succeeded ? 0 : ::WSAGetLastError();
+    const bool packet_expected = succeeded ? !skips_port(s) : error == WSA_IO_PENDING;
+    current->returned(which);
+    ordering.after_call(overlapped, ticket, packet_expected);
+    ::WSASetLastError(error);
+    return succeeded;
+}
+
+int socket_result(bool succeeded) { return succeeded ? 0 : SOCKET_ERROR; }
 
 // An overlapped call reported pending whose completion the platform queues itself.
 int pend_with(SOCKET s, LPWSAOVERLAPPED overlapped, LONG status) {
@@ -197,10 +227,10 @@ int WSAAPI fake_wsa_recv(SOCKET s, LPWSABUF buffers, DWORD count, LPDWORD receiv
     if (injected_failure(syscall::wsa_recv, complete, status)) {
         return SOCKET_ERROR;
     }
-    if (complete) {
-        return pend_with(s, overlapped, status);
-    }
-    return native().wsa_recv(real(s), buffers, count, received, flags, overlapped, routine);
+    return socket_result(around_overlapped(syscall::wsa_recv, s, overlapped, [&] {
+        return (complete ? pend_with(s, overlapped, status)
+                         : native().wsa_recv(real(s), buffers, count, received, flags, overlapped, routine)) == 0;
+    }));
 }
 
 int WSAAPI fake_wsa_send(SOCKET s, LPWSABUF buffers, DWORD count, LPDWORD sent, DWORD flags,
@@ -210,20 +240,23 @@ int WSAAPI fake_wsa_send(SOCKET s, LPWSABUF buffers, DWORD count, LPDWORD sent, 
     if (injected_failure(syscall::wsa_send, complete, status)) {
         return SOCKET_ERROR;
     }
-    if (complete) {
-        return pend_with(s, overlapped, status);
-    }
-    if (const auto delay = current->take_send_delay(current->calls(syscall::wsa_send)); delay.count() > 0) {
-        // Sent now (without an OVERLAPPED: at once on loopback), reported late.
-        DWORD done = 0;
-        if (native().wsa_send(real(s), buffers, count, &done, flags, nullptr, nullptr) != 0) {
-            return SOCKET_ERROR;
+    const auto delay = current->take_send_delay(call_number);
+    return socket_result(around_overlapped(syscall::wsa_send, s, overlapped, [&] {
+        if (complete) {
+            return pend_with(s, overlapped, status) == 0;
         }
-        current->queue_completion(s, overlapped, 0, delay, done);
-        ::WSASetLastError(WSA_IO_PENDING);
-        return SOCKET_ERROR;
-    }
-    return native().wsa_send(real(s), buffers, count, sent, flags, overlapped, routine);
+        if (delay.count() > 0) {
+            // Sent now (without an OVERLAPPED: at once on loopback), reported late.
+            DWORD done = 0;
+            if (native().wsa_send(real(s), buffers, count, &done, flags, nullptr, nullptr) != 0) {
+                return false;
+            }
+            current->queue_completion(s, overlapped, 0, delay, done);
+            ::WSASetLastError(WSA_IO_PENDING);
+            return false;
+        }
+        return native().wsa_send(real(s), buffers, count, sent, flags, overlapped, routine) == 0;
+    }));
 }
 
 int WSAAPI fake_wsa_recv_from(SOCKET s, LPWSABUF buffers, DWORD count, LPDWORD received, LPDWORD flags, sockaddr* from,
@@ -234,10 +267,11 @@ int WSAAPI fake_wsa_recv_from(SOCKET s, LPWSABUF buffers, DWORD count, LPDWORD r
     if (injected_failure(syscall::wsa_recv_from, complete, status)) {
         return SOCKET_ERROR;
     }
-    if (complete) {
-        return pend_with(s, overlapped, status);
-    }
-    return native().wsa_recv_from(real(s), buffers, count, received, flags, from, from_length, overlapped, routine);
+    return socket_result(around_overlapped(syscall::wsa_recv_from, s, overlapped, [&] {
+        return (complete ? pend_with(s, overlapped, status)
+                         : native().wsa_recv_from(real(s), buffers, count, received, flags, from, from_length,
+                                                  overlapped, routine)) == 0;
+    }));
 }
 
 int WSAAPI fake_wsa_send_to(SOCKET s, LPWSABUF buffers, DWORD count, LPDWORD sent, DWORD flags, const sockaddr* to,
@@ -247,10 +281,11 @@ int WSAAPI fake_wsa_send_to(SOCKET s, LPWSABUF buffers, DWORD count, LPDWORD sen
     if (injected_failure(syscall::wsa_send_to, complete, status)) {
         return SOCKET_ERROR;
     }
-    if (complete) {
-        return pend_with(s, overlapped, status);
-    }
-    return native().wsa_send_to(real(s), buffers, count, sent, flags, to, to_length, overlapped, routine);
+    return socket_result(around_overlapped(syscall::wsa_send_to, s, overlapped, [&] {
+        return (complete ? pend_with(s, overlapped, status)
+                         : native().wsa_send_to(real(s), buffers, count, sent, flags, to, to_length, overlapped,
+                                                routine)) == 0;
+    }));
 }
 
 BOOL PASCAL fake_accept_ex(SOCKET listening, SOCKET accepting, PVOID buffer, DWORD receive_length,
@@ -263,8 +298,11 @@ BOOL PASCAL fake_accept_ex(SOCKET listening, SOCKET accepting, PVOID buffer, DWO
         ::WSASetLastError(WSAEINVAL);
         return FALSE;
     }
-    return real_accept_ex(listening, real(accepting), buffer, receive_length, local_length, remote_length, received,
-                          overlapped);
+    // The completion goes to the listening socket's port, under its notification mode.
+    return around_overlapped(syscall::accept_ex, listening, overlapped, [&] {
+        return real_accept_ex(listening, real(accepting), buffer, receive_length, local_length, remote_length,
+                              received, overlapped) != FALSE;
+    }) ? TRUE : FALSE;
 }
 
 BOOL PASCAL fake_connect_ex(SOCKET s, const sockaddr* name, int length, PVOID buffer, DWORD send_length,
@@ -280,7 +318,9 @@ BOOL PASCAL fake_connect_ex(SOCKET s, const sockaddr* name, int length, PVOID bu
             return FALSE;
         }
     }
-    return real_connect_ex(real(s), name, length, buffer, send_length, sent, overlapped);
+    return around_overlapped(syscall::connect_ex, s, overlapped, [&] {
+        return real_connect_ex(real(s), name, length, buffer, send_length, sent, overlapped) != FALSE;
+    }) ? TRUE : FALSE;
 }
 
 BOOL PASCAL fake_disconnect_ex(SOCKET s, LPOVERLAPPED overlapped, DWORD flags, DWORD reserved) {
@@ -288,7 +328,9 @@ BOOL PASCAL fake_disconnect_ex(SOCKET s, LPOVERLAPPED overlapped, DWORD flags, D
         return FALSE;
     }
     if (!current->disconnect_emulated() || overlapped == nullptr) {
-        return real_disconnect_ex(s, overlapped, flags, reserved);
+        return around_overlapped(syscall::disconnect_ex, s, overlapped, [&] {
+            return real_disconnect_ex(s, overlapped, flags, reserved) != FALSE;
+        }) ? TRUE : FALSE;
     }
     if ((flags & TF_REUSE_SOCKET) != 0 && !replace_behind(s)) {
         return FALSE;
@@ -345,22 +387,42 @@ BOOL WINAPI fake_post(HANDLE port, DWORD bytes, ULONG_PTR key, LPOVERLAPPED over
     if (injected_failure(syscall::post)) {
         return FALSE;
     }
-    return native().post_queued_completion_status(port, bytes, key, overlapped);
+    call_ordering& ordering = current->ordering();
+    const std::uint64_t ticket = ordering.before_call(static_cast<unsigned>(syscall::post), call_number, overlapped);
+    const BOOL posted = native().post_queued_completion_status(port, bytes, key, overlapped);
+    const DWORD error = posted != FALSE ? 0 : ::GetLastError();
+    current->returned(syscall::post);
+    ordering.after_call(overlapped, ticket, posted != FALSE);
+    ::SetLastError(error);
+    return posted;
 }
 
 BOOL WINAPI fake_dequeue(HANDLE port, LPOVERLAPPED_ENTRY entries, ULONG count, PULONG removed, DWORD timeout,
                          BOOL alertable) {
-    if (injected_failure(syscall::dequeue)) {
+    if (injected_failure(syscall::dequeue)) {  // (also: this worker is done with its last completion)
         return FALSE;
     }
-    return native().get_queued_completion_status_ex(port, entries, count, removed, timeout, alertable);
+    call_ordering& ordering = current->ordering();
+    const BOOL dequeued =
+        native().get_queued_completion_status_ex(port, entries, ordering.entries_to_ask(count), removed, timeout, alertable);
+    if (dequeued != FALSE) {
+        const DWORD error = ::GetLastError();
+        ordering.dequeued(entries, *removed);
+        ::SetLastError(error);
+    }
+    return dequeued;
 }
 
 BOOL WINAPI fake_cancel(HANDLE file, LPOVERLAPPED overlapped) {
     if (injected_failure(syscall::cancel)) {
         return FALSE;
     }
-    return native().cancel_io_ex(real(file), overlapped);
+    const BOOL cancelled = native().cancel_io_ex(real(file), overlapped);
+    const DWORD error = cancelled != FALSE ? 0 : ::GetLastError();
+    current->returned(syscall::cancel);
+    current->ordering().after_cancel(static_cast<unsigned>(syscall::cancel), call_number, overlapped);
+    ::SetLastError(error);
+    return cancelled;
 }
 
 LPVOID WINAPI fake_virtual_alloc(LPVOID address, SIZE_T size, DWORD type, DWORD protect) {
@@ -372,13 +434,18 @@ LPVOID WINAPI fake_virtual_alloc(LPVOID address, SIZE_T size, DWORD type, DWORD 
 
 }  // namespace
 
-call_hold::call_hold(fault_platform& platform, syscall which) {
-    platform.before(which, [s = state_] {
+call_hold::call_hold(fault_platform& platform, syscall which, hold_point where) {
+    auto hook = [s = state_] {
         if (s->armed.exchange(false)) {
             s->held = true;
             s->released.wait();
         }
-    });
+    };
+    if (where == hold_point::after_call) {
+        platform.after(which, std::move(hook));
+    } else {
+        platform.before(which, std::move(hook));
+    }
 }
 
 void call_hold::release() {
@@ -464,10 +531,45 @@ void fault_platform::before(syscall which, std::function<void()> hook) {
     hooks_.emplace_back(which, std::move(hook));
 }
 
+void fault_platform::after(syscall which, std::function<void()> hook) {
+    std::lock_guard lock(mutex_);
+    after_hooks_.emplace_back(which, std::move(hook));
+}
+
+void fault_platform::returned(syscall which) {
+    std::vector<std::function<void()>> hooks;
+    {
+        std::lock_guard lock(mutex_);
+        for (const auto& [kind, hook] : after_hooks_) {
+            if (kind == which) {
+                hooks.push_back(hook);
+            }
+        }
+    }
+    for (const auto& hook : hooks) {
+        hook();  // outside the lock, as in check()
+    }
+}
+
+std::uint32_t fault_platform::explore_orderings(double share, std::chrono::milliseconds bound) {
+    std::uint32_t seed = 0;
+    if (const char* text = std::getenv("WIRE_ORDERING_SEED"); text != nullptr && *text != '\0') {
+        seed = static_cast<std::uint32_t>(std::strtoul(text, nullptr, 10));
+    } else {
+        seed = static_cast<std::uint32_t>(std::random_device{}());  // a new seed each run explores
+    }
+    std::printf("call ordering seed %lu (WIRE_ORDERING_SEED=%lu replays its choices)\n", static_cast<unsigned long>(seed),
+                static_cast<unsigned long>(seed));
+    std::fflush(stdout);
+    ordering_.start(seed, share, bound);
+    return seed;
+}
+
 void fault_platform::clear() {
     std::lock_guard lock(mutex_);
     rules_.clear();
     hooks_.clear();
+    after_hooks_.clear();
 }
 
 std::uint64_t fault_platform::calls(syscall which) const noexcept {
@@ -490,7 +592,9 @@ void fault_platform::emulate_disconnect_finishing_at_once() {
 }
 
 DWORD fault_platform::check(syscall which, bool& complete_instead, LONG& status) {
+    ordering_.progress();  // this thread came back to the seam: done with the completion it dequeued
     const std::uint64_t number = ++calls_[static_cast<unsigned>(which)];
+    call_number = number;
     std::vector<std::function<void()>> hooks;
     DWORD error = 0;
     {

@@ -6,7 +6,9 @@
 //   Nth call of a kind, every call while a condition holds, or a seeded random share of them;
 // - complete a chosen overlapped call with an error instead (a packet with that NTSTATUS, as
 //   when a reset reaches a pending send);
-// - run a hook before a call (to hold a call while a test checks what other threads can do);
+// - run a hook before a call, or after the real call returned (to hold a call while a test checks
+//   what other threads can do);
+// - explore the orders of an overlapped call's return and its completion (call_ordering.h);
 // - play Windows behaviour that Wine 8 lacks, each named after the Microsoft page it follows.
 // It emulates outcomes at the seam; it does not re-implement Winsock. One per process (CTest runs
 // each test in a process of its own); create it before the engines and destroy it after them.
@@ -22,6 +24,7 @@
 #include <random>
 #include <vector>
 
+#include "call_ordering.h"
 #include "win/winsock.h"
 
 namespace wire::test {
@@ -48,11 +51,16 @@ enum class syscall : unsigned {
 
 class fault_platform;
 
+// Where a call_hold holds its call: before the real call is made, or after it returned (the call
+// has done its work, and its completion may be dequeued meanwhile, but the engine has not seen
+// the return yet).
+enum class hold_point { before_call, after_call };
+
 // Holds one call of a kind inside the seam, on the thread making it, until released: to show what
 // other threads can (or cannot) do meanwhile. arm() catches the next call; the destructor releases.
 class call_hold {
 public:
-    call_hold(fault_platform& platform, syscall which);
+    call_hold(fault_platform& platform, syscall which, hold_point where = hold_point::before_call);
     ~call_hold() { release(); }
     call_hold(const call_hold&) = delete;
     call_hold& operator=(const call_hold&) = delete;
@@ -98,6 +106,14 @@ public:
     void delay_nth_send_completion(std::uint64_t nth, std::chrono::milliseconds delay);
     // Runs `hook` before each call of `which` (on the calling thread).
     void before(syscall which, std::function<void()> hook);
+    // Runs `hook` after each real call of `which` has returned, before the engine sees the return
+    // (overlapped calls, posts and CancelIoEx).
+    void after(syscall which, std::function<void()> hook);
+    // From now on, holds a `share` of the overlapped calls' returns until their completions were
+    // handled, and as many completions until their calls returned (call_ordering.h), each wait at
+    // most `bound`. The seed comes from WIRE_ORDERING_SEED, or is new; it is printed and returned.
+    std::uint32_t explore_orderings(double share = 0.05, std::chrono::milliseconds bound = std::chrono::milliseconds(50));
+    [[nodiscard]] call_ordering::counts orderings() const { return ordering_.totals(); }
     void clear();
 
     [[nodiscard]] std::uint64_t calls(syscall which) const noexcept;
@@ -127,6 +143,8 @@ public:
     void fail_next_reused_connect(DWORD error) noexcept { reused_connect_failure_.store(error); }
     [[nodiscard]] DWORD take_reused_connect_failure() noexcept { return reused_connect_failure_.exchange(0); }
     void count_injected(syscall which) noexcept { ++injected_[static_cast<unsigned>(which)]; }
+    [[nodiscard]] call_ordering& ordering() noexcept { return ordering_; }
+    void returned(syscall which);  // runs the after-call hooks
 
     // What the seam passes on (for the trampolines; not for tests).
     struct rule;
@@ -150,6 +168,8 @@ private:
     mutable std::mutex mutex_;
     std::vector<rule> rules_;
     std::vector<std::pair<syscall, std::function<void()>>> hooks_;
+    std::vector<std::pair<syscall, std::function<void()>>> after_hooks_;
+    call_ordering ordering_;
     std::mt19937 random_;
     std::atomic<std::uint64_t> calls_[static_cast<unsigned>(syscall::count_)]{};
     std::atomic<std::uint64_t> injected_[static_cast<unsigned>(syscall::count_)]{};

@@ -30,6 +30,8 @@ struct statistics {
     std::uint64_t receives_parked = 0;       // adaptive mode: quiet buffered receives swapped for zero-byte ones
     std::uint64_t post_failures = 0;         // PostQueuedCompletionStatus refused (each retried until it went through)
     std::uint64_t dequeue_failures = 0;      // GetQueuedCompletionStatusEx failed unexpectedly (the worker carried on)
+    std::uint64_t send_overreports = 0;      // a send completed with more bytes than it was given: a defect, never
+                                             // expected (that connection is reset; debug builds assert)
 };
 
 }  // namespace wire

@@ -103,7 +103,10 @@ void connection_impl::handle_connect(DWORD error, DWORD bytes) noexcept {
     }
     if (connect_sends_) {
         connect_sends_ = false;
-        sender_.completed(error == ERROR_SUCCESS ? bytes : 0);  // the rest leaves with the first flush
+        // The rest leaves with the first flush.
+        if (!sender_.completed(error == ERROR_SUCCESS ? bytes : 0)) {
+            error = ERROR_INVALID_DATA;  // more reported than was given: the stream is lost
+        }
         if (state_ == connection_state::closed) {
             sender_.discard();  // a close while connecting left the queue to this completion
         }
@@ -284,7 +287,9 @@ void connection_impl::on_send(operation& op, DWORD error, DWORD bytes) noexcept 
 
 void connection_impl::handle_send(DWORD error, DWORD bytes) noexcept {
     lock_type lock(mutex_);
-    sender_.completed(error == ERROR_SUCCESS ? bytes : 0);
+    if (!sender_.completed(error == ERROR_SUCCESS ? bytes : 0)) {
+        error = ERROR_INVALID_DATA;  // more reported than was given: the stream is lost
+    }
     if (error != ERROR_SUCCESS || state_ == connection_state::closed) {
         release_socket(to_error_code(error), true);
         sender_.discard();  // the kernel no longer reads these blocks
@@ -307,7 +312,8 @@ bool connection_impl::flush(lock_type& lock) noexcept {
         return false;  // finish_opening flushes once on_open has returned
     }
     while (is_writable(state_) && !sender_.active() && sender_.has_data()) {
-        const std::size_t count = sender_.gather();  // marks the send active: no one else issues
+        send_batch batch;  // this frame's: the completion may gather the next one on another worker
+        sender_.gather(batch);  // marks the send active: no one else issues
         add_busy();  // the send operation's
         add_busy();  // issuing: keeps the handle open (send() may run on a thread holding none)
         const SOCKET socket = socket_.get();
@@ -315,7 +321,7 @@ bool connection_impl::flush(lock_type& lock) noexcept {
         lock.unlock();
         DWORD error = ERROR_SUCCESS;
         DWORD sent = 0;
-        const bool finished = sender_.issue(socket, count, skips_port, error, sent);
+        const bool finished = sender_.issue(socket, batch, skips_port, error, sent);
         lock.lock();
         drop_busy();  // issuing (the caller settles: finalization is never due inside this loop)
         if (!finished) {
@@ -325,7 +331,9 @@ bool connection_impl::flush(lock_type& lock) noexcept {
             break;  // the completion finishes this send
         }
         drop_busy();  // the send finished inline: no packet will come
-        sender_.completed(sent);
+        if (!sender_.completed(sent)) {
+            error = ERROR_INVALID_DATA;  // more reported than was given: the stream is lost
+        }
         if (error != ERROR_SUCCESS) {
             release_socket(to_error_code(error), true);
             sender_.discard();

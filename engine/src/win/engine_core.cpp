@@ -401,6 +401,7 @@ statistics engine_core::snapshot() const noexcept {
     s.receive_buffers_held = receive_buffers_.outstanding() + bulk_receive_buffers_.outstanding();
     s.receives_parked = get(c.receives_parked);
     s.post_failures = get(c.post_failures);
+    s.send_overreports = get(c.send_overreports);
     s.dequeue_failures = get(c.dequeue_failures);
     return s;
 }

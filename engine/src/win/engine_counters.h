@@ -32,6 +32,7 @@ struct engine_counters {
     counter receives_parked{0};
     counter post_failures{0};     // PostQueuedCompletionStatus failed (retried by a timer on a worker)
     counter dequeue_failures{0};  // GetQueuedCompletionStatusEx failed for a reason other than shutdown
+    counter send_overreports{0};  // a send completion reported more bytes than were gathered (a defect)
 
     static void add(counter& c, std::uint64_t n = 1) noexcept { c.fetch_add(n, std::memory_order_relaxed); }
     static void sub(counter& c, std::uint64_t n = 1) noexcept { c.fetch_sub(n, std::memory_order_relaxed); }

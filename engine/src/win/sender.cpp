@@ -6,6 +6,7 @@
 #include <gsl/narrow>
 
 #include <algorithm>
+#include <cassert>
 
 namespace wire::detail {
 
@@ -51,26 +52,28 @@ std::error_code sender::refuse(bool engine_limit) noexcept {
     return make_error_code(error::send_queue_full);
 }
 
-std::size_t sender::gather() noexcept {
+void sender::gather(send_batch& batch) noexcept {
     std::array<gsl::span<const std::byte>, max_buffers> spans;
     std::size_t count = queue_.gather(spans);
-    spilled_.reset();  // issue() reads spilled_ when set: never one left from an earlier gather
-    WSABUF* buffers = inline_.data();
-    if (count > inline_.size()) {
+    batch.spilled_.reset();
+    WSABUF* buffers = batch.inline_.data();
+    if (count > batch.inline_.size()) {
         try {
-            spilled_ = std::make_unique<WSABUF[]>(count);
-            buffers = spilled_.get();
+            batch.spilled_ = std::make_unique<WSABUF[]>(count);
+            buffers = batch.spilled_.get();
         } catch (const std::bad_alloc&) {
-            count = inline_.size();  // without memory: fewer buffers this time, the rest next
+            count = batch.inline_.size();  // without memory: fewer buffers this time, the rest next
         }
     }
+    gathered_ = 0;
     for (std::size_t i = 0; i < count; ++i) {
         // A block never exceeds what one send() accepted, which enqueue() bounds to a ULONG.
         buffers[i].len = gsl::narrow<ULONG>(spans[i].size());
         buffers[i].buf = reinterpret_cast<char*>(const_cast<std::byte*>(spans[i].data()));
+        gathered_ += spans[i].size();
     }
+    batch.count_ = gsl::narrow_cast<DWORD>(count);  // at most max_buffers
     active_ = true;
-    return count;
 }
 
 WSABUF sender::gather_front() noexcept {
@@ -80,40 +83,51 @@ WSABUF sender::gather_front() noexcept {
         buffer.len = gsl::narrow<ULONG>(front[0].size());  // bounded by enqueue(), as in gather()
         buffer.buf = reinterpret_cast<char*>(const_cast<std::byte*>(front[0].data()));
     }
+    gathered_ = buffer.len;
     active_ = true;
     return buffer;
 }
 
-bool sender::issue(SOCKET socket, std::size_t count, bool skips_port, DWORD& error, DWORD& sent) noexcept {
+bool sender::issue(SOCKET socket, send_batch& batch, bool skips_port, DWORD& error, DWORD& sent) noexcept {
     op_.reset_overlapped();
     sent = 0;
     engine_counters::add(context_.counters->send_calls);
-    WSABUF* const buffers = spilled_ ? spilled_.get() : inline_.data();
-    const int result = sys().wsa_send(socket, buffers, gsl::narrow_cast<DWORD>(count), &sent, 0, &op_, nullptr);
-    const int failure = result == 0 ? 0 : ::WSAGetLastError();
-    spilled_.reset();  // captured by WSASend (see sender.h)
+    operation* const op = &op_;
+    engine_counters* const counters = context_.counters.get();
+    // No byte count: Microsoft asks for a null lpNumberOfBytesSent with an OVERLAPPED. A send that
+    // finished at once with no packet to come reports its count in the OVERLAPPED.
+    const int result = sys().wsa_send(socket, batch.buffers(), batch.count(), nullptr, 0, op, nullptr);
+    // From here on only locals: the completion may be running on another worker (see sender.h).
     if (result == 0) {
         if (!skips_port) {
             return false;  // a packet is queued for this success too
         }
-        engine_counters::add(context_.counters->completions_inline);
+        engine_counters::add(counters->completions_inline);
         error = ERROR_SUCCESS;
+        sent = gsl::narrow_cast<DWORD>(op->InternalHigh);  // no packet: the operation is still ours
         return true;
     }
+    const int failure = ::WSAGetLastError();
     if (failure == WSA_IO_PENDING) {
         return false;
     }
     error = static_cast<DWORD>(failure);  // immediate failure: no packet is queued
-    sent = 0;
     return true;
 }
 
-void sender::completed(DWORD sent) noexcept {
+bool sender::completed(DWORD sent) noexcept {
     active_ = false;
-    const std::size_t done = std::min<std::size_t>(sent, queue_.size());
+    const bool plausible = sent <= gathered_;
+    if (!plausible) {
+        engine_counters::add(context_.counters->send_overreports);
+    }
+    assert(plausible && "a send completion reported more bytes than were gathered");
+    const std::size_t done = std::min<std::size_t>(sent, gathered_);
+    gathered_ = 0;
     queue_.consume(done);
     context_.send_budget.release(done);
     engine_counters::add(context_.counters->bytes_sent, done);
+    return plausible;
 }
 
 bool sender::take_drain_due() noexcept {

@@ -7,6 +7,13 @@
 // issue() makes the system call without the lock: `active` is set by gather() first, so no other
 // thread issues meanwhile, and the blocks the WSABUFs point into never move while later send()
 // calls append behind them (see send_queue.h).
+//
+// The rule for the call itself: once WSASend has returned, the issuing thread touches nothing the
+// completion's handler may change. On Windows the completion may already have been dequeued and
+// handled on another worker by then (a synchronous success queues its packet inside the call, and
+// a pending send can finish before the call returns), and that handler may have gathered and
+// issued the next send. So the WSABUF array belongs to the issuing frame (send_batch), not to the
+// sender, and issue() reads no member after the call.
 #include "core/send_queue.h"
 #include "win/connection_context.h"
 #include "win/operation.h"
@@ -23,6 +30,27 @@ namespace wire::detail {
 
 class connection_impl;
 
+// The WSABUFs of one WSASend, filled by sender::gather() and owned by the frame that issues it.
+// WSASend captures the array before it returns (documented, so that callers may build it on the
+// stack; Wine copies it too), so it need not outlive the call: a few entries inline, more from
+// the heap for that one call only, rather than a WSABUF array inside every connection.
+class send_batch {
+public:
+    send_batch() noexcept = default;
+    send_batch(const send_batch&) = delete;
+    send_batch& operator=(const send_batch&) = delete;
+
+    [[nodiscard]] WSABUF* buffers() noexcept { return spilled_ ? spilled_.get() : inline_.data(); }
+    [[nodiscard]] DWORD count() const noexcept { return count_; }
+
+private:
+    friend class sender;
+    static constexpr std::size_t inline_buffers = 4;
+    std::array<WSABUF, inline_buffers> inline_{};
+    std::unique_ptr<WSABUF[]> spilled_;  // when more than inline_buffers were gathered
+    DWORD count_ = 0;
+};
+
 class sender {
 public:
     sender(const connection_context& context, connection_impl& owner, operation::complete_fn on_complete) noexcept;
@@ -37,17 +65,21 @@ public:
     [[nodiscard]] bool active() const noexcept { return active_; }
     [[nodiscard]] std::size_t queued() const noexcept { return queue_.size(); }
 
-    // Fills the WSABUFs from the front of the queue and marks a send active; returns their count.
-    [[nodiscard]] std::size_t gather() noexcept;
+    // Fills `batch` from the front of the queue and marks a send active.
+    void gather(send_batch& batch) noexcept;
     // Marks a send active and returns the front block of the queue: a connect carries it
     // (ConnectEx's send buffer) instead of a WSASend. Asking again before completed() returns the
     // same block (a connect retried on another socket or address sends the same bytes).
     [[nodiscard]] WSABUF gather_front() noexcept;
     // Issues the gathered WSASend (without the lock). Returns true when it finished at once:
-    // then `error` and `sent` hold the outcome and no packet will be dequeued.
-    [[nodiscard]] bool issue(SOCKET socket, std::size_t count, bool skips_port, DWORD& error, DWORD& sent) noexcept;
-    // The active send finished, `sent` bytes of it on the wire.
-    void completed(DWORD sent) noexcept;
+    // then `error` and `sent` hold the outcome and no packet will be dequeued. When it returns
+    // false the completion owns the send and may already be running on another worker.
+    [[nodiscard]] bool issue(SOCKET socket, send_batch& batch, bool skips_port, DWORD& error, DWORD& sent) noexcept;
+    // The active send finished, `sent` bytes of it on the wire. False when `sent` exceeds what was
+    // gathered: the system reported bytes that were never handed to it, a defect the stream cannot
+    // survive (counted in statistics::send_overreports; asserts in debug builds). Nothing is
+    // consumed then beyond what was gathered.
+    [[nodiscard]] bool completed(DWORD sent) noexcept;
     // Whether on_drained is due: a send was refused and the queue is down to the low-water mark.
     [[nodiscard]] bool take_drain_due() noexcept;
     // Drops what is queued (the connection was reset). Not while a send is active: the kernel
@@ -65,14 +97,8 @@ private:
 
     const connection_context& context_;
     owned_operation<connection_impl> op_;
-    // The WSABUF array of the next WSASend, from gather() to issue(). WSASend captures the array
-    // before it returns (documented, so that callers may build it on the stack; Wine copies it
-    // too), so it need not outlive issue(): a few inline, and more from the heap for that one
-    // call only, rather than max_buffers (1 KiB) inside every connection, idle ones included.
-    static constexpr std::size_t inline_buffers = 4;
-    std::array<WSABUF, inline_buffers> inline_{};
-    std::unique_ptr<WSABUF[]> spilled_;  // when gather() found more than inline_buffers
     send_queue queue_;
+    std::size_t gathered_ = 0;   // bytes handed to the active send: what its completion may report
     bool active_ = false;        // a WSASend is outstanding (or being issued)
     bool drain_wanted_ = false;  // send() refused since the last on_drained
 };
