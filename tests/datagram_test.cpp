@@ -317,6 +317,72 @@ TEST(Datagram, TruncationReportedAtOnceByWSARecvFromIsCountedAndReceivingGoesOn)
     expect_datagram_stopped_clean(e, server, *log);
 }
 
+// WSAEMSGSIZE at once is a truncated datagram, not a failed call: without skip-on-success Windows
+// queues a packet for it as for a success (STATUS_BUFFER_OVERFLOW is a warning), which the seam
+// plays here. The engine must report it once and keep one receive outstanding; before the fix it
+// reported it inline and again from the packet, re-issuing the receive twice on one OVERLAPPED.
+TEST(Datagram, TruncationReportedAtOnceWithAPacketBehindItIsReportedOnce) {
+    fault_platform platform;
+    engine_options options;
+    options.skip_completion_port_on_success = false;
+    engine e(options);
+    auto log = std::make_shared<datagram_log>();
+    datagram_options socket_options;
+    socket_options.pending_receives = 1;
+    datagram_socket server = e.open_datagram(endpoint::loopback_v4(0), echo_into(log), socket_options);
+    platform.fail_nth(test::syscall::wsa_recv_from, 1, WSAEMSGSIZE);
+    raw_udp client;
+    ASSERT_TRUE(client.round_trip(server.local_endpoint(), as_bytes(std::string("first"))));
+    ASSERT_TRUE(eventually([&] { return server.stats().datagrams_truncated >= 1; }));
+    ASSERT_TRUE(client.round_trip(server.local_endpoint(), as_bytes(std::string("second"))));
+    ASSERT_TRUE(client.round_trip(server.local_endpoint(), as_bytes(std::string("third"))));
+    EXPECT_EQ(platform.injected(test::syscall::wsa_recv_from), 1U);
+    EXPECT_EQ(server.stats().datagrams_truncated, 1U);
+    {
+        std::lock_guard lock(log->mutex);
+        EXPECT_EQ(log->truncated.size(), 1U);
+    }
+    EXPECT_TRUE(server.is_open());
+    expect_datagram_stopped_clean(e, server, *log);
+}
+
+// Real truncations through Wine (or Windows), with datagrams already waiting when the receive is
+// issued (so the receive may finish at once) and with none waiting, in both completion modes.
+class DatagramTruncation : public ::testing::TestWithParam<bool> {};
+
+TEST_P(DatagramTruncation, EachOversizedDatagramIsReportedOnceAndReceivingGoesOn) {
+    engine_options options;
+    options.skip_completion_port_on_success = GetParam();
+    engine e(options);
+    auto log = std::make_shared<datagram_log>();
+    datagram_options socket_options;
+    socket_options.max_datagram_size = 100;
+    socket_options.pending_receives = 1;
+    datagram_socket server = e.open_datagram(endpoint::loopback_v4(0), echo_into(log), socket_options);
+    raw_udp client;
+    constexpr std::size_t oversized = 5;
+    for (std::size_t i = 0; i < oversized; ++i) {
+        ASSERT_TRUE(client.send_to(server.local_endpoint(), numbered(static_cast<std::uint32_t>(i), 101 + i)));
+    }
+    ASSERT_TRUE(eventually([&] { return server.stats().datagrams_truncated >= oversized; }));
+    ASSERT_TRUE(client.round_trip(server.local_endpoint(), numbered(99, 100)));
+    EXPECT_EQ(server.stats().datagrams_truncated, oversized);
+    {
+        std::lock_guard lock(log->mutex);
+        EXPECT_EQ(log->truncated.size(), oversized);
+        for (const auto& [from, received] : log->truncated) {
+            EXPECT_EQ(from, client.address());
+            EXPECT_LE(received, 100U);
+        }
+    }
+    expect_datagram_stopped_clean(e, server, *log);
+}
+
+INSTANTIATE_TEST_SUITE_P(BothCompletionModes, DatagramTruncation, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& mode) {
+                             return mode.param ? std::string("Inline") : std::string("AlwaysDequeue");
+                         });
+
 TEST(Datagram, PortUnreachableFromAnEarlierSendDoesNotBreakTheServer) {
     engine e;
     auto log = std::make_shared<datagram_log>();

@@ -2,7 +2,10 @@
 // peers send, every byte verified. Parameterised over IPv4/IPv6, over skip-completion-port-on-
 // success on and off (the inline path and the always-dequeue fallback), and over the receive
 // modes: adaptive (the default), adaptive parking after 1 ms (so that quiet receives are
-// cancelled and replaced all the time, racing with arriving data), buffered and zero-byte.
+// cancelled and replaced all the time, racing with arriving data), buffered and zero-byte. The
+// Explore variants run under the seam's call ordering (call_ordering.h): a share of the calls'
+// returns is held until their completions were handled on another worker, and the reverse.
+#include "fault_platform.h"
 #include "test_support.h"
 
 #include <thread>
@@ -15,10 +18,12 @@ struct echo_case {
     bool skip_port;
     receive_mode mode = receive_mode::adaptive;
     bool park_fast = false;  // adaptive: park after 1 ms
+    bool explore = false;    // under the seam's call ordering
 };
 
 std::string case_name(const ::testing::TestParamInfo<echo_case>& info) {
-    std::string name = std::string(info.param.ipv6 ? "Ipv6" : "Ipv4") + (info.param.skip_port ? "Inline" : "AlwaysDequeue");
+    std::string name = std::string(info.param.explore ? "Explore" : "") + (info.param.ipv6 ? "Ipv6" : "Ipv4") +
+                       (info.param.skip_port ? "Inline" : "AlwaysDequeue");
     switch (info.param.mode) {
     case receive_mode::adaptive:
         return name + (info.param.park_fast ? "AdaptiveParkFast" : "Adaptive");
@@ -32,6 +37,13 @@ std::string case_name(const ::testing::TestParamInfo<echo_case>& info) {
 
 class EchoTest : public ::testing::TestWithParam<echo_case> {
 protected:
+    void SetUp() override {
+        if (GetParam().explore) {  // before the test's engines, destroyed after them
+            platform_ = std::make_unique<fault_platform>();
+            RecordProperty("ordering_seed", std::to_string(platform_->explore_orderings(0.1, 10ms)));
+        }
+    }
+
     engine_options options() const {
         engine_options o;
         o.skip_completion_port_on_success = GetParam().skip_port;
@@ -42,6 +54,8 @@ protected:
         return o;
     }
     endpoint loopback() const { return GetParam().ipv6 ? endpoint::loopback_v6(0) : endpoint::loopback_v4(0); }
+
+    std::unique_ptr<fault_platform> platform_;
 };
 
 TEST_P(EchoTest, OneExchangeThroughListenerAndConnector) {
@@ -114,7 +128,10 @@ INSTANTIATE_TEST_SUITE_P(Loopback, EchoTest,
                                            echo_case{false, true, receive_mode::buffered},
                                            echo_case{false, false, receive_mode::buffered},
                                            echo_case{false, true, receive_mode::zero_byte},
-                                           echo_case{false, false, receive_mode::zero_byte}),
+                                           echo_case{false, false, receive_mode::zero_byte},
+                                           echo_case{false, true, receive_mode::adaptive, false, true},
+                                           echo_case{false, false, receive_mode::adaptive, false, true},
+                                           echo_case{false, false, receive_mode::buffered, false, true}),
                          case_name);
 
 TEST(ZeroByteReceives, IdleConnectionsHoldNoReceiveBuffer) {

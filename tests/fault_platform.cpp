@@ -53,6 +53,8 @@ bool skips_port(SOCKET s) {
     return it != notification_modes.end() && (it->second & FILE_SKIP_COMPLETION_PORT_ON_SUCCESS) != 0;
 }
 
+constexpr LONG status_buffer_overflow = static_cast<LONG>(0x80000005L);  // a warning, not an error
+
 // The number check() gave the call this thread is making.
 thread_local std::uint64_t call_number = 0;
 std::mutex delayed_mutex;
@@ -92,7 +94,9 @@ bool around_overlapped(syscall which, SOCKET s, const OVERLAPPED* overlapped, Ca
     const std::uint64_t ticket = ordering.before_call(static_cast<unsigned>(which), call_number, overlapped);
     const bool succeeded = call();
     const int error = succeeded ? 0 : ::WSAGetLastError();
-    const bool packet_expected = succeeded ? !skips_port(s) : error == WSA_IO_PENDING;
+    // WSAEMSGSIZE (a truncated datagram) completes as a success does (see fake_wsa_recv_from).
+    const bool packet_expected =
+        succeeded || error == WSAEMSGSIZE ? !skips_port(s) : error == WSA_IO_PENDING;
     current->returned(which);
     ordering.after_call(overlapped, ticket, packet_expected);
     ::WSASetLastError(error);
@@ -265,6 +269,16 @@ int WSAAPI fake_wsa_recv_from(SOCKET s, LPWSABUF buffers, DWORD count, LPDWORD r
     bool complete = false;
     LONG status = 0;
     if (injected_failure(syscall::wsa_recv_from, complete, status)) {
+        if (::WSAGetLastError() == WSAEMSGSIZE) {
+            // A truncated datagram: the receive ran and its status (STATUS_BUFFER_OVERFLOW) is a
+            // warning, so Windows completes it as a success: with a packet unless the socket
+            // skips the port on success, and with the count in the OVERLAPPED.
+            overlapped->InternalHigh = 0;
+            if (!skips_port(s)) {
+                current->queue_completion(s, overlapped, status_buffer_overflow, std::chrono::milliseconds(0));
+            }
+            ::WSASetLastError(WSAEMSGSIZE);
+        }
         return SOCKET_ERROR;
     }
     return socket_result(around_overlapped(syscall::wsa_recv_from, s, overlapped, [&] {

@@ -32,13 +32,18 @@ constexpr LONG status_connection_aborted = static_cast<LONG>(0xC0000241L);
 constexpr LONG status_insufficient_resources = static_cast<LONG>(0xC000009AL);
 
 // How much work: `sessions_in_all` client connections, `slots` at a time, each sending up to
-// `window` bytes ahead of its echo, in chunks of 1 to 64 bytes (many per WSASend) or up to 4 KiB.
+// `default_window` bytes ahead of its echo, in chunks of 1 to 64 bytes (many per WSASend) or up to 4 KiB.
 constexpr std::size_t slots = 8;
 constexpr std::size_t sessions_in_all = 4000;
-constexpr std::uint64_t window = 16 * 1024;
+constexpr std::uint64_t default_window = 16 * 1024;
 constexpr std::uint64_t min_session_bytes = 1024;
-constexpr std::uint64_t max_session_bytes = 96 * 1024;
+constexpr std::uint64_t default_max_session_bytes = 96 * 1024;
 constexpr std::uint64_t max_chunk = 4096;
+// The ordering soak: each held call waits for another worker, so fewer sessions; a window over
+// four send-queue blocks (64 KiB), so that sends gather more WSABUFs than a send keeps inline.
+constexpr std::size_t ordering_sessions = 1000;
+constexpr std::uint64_t ordering_window = 256 * 1024;
+constexpr std::uint64_t ordering_max_session_bytes = 512 * 1024;
 
 // The share of calls failed at once, per listed error. Data-path calls (WSASend, WSARecv) carry
 // three errors each, so about one in 300 fails; set-up and control calls (sockets, connects,
@@ -158,8 +163,8 @@ private:
 // echo, checks the echo, and closes gracefully once all of it is back.
 class session_client : public connection_handler {
 public:
-    session_client(std::shared_ptr<end_record> record, std::uint32_t chunk_seed, closures& done)
-        : record_(std::move(record)), chunks_(chunk_seed), done_(done) {}
+    session_client(std::shared_ptr<end_record> record, std::uint32_t chunk_seed, std::uint64_t window, closures& done)
+        : record_(std::move(record)), chunks_(chunk_seed), window_(window), done_(done) {}
 
     void on_open(connection& c) override {
         std::lock_guard lock(record_->mutex);
@@ -199,7 +204,7 @@ private:
     // Called with the record's lock held.
     void pump(connection& c) {
         end_record& r = *record_;
-        while (r.sent < r.target && r.sent - r.received < window) {
+        while (r.sent < r.target && r.sent - r.received < window_) {
             const std::uint64_t limit = (chunks_() & 1) != 0 ? 64 : max_chunk;
             const std::uint64_t size = std::min<std::uint64_t>(1 + chunks_() % limit, r.target - r.sent);
             std::vector<std::byte> chunk(size);
@@ -215,6 +220,7 @@ private:
 
     std::shared_ptr<end_record> record_;
     std::mt19937 chunks_;
+    std::uint64_t window_;
     closures& done_;
 };
 
@@ -224,14 +230,27 @@ std::string describe(const end_record& r) {
            std::to_string(r.closed) + ", reason '" + r.reason.message() + "'";
 }
 
-TEST(FaultSoak, EveryByteArrivesIntactOrItsConnectionClosesWithAReason) {
+// What one soak run does: how many sessions, whether calls fail, whether the orders of calls'
+// returns and their completions are explored (call_ordering.h).
+struct soak_plan {
+    std::size_t sessions = sessions_in_all;
+    std::uint64_t window = default_window;
+    std::uint64_t max_session_bytes = default_max_session_bytes;
+    bool faults = true;
+    bool explore_orderings = false;
+};
+
+void run_soak(const soak_plan& plan) {
     const std::uint32_t seed = soak_seed();
-    RecordProperty("seed", std::to_string(seed));
-    std::printf("fault soak seed %" PRIu32 " (WIRE_SOAK_SEED=%" PRIu32 " replays it)\n", seed, seed);
+    ::testing::Test::RecordProperty("seed", std::to_string(seed));
+    std::printf("soak seed %" PRIu32 " (WIRE_SOAK_SEED=%" PRIu32 " replays it)\n", seed, seed);
     std::fflush(stdout);
     std::mt19937 load(seed);
 
     fault_platform platform;
+    if (plan.explore_orderings) {
+        ::testing::Test::RecordProperty("ordering_seed", std::to_string(platform.explore_orderings(0.1, 10ms)));
+    }
     closures done;
     std::mutex server_mutex;
     std::vector<std::shared_ptr<end_record>> server_ends;
@@ -260,12 +279,16 @@ TEST(FaultSoak, EveryByteArrivesIntactOrItsConnectionClosesWithAReason) {
     // Completions first: a call both rules pick completes with the status rather than failing.
     std::vector<LONG> statuses{status_connection_reset, status_connection_aborted, status_insufficient_resources};
     for (const syscall which : {syscall::wsa_recv, syscall::wsa_send}) {
+        if (!plan.faults) {
+            break;
+        }
         std::uint64_t nth = 0;
         for (int i = 0; i < 200; ++i) {
             nth += completion_fault_gap / 2 + load() % completion_fault_gap;
             platform.complete_nth_with(which, nth, statuses[load() % statuses.size()]);
         }
     }
+    if (plan.faults) {
     platform.fail_randomly(seed, data_fault_share,
                            {
                                {syscall::wsa_send, WSAENOBUFS},
@@ -289,6 +312,7 @@ TEST(FaultSoak, EveryByteArrivesIntactOrItsConnectionClosesWithAReason) {
                                {syscall::associate, ERROR_NO_SYSTEM_RESOURCES},
                                {syscall::post, ERROR_NO_SYSTEM_RESOURCES},
                            });
+    }
     // Not faulted: CancelIoEx (it fails on Windows only when there is nothing to cancel, and a
     // refused cancel leaves a receive pending until the peer acts, which this load never does for
     // a connection its client has given up) and the dequeue (Faults.AFailingDequeueDoesNotEndTheWorker).
@@ -301,9 +325,9 @@ TEST(FaultSoak, EveryByteArrivesIntactOrItsConnectionClosesWithAReason) {
         auto record = std::make_shared<end_record>();
         record->id = static_cast<std::uint32_t>(client_ends.size() + 1);
         record->slot = slot;
-        record->target = min_session_bytes + load() % (max_session_bytes - min_session_bytes + 1);
+        record->target = min_session_bytes + load() % (plan.max_session_bytes - min_session_bytes + 1);
         client_ends.push_back(record);
-        handles[slot] = client->connect(address, std::make_unique<session_client>(record, load(), done));
+        handles[slot] = client->connect(address, std::make_unique<session_client>(record, load(), plan.window, done));
     };
     for (std::size_t slot = 0; slot < slots; ++slot) {
         start_session(slot);
@@ -312,7 +336,7 @@ TEST(FaultSoak, EveryByteArrivesIntactOrItsConnectionClosesWithAReason) {
     // neither finishes nor closes would stall this loop: the bound only turns a hang into a failure.
     std::size_t client_closures = 0;
     bool stalled = false;
-    while (client_closures < sessions_in_all && !stalled) {
+    while (client_closures < plan.sessions && !stalled) {
         std::vector<std::size_t> freed;
         {
             std::unique_lock lock(done.mutex);
@@ -321,7 +345,7 @@ TEST(FaultSoak, EveryByteArrivesIntactOrItsConnectionClosesWithAReason) {
         }
         for (const std::size_t slot : freed) {
             ++client_closures;
-            if (client_ends.size() < sessions_in_all) {
+            if (client_ends.size() < plan.sessions) {
                 start_session(slot);
             }
         }
@@ -420,14 +444,42 @@ TEST(FaultSoak, EveryByteArrivesIntactOrItsConnectionClosesWithAReason) {
         std::printf("  %3d x %s\n", count, reason.c_str());
     }
     std::fflush(stdout);
-    // The load did run, and the faults did reach it.
-    EXPECT_EQ(client_ends.size(), sessions_in_all);
+    EXPECT_EQ(client_stats.send_overreports + server_stats.send_overreports, 0U);
+    // The load did run, and the faults (or the orderings) did reach it.
+    EXPECT_EQ(client_ends.size(), plan.sessions);
     EXPECT_GT(complete, 0U) << "no session completed: the fault share leaves no progress";
-    EXPECT_LT(complete, client_ends.size()) << "no session met a fault";
-    EXPECT_GT(platform.injected(syscall::wsa_send) + platform.injected(syscall::wsa_recv), 0U);
+    if (plan.faults) {
+        EXPECT_LT(complete, client_ends.size()) << "no session met a fault";
+        EXPECT_GT(platform.injected(syscall::wsa_send) + platform.injected(syscall::wsa_recv), 0U);
+    } else {
+        EXPECT_EQ(complete, client_ends.size()) << "without faults every session completes";
+    }
+    if (plan.explore_orderings) {
+        const call_ordering::counts orders = platform.orderings();
+        std::printf("orderings: %" PRIu64 " returns held (%" PRIu64 " saw their completion handled first), %" PRIu64
+                    " completions held for their call's return, %" PRIu64 " waits ended on their bound\n",
+                    orders.returns_held, orders.handled_first, orders.completions_held, orders.bounded_waits);
+        std::fflush(stdout);
+        // (Completions held for their call are rare: most calls return before their packet is out.)
+        EXPECT_GT(orders.handled_first, 0U) << "no completion was handled before its call returned";
+    }
 
     client.reset();
     server.reset();
+}
+
+TEST(FaultSoak, EveryByteArrivesIntactOrItsConnectionClosesWithAReason) { run_soak(soak_plan{}); }
+
+// The same sessions with no faults, while the seam holds a share of the calls' returns until
+// their completions were handled on another worker (and completions until their calls returned):
+// the server completes inline where it can (skip-on-success), the client always through the port.
+// Every stream must come back whole.
+TEST(OrderingSoak, EveryByteArrivesIntactWhateverOrderCallsAndCompletionsMeet) {
+    run_soak(soak_plan{.sessions = ordering_sessions,
+                       .window = ordering_window,
+                       .max_session_bytes = ordering_max_session_bytes,
+                       .faults = false,
+                       .explore_orderings = true});
 }
 
 }  // namespace

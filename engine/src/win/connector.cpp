@@ -50,9 +50,12 @@ DWORD connector::issue(const endpoint& remote, bool allow_recycled, WSABUF first
         socket_value_.store(socket_.get());
         op_.reset_overlapped();
         DWORD sent = 0;
+        // Without skip-on-success the completion may be running on a worker once the call returns
+        // (it may re-issue and so rewrite the members): only locals after the call.
+        const bool skips_port = skips_port_;
         if (context_.extensions.connect_ex(socket_.get(), as_sockaddr(remote), remote.size(), first_data.buf,
                                            first_data.len, &sent, &op_) != FALSE) {
-            if (skips_port_) {
+            if (skips_port) {
                 context_.port.post(op_, ERROR_SUCCESS, sent);  // on_open runs on a worker, not here
             }
             return ERROR_SUCCESS;

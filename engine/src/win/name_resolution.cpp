@@ -59,15 +59,23 @@ DWORD name_resolution::start() noexcept {
     reset_overlapped();
     const ADDRINFOEXW hints = stream_hints();
     HANDLE cancel_handle = nullptr;
+    cancel_handle_.store(starting());
     const INT status = sys().get_addr_info_ex(host_.c_str(), service_.c_str(), NS_DNS, nullptr, &hints, &result_,
                                               nullptr, this, as_completion_routine(&completed), &cancel_handle);
     if (status == WSA_IO_PENDING) {
-        cancel_handle_.store(cancel_handle);  // Wine 8 gives none: cancel() then has nothing to do
-        if (finished_.load()) {
-            cancel_handle_.store(nullptr);  // the routine ran before the handle was stored
+        // The routine may have run already (on a system thread, before the call returned): then it
+        // left nullptr and the handle names a finished query, which must never be cancelled. A
+        // cancel asked for meanwhile left cancel_wanted(): this thread cancels on its behalf.
+        // Wine 8 gives no handle: cancel() then has nothing to do.
+        HANDLE expected = starting();
+        if (!cancel_handle_.compare_exchange_strong(expected, cancel_handle) && expected == cancel_wanted()) {
+            if (cancel_handle_.compare_exchange_strong(expected, nullptr) && cancel_handle != nullptr) {
+                sys().get_addr_info_ex_cancel(&cancel_handle);
+            }
         }
         return ERROR_SUCCESS;
     }
+    cancel_handle_.store(nullptr);  // no query is running
     if (status == WSAEINVAL) {
         // No asynchronous lookups here: a worker resolves it.
         synchronous_ = true;
@@ -83,7 +91,6 @@ DWORD name_resolution::start() noexcept {
 void CALLBACK name_resolution::completed(DWORD error, DWORD /*bytes*/, LPWSAOVERLAPPED overlapped) noexcept {
     auto& self = static_cast<name_resolution&>(*static_cast<operation*>(overlapped));
     // A finished query's handle must not be cancelled (it may name another query by then).
-    self.finished_.store(true);
     self.cancel_handle_.store(nullptr);
     self.port_.post(self, error);  // on a system thread: nothing else is done here
 }
@@ -139,8 +146,18 @@ DWORD name_resolution::collect(const ADDRINFOEXW* list) noexcept {
 }
 
 void name_resolution::cancel() noexcept {
-    HANDLE handle = cancel_handle_.exchange(nullptr);  // at most once
-    if (handle != nullptr) {
+    HANDLE handle = cancel_handle_.load();
+    for (;;) {
+        if (handle == nullptr || handle == cancel_wanted()) {
+            return;  // finished, never started, or already cancelled
+        }
+        // While start() is in its call there is no handle yet: leave the cancel to it.
+        HANDLE next = handle == starting() ? cancel_wanted() : nullptr;
+        if (cancel_handle_.compare_exchange_weak(handle, next)) {
+            break;
+        }
+    }
+    if (handle != starting()) {
         sys().get_addr_info_ex_cancel(&handle);  // the packet still comes, with WSA_E_CANCELLED
     }
 }

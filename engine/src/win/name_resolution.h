@@ -58,8 +58,14 @@ private:
     std::wstring host_;
     std::wstring service_;
     ADDRINFOEXW* result_ = nullptr;  // written by the system when the lookup completes
-    std::atomic<HANDLE> cancel_handle_{nullptr};  // null once the query has finished
-    std::atomic<bool> finished_{false};           // the completion routine has run
+    // The query's cancel handle: nullptr when none runs (finished, or not started), else the
+    // handle, or one of two markers while start() is in its call (no handle yet). Only
+    // compare-exchanged after the call: the routine may have finished the query before it returned.
+    std::atomic<HANDLE> cancel_handle_{nullptr};
+    // Markers: addresses of this object's own bytes, never a handle the system hands out.
+    [[nodiscard]] HANDLE starting() noexcept { return static_cast<HANDLE>(&markers_[0]); }
+    [[nodiscard]] HANDLE cancel_wanted() noexcept { return static_cast<HANDLE>(&markers_[1]); }
+    char markers_[2] = {};
     bool synchronous_ = false;  // posted for a worker to resolve
     std::vector<endpoint> addresses_;
 };

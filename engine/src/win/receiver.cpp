@@ -65,15 +65,16 @@ bool receiver::issue(SOCKET socket, bool skips_port, DWORD& error, DWORD& bytes)
     holds_pooled_.store(k == kind::pooled || k == kind::bulk, std::memory_order_relaxed);
     op_.reset_overlapped();
     DWORD flags = 0;
-    DWORD received = 0;
     engine_counters::add(context_.counters->receive_calls);
-    if (sys().wsa_recv(socket, &buffer, 1, &received, &flags, &op_, nullptr) == 0) {
+    // No byte count: Microsoft asks for a null lpNumberOfBytesRecvd with an OVERLAPPED. After the
+    // call only locals are touched unless no packet is queued (the completion may be running).
+    if (sys().wsa_recv(socket, &buffer, 1, nullptr, &flags, &op_, nullptr) == 0) {
         if (!skips_port) {
             return false;  // a packet is queued for this success too: handle it there, not twice
         }
         engine_counters::add(context_.counters->completions_inline);
         error = ERROR_SUCCESS;
-        bytes = received;
+        bytes = gsl::narrow_cast<DWORD>(op_.InternalHigh);  // no packet: the operation is still ours
         return true;
     }
     const int failure = ::WSAGetLastError();
