@@ -21,6 +21,13 @@ struct echo_case {
     bool explore = false;    // under the seam's call ordering
 };
 
+std::string case_name(const ::testing::TestParamInfo<echo_case>& info);
+
+// CTest shows the printed parameter: the default prints the struct's bytes, padding included.
+void PrintTo(const echo_case& c, std::ostream* out) {
+    *out << case_name(::testing::TestParamInfo<echo_case>(c, 0));
+}
+
 std::string case_name(const ::testing::TestParamInfo<echo_case>& info) {
     std::string name = std::string(info.param.explore ? "Explore" : "") + (info.param.ipv6 ? "Ipv6" : "Ipv4") +
                        (info.param.skip_port ? "Inline" : "AlwaysDequeue");

@@ -310,6 +310,23 @@ TEST(ErrorBranches, ASendThatFailsAtOnceClosesWithItsError) {
     expect_stopped_clean(e);
 }
 
+// A provider that reports more bytes sent than a send was given (a defect the engine never
+// expects): the stream cannot be trusted, so that connection is reset with ERROR_INVALID_DATA
+// and counted, rather than the surplus quietly taken from the bytes queued behind.
+TEST(ErrorBranches, ASendCompletionReportingMoreThanItWasGivenResetsThatConnection) {
+    fault_platform platform;
+    engine e;
+    open_connection open(e);
+    platform.overreport_nth_send(1, 10);
+    EXPECT_FALSE(open.c.send(random_bytes(100, 8)));
+    open.expect_closed_with(std::error_code(ERROR_INVALID_DATA, std::system_category()));
+    EXPECT_EQ(e.stats().send_overreports, 1U);
+    EXPECT_EQ(e.stats().bytes_sent, 100U);  // what it was given, no more
+    EXPECT_EQ(e.stats().buffered_bytes, 0U);
+    open.c = {};
+    expect_stopped_clean(e);
+}
+
 struct completion_case {
     LONG status;
     int expected;  // the Winsock error on_close reports

@@ -244,7 +244,8 @@ int WSAAPI fake_wsa_send(SOCKET s, LPWSABUF buffers, DWORD count, LPDWORD sent, 
     if (injected_failure(syscall::wsa_send, complete, status)) {
         return SOCKET_ERROR;
     }
-    const auto delay = current->take_send_delay(call_number);
+    const DWORD extra = current->take_overreport(call_number);
+    const auto delay = extra > 0 ? std::chrono::milliseconds(1) : current->take_send_delay(call_number);
     return socket_result(around_overlapped(syscall::wsa_send, s, overlapped, [&] {
         if (complete) {
             return pend_with(s, overlapped, status) == 0;
@@ -255,7 +256,7 @@ int WSAAPI fake_wsa_send(SOCKET s, LPWSABUF buffers, DWORD count, LPDWORD sent, 
             if (native().wsa_send(real(s), buffers, count, &done, flags, nullptr, nullptr) != 0) {
                 return false;
             }
-            current->queue_completion(s, overlapped, 0, delay, done);
+            current->queue_completion(s, overlapped, 0, delay, done + extra);
             ::WSASetLastError(WSA_IO_PENDING);
             return false;
         }
@@ -676,6 +677,23 @@ void fault_platform::queue_completion(SOCKET s, OVERLAPPED* overlapped, LONG sta
 void fault_platform::delay_nth_send_completion(std::uint64_t nth, std::chrono::milliseconds delay) {
     std::lock_guard lock(mutex_);
     send_delays_.emplace_back(calls(syscall::wsa_send) + nth, delay);
+}
+
+void fault_platform::overreport_nth_send(std::uint64_t nth, DWORD extra) {
+    std::lock_guard lock(mutex_);
+    overreports_.emplace_back(calls(syscall::wsa_send) + nth, extra);
+}
+
+DWORD fault_platform::take_overreport(std::uint64_t call) {
+    std::lock_guard lock(mutex_);
+    for (auto it = overreports_.begin(); it != overreports_.end(); ++it) {
+        if (it->first == call) {
+            const DWORD extra = it->second;
+            overreports_.erase(it);
+            return extra;
+        }
+    }
+    return 0;
 }
 
 std::chrono::milliseconds fault_platform::take_send_delay(std::uint64_t call) {

@@ -104,6 +104,9 @@ public:
     // `delay` later, from another thread: it arrives after completions of calls made after it, on
     // whichever worker dequeues it (Windows promises no order between operations).
     void delay_nth_send_completion(std::uint64_t nth, std::chrono::milliseconds delay);
+    // The nth WSASend from now on sends its bytes at once and completes (a millisecond later, from
+    // another thread) reporting `extra` bytes more than it was given: a defective provider.
+    void overreport_nth_send(std::uint64_t nth, DWORD extra);
     // Runs `hook` before each call of `which` (on the calling thread).
     void before(syscall which, std::function<void()> hook);
     // Runs `hook` after each real call of `which` has returned, before the engine sees the return
@@ -150,6 +153,7 @@ public:
     struct rule;
     [[nodiscard]] DWORD check(syscall which, bool& complete_instead, LONG& status);
     [[nodiscard]] std::chrono::milliseconds take_send_delay(std::uint64_t call);
+    [[nodiscard]] DWORD take_overreport(std::uint64_t call);
     // Queues a completion for `overlapped`, issued on `s`, to the port `s` is associated with.
     void queue_completion(SOCKET s, OVERLAPPED* overlapped, LONG status, std::chrono::milliseconds delay,
                           DWORD bytes = 0);
@@ -181,6 +185,7 @@ private:
     std::atomic<std::uint64_t> bound_refused_{0};
     std::vector<SOCKET> bound_;
     std::vector<std::pair<std::uint64_t, std::chrono::milliseconds>> send_delays_;  // call number, delay
+    std::vector<std::pair<std::uint64_t, DWORD>> overreports_;  // call number, extra bytes
 };
 
 }  // namespace wire::test
