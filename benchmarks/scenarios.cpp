@@ -288,7 +288,10 @@ void idle_memory_run(benchmark::State& state, std::string_view kind, std::size_t
     }
 }
 
-benchmark::internal::Benchmark* configure(benchmark::internal::Benchmark* b) {
+// The registered benchmark's type as RegisterBenchmark returns it: benchmark::internal::Benchmark
+// in Debian's 1.7, benchmark::Benchmark in vcpkg's 1.9 (which deprecates the old name: C4996 under /WX).
+template <typename Registered>
+Registered* configure(Registered* b) {
     // One iteration per run: the run measures a window of wall time itself (see the top).
     // Besides the median, the best repetition: other load on a shared machine only ever makes a
     // run slower, so the best of several is the least disturbed (min for times, max for rates;
