@@ -56,10 +56,16 @@ TEST_P(SendAfterReturn, TheNextSendIsIssuedWithWhatWasQueued) {
     call_hold first_before(platform, syscall::wsa_send, hold_point::before_call);
     call_hold first_after(platform, syscall::wsa_send, hold_point::after_call);
     std::atomic<bool> second_entered{false};
+    std::atomic<int> sends{0};
     platform.before(syscall::wsa_send, [&] {
-        if (first_after.held() && !second_entered.exchange(true)) {
+        if (++sends == 2) {
+            // #2: #1's issuer may not have reached its hold yet (preempted after its real call):
+            // wait for it, then let it run what follows its call while #2 is made.
+            if (eventually([&] { return first_after.held(); }, 10s)) {
+                second_entered = true;
+            }
             first_after.release();
-            std::this_thread::sleep_for(5ms);  // the issuer of #1 runs what follows its call now
+            std::this_thread::sleep_for(5ms);
         }
     });
     if (GetParam().skip_port) {

@@ -6,8 +6,10 @@ namespace wire::test {
 
 namespace {
 
-// The operation this thread dequeued last and is handling (nullptr: none, or not tracked).
+// The operation this thread dequeued last and is handling, and the ticket of that flight (a later
+// re-issue of the same operation by another thread is another flight). nullptr: none, or not tracked.
 thread_local const OVERLAPPED* handling = nullptr;
+thread_local std::uint64_t handling_ticket = 0;
 
 std::uint64_t mix(std::uint64_t x) noexcept {  // splitmix64's finaliser
     x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
@@ -130,7 +132,7 @@ void call_ordering::progress() {
     {
         std::lock_guard lock(mutex_);
         const auto it = flights_.find(overlapped);
-        if (it == flights_.end()) {
+        if (it == flights_.end() || it->second.ticket != handling_ticket) {
             return;
         }
         it->second.handled = true;
@@ -156,6 +158,7 @@ void call_ordering::dequeued(const OVERLAPPED_ENTRY* entries, ULONG removed) {
         return;  // a packet the seam did not see issued (posted by the platform itself)
     }
     handling = overlapped;
+    handling_ticket = it->second.ticket;
     if (it->second.pick == choice::hold_completion && !it->second.returned) {
         ++counts_.completions_held;
         wait_for_flight(lock, overlapped, it->second.ticket, [](const flight& f) { return f.returned; });

@@ -49,7 +49,8 @@ public:
     void after_call(const OVERLAPPED* overlapped, std::uint64_t ticket, bool packet_expected);
     // After CancelIoEx(…, overlapped) returned: may hold until that operation's completion was handled.
     void after_cancel(unsigned kind, std::uint64_t number, const OVERLAPPED* overlapped);
-    // Any call into the seam: the calling thread is done with the completion it dequeued last.
+    // Any call into the seam: the calling thread has reached its next system call (or dequeue)
+    // since it dequeued its last completion, so that completion counts as handled.
     void progress();
     // Around a dequeue: how many entries to ask for, and what came back.
     [[nodiscard]] ULONG entries_to_ask(ULONG count) const noexcept { return active() && count > 1 ? 1 : count; }

@@ -282,6 +282,12 @@ int WSAAPI fake_wsa_recv_from(SOCKET s, LPWSABUF buffers, DWORD count, LPDWORD r
         }
         return SOCKET_ERROR;
     }
+    if (complete && status == status_buffer_overflow && skips_port(s)) {
+        // Windows with skip-on-success: a truncated datagram that completed at once is reported
+        // as pending and no packet is queued (the bug libuv names in src/win/udp.c).
+        ::WSASetLastError(WSA_IO_PENDING);
+        return SOCKET_ERROR;
+    }
     return socket_result(around_overlapped(syscall::wsa_recv_from, s, overlapped, [&] {
         return (complete ? pend_with(s, overlapped, status)
                          : native().wsa_recv_from(real(s), buffers, count, received, flags, from, from_length,

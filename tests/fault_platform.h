@@ -99,6 +99,8 @@ public:
     void fail_randomly(std::uint32_t seed, double share, std::vector<random_fault> faults);
     // The nth overlapped call of `which` (wsa_recv, wsa_send, wsa_recv_from, wsa_send_to) from now on is not made; instead it
     // reports pending and completes with `status` (an NTSTATUS, e.g. STATUS_CONNECTION_RESET).
+    // With STATUS_BUFFER_OVERFLOW on a WSARecvFrom (a truncated datagram), a socket that skips the
+    // port on success gets Windows' behaviour there: pending, and no packet ever.
     void complete_nth_with(syscall which, std::uint64_t nth, LONG status);
     // The nth WSASend from now on sends its bytes at once, but its completion is queued only
     // `delay` later, from another thread: it arrives after completions of calls made after it, on

@@ -69,7 +69,7 @@ struct datagram_statistics {
     std::uint64_t send_failures = 0;        // sends the system failed (at once or by completion)
     std::uint64_t receive_calls = 0;        // WSARecvFrom issued
     std::uint64_t send_calls = 0;           // WSASendTo issued
-    std::uint64_t completions_inline = 0;   // synchronous completions handled without the port
+    std::uint64_t completions_inline = 0;   // always 0: datagram sockets never skip the port (each completion is dequeued)
     std::uint64_t bytes_in_flight = 0;      // now: accepted by send_to, not yet completed
     std::uint64_t operations_pending = 0;   // now: receives and sends not yet completed (0 once closed)
 };

@@ -29,13 +29,13 @@ completion_port::completion_port(unsigned concurrency, bool skip_on_success, eng
     skip_on_success_ = skip_on_success && tcp_providers_are_ifs();
 }
 
-std::error_code completion_port::associate(SOCKET socket, bool& skips_port_on_success) noexcept {
+std::error_code completion_port::associate(SOCKET socket, socket_kind kind, bool& skips_port_on_success) noexcept {
     skips_port_on_success = false;
     const auto handle = reinterpret_cast<HANDLE>(socket);
     if (sys().create_io_completion_port(handle, port_.get(), static_cast<ULONG_PTR>(completion_key::io), 0) == nullptr) {
         return to_error_code(::GetLastError());  // the one mapping (1450 reads WSAENOBUFS everywhere)
     }
-    if (skip_on_success_ &&
+    if (skip_on_success_ && kind == socket_kind::stream &&
         sys().set_file_completion_notification_modes(handle, FILE_SKIP_COMPLETION_PORT_ON_SUCCESS | FILE_SKIP_SET_EVENT_ON_HANDLE) != FALSE) {
         skips_port_on_success = true;
     }

@@ -25,7 +25,15 @@ public:
 
     // Associates a socket with the port and, where supported, lets synchronous successes skip it.
     // `skips_port_on_success` says whether they do for this socket.
-    [[nodiscard]] std::error_code associate(SOCKET socket, bool& skips_port_on_success) noexcept;
+    //
+    // Datagram sockets never skip the port: with skip-on-success, Windows' WSARecvFrom reports a
+    // truncated datagram that completed at once (STATUS_BUFFER_OVERFLOW, a warning) as pending
+    // while no packet is queued for it, so that receive would stay outstanding for ever and a
+    // peer's oversized datagrams could make the socket deaf. libuv names the bug (src/win/udp.c:
+    // "impossible to use this function in conjunction with datagram sockets") and skips only by
+    // calling AFD itself; one dequeue per datagram is the price here.
+    enum class socket_kind { stream, datagram };
+    [[nodiscard]] std::error_code associate(SOCKET socket, socket_kind kind, bool& skips_port_on_success) noexcept;
 
     // Queues `op` to a worker as if it had completed with `error` and `bytes`: so that a user
     // callback never runs inside the call that started an operation, and to yield after a run of

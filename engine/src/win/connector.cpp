@@ -14,7 +14,7 @@ DWORD connector::prepare_new_socket(bool ipv6) noexcept {
     std::error_code ec;
     socket_ = make_tcp_socket(ipv6, ec);
     if (!ec) {
-        ec = context_.port.associate(socket_.get(), skips_port_);
+        ec = context_.port.associate(socket_.get(), completion_port::socket_kind::stream, skips_port_);
     }
     if (!ec) {
         // ConnectEx needs a bound socket.

@@ -72,7 +72,9 @@ std::error_code datagram_impl::open(const endpoint& local) {
     }
     local_ = local_endpoint_of(socket_.get());
     registry_.probe(socket_.get());
-    if (const std::error_code ec = context_.port.associate(socket_.get(), skips_port_); ec) {
+    bool skips_port = false;  // never for a datagram socket (completion_port.h)
+    if (const std::error_code ec = context_.port.associate(socket_.get(), completion_port::socket_kind::datagram, skips_port);
+        ec) {
         return ec;
     }
     socket_value_.store(socket_.get());

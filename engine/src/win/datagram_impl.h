@@ -127,7 +127,6 @@ private:
     const datagram_options options_;
     endpoint local_;
     bool ipv6_ = false;
-    bool skips_port_ = false;
     bool connreset_off_ = false;
     unique_socket socket_;  // set by open(); closed once closing and no call uses it
     std::atomic<SOCKET> socket_value_{INVALID_SOCKET};  // for cancels by name; INVALID once closed

@@ -101,28 +101,16 @@ bool datagram_impl::issue_receive(receive_operation& op, DWORD& error, DWORD& by
     bytes = 0;
     counters_.receive_calls.fetch_add(1, std::memory_order_relaxed);
     engine_counters::add(engine_counters_->receive_calls);
-    const bool skips_port = skips_port_;
-    // No byte count: Microsoft asks for a null lpNumberOfBytesRecvd with an OVERLAPPED. A receive
-    // that finished at once with no packet to come reports its count in the OVERLAPPED.
+    // No byte count: Microsoft asks for a null lpNumberOfBytesRecvd with an OVERLAPPED.
     const int result = sys().wsa_recv_from(socket_value_.load(std::memory_order_relaxed), &buffer, 1, nullptr, &op.flags,
                                            reinterpret_cast<sockaddr*>(&op.from), &op.from_length, &op, nullptr);
     const int failure = result == 0 ? 0 : ::WSAGetLastError();
-    // WSAEMSGSIZE is a truncated datagram, not a failed call: the receive ran, and its status
-    // (STATUS_BUFFER_OVERFLOW) is a warning, which completes like a success. Without skip-on-
-    // success a packet follows it as it does a success (the zio IOCP backend completed such
-    // receives twice); with it, none does (libuv completes them inline). So both take one path.
-    if (failure == 0 || failure == WSAEMSGSIZE) {
-        if (!skips_port) {
-            return false;  // a packet is queued for this outcome too: handle it there, not twice
-        }
-        counters_.completions_inline.fetch_add(1, std::memory_order_relaxed);
-        engine_counters::add(engine_counters_->completions_inline);
-        error = static_cast<DWORD>(failure);
-        bytes = gsl::narrow_cast<DWORD>(op.InternalHigh);  // no packet: the operation is still ours
-        return true;
-    }
-    if (failure == WSA_IO_PENDING) {
-        return false;
+    // Datagram sockets never skip the port (completion_port.h), so a packet finishes a success.
+    // WSAEMSGSIZE is a truncated datagram, not a failed call: the receive ran and its status
+    // (STATUS_BUFFER_OVERFLOW) is a warning, which completes like a success, packet included
+    // (handling it here as well would finish the receive twice, as zio's IOCP backend once did).
+    if (failure == 0 || failure == WSAEMSGSIZE || failure == WSA_IO_PENDING) {
+        return false;  // the completion may be running on another worker now: nothing follows
     }
     error = static_cast<DWORD>(failure);  // immediate failure: no packet is queued
     return true;
@@ -248,17 +236,13 @@ std::error_code datagram_impl::send_to(const endpoint& to, gsl::span<const std::
     engine_counters::add(engine_counters_->send_calls);
     send_operation* const issued = op.release();  // the kernel's until the completion is handled
     std::error_code result;
-    // No byte count (Microsoft's rule with an OVERLAPPED): an inline success reports it in the OVERLAPPED.
-    if (sys().wsa_send_to(s, &buffer, 1, nullptr, 0, as_sockaddr(issued->to), issued->to.size(), issued, nullptr) == 0) {
-        if (skips_port_) {  // (fixed once the socket is open)
-            counters_.completions_inline.fetch_add(1, std::memory_order_relaxed);
-            engine_counters::add(engine_counters_->completions_inline);
-            finish_send(*issued, ERROR_SUCCESS, gsl::narrow_cast<DWORD>(issued->InternalHigh));  // no packet: ours
+    // No byte count (Microsoft's rule with an OVERLAPPED). A success is finished by its packet:
+    // datagram sockets never skip the port (completion_port.h).
+    if (sys().wsa_send_to(s, &buffer, 1, nullptr, 0, as_sockaddr(issued->to), issued->to.size(), issued, nullptr) != 0) {
+        if (const int failure = ::WSAGetLastError(); failure != WSA_IO_PENDING) {
+            result = to_error_code(static_cast<DWORD>(failure));  // no packet is queued
+            finish_send(*issued, static_cast<DWORD>(failure), 0);
         }
-        // else: a packet is queued for this success too, and finishes it there.
-    } else if (const int failure = ::WSAGetLastError(); failure != WSA_IO_PENDING) {
-        result = to_error_code(static_cast<DWORD>(failure));  // no packet is queued
-        finish_send(*issued, static_cast<DWORD>(failure), 0);
     }
     lock_type lock(mutex_);
     finish_issue(lock);

@@ -75,7 +75,7 @@ std::error_code listener_impl::open(const endpoint& local) {
     }
     local_ = local_endpoint_of(socket_.get());
     set_no_delay(socket_.get());  // for accepted sockets to inherit, where the platform does
-    if (ec = context_.port.associate(socket_.get(), skips_port_); ec) {
+    if (ec = context_.port.associate(socket_.get(), completion_port::socket_kind::stream, skips_port_); ec) {
         return ec;
     }
     const unsigned count = options_.pending_accepts == 0 ? 1 : options_.pending_accepts;
@@ -325,7 +325,7 @@ void listener_impl::hand_over(accepted_socket accepted, bool associated) noexcep
     // connection exists for it: a socket that cannot is refused before any handler is made, and
     // the connection, once registered, opens without a system call in between.
     if (!associated) {
-        if (const std::error_code ec = context_.port.associate(accepted.socket.get(), accepted.skips_port); ec) {
+        if (const std::error_code ec = context_.port.associate(accepted.socket.get(), completion_port::socket_kind::stream, accepted.skips_port); ec) {
             context_.registry.release_slot();
             reject(accepted.socket, accepted.remote, ec);
             return;
