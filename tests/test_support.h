@@ -224,6 +224,11 @@ public:
     explicit blocking_client(const endpoint& server) {
         socket_ = ::socket(server.is_v6() ? AF_INET6 : AF_INET, SOCK_STREAM, IPPROTO_TCP);
         EXPECT_NE(socket_, INVALID_SOCKET);
+        // A bound on each blocking receive: a reply that never comes fails the test with what was
+        // missing instead of hanging it until CTest's timeout (a hang detector, not a timing check).
+        const DWORD receive_limit_ms = 60'000;
+        ::setsockopt(socket_, SOL_SOCKET, SO_RCVTIMEO, reinterpret_cast<const char*>(&receive_limit_ms),
+                     sizeof(receive_limit_ms));
         connected_ = ::connect(socket_, reinterpret_cast<const sockaddr*>(server.data()), server.size()) == 0;
     }
     ~blocking_client() { close(); }
