@@ -245,10 +245,11 @@ TEST(AdaptiveReceives, ParkingRacingWithDataLosesNothing) {
     EXPECT_EQ(e.stats().connections_open, 1U);
 }
 
-// 256 connections each pipeline 1,000 messages; every echoed byte is checked.
+// 256 connections each pipeline 300 messages; every echoed byte is checked. (1,000 each took
+// 33-77 s of CTest's 120 s on a loaded 2-core machine under Wine: slowness, not a hang; issue 22.)
 TEST(EchoLoad, ManyConnectionsManyMessages) {
     constexpr int connection_count = 256;
-    constexpr int messages = 1000;
+    constexpr int messages = 300;
     engine server;
     listener l = server.listen(endpoint::loopback_v4(0), echo_factory());
     engine client;
