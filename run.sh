@@ -22,10 +22,14 @@ NATIVE_BENCH="$BUILD/native-bench"
 export WINEPREFIX="$BUILD/wineprefix"
 export WINEDEBUG=-all
 
+# What the build and the tests need, by Debian package name. Nothing here names a version: Debian
+# 12 has clang 14, MinGW-w64 with GCC 12 and Wine 8, Debian 13 clang 19, GCC 14 and Wine 10. The
+# one version-named package, clang's compiler-rt (ASan, UBSan, libFuzzer), follows the installed
+# clang (ensure_packages).
 PACKAGES=(
   g++-mingw-w64-x86-64-posix wine wine64 cmake ninja-build python3
   libmsgsl-dev googletest libasio-dev libcli11-dev
-  clang clang-tidy libclang-rt-14-dev gnuplot-nox
+  clang clang-tidy gnuplot-nox
   g++ libbenchmark-dev
 )
 
@@ -35,16 +39,60 @@ as_root() {
   if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
 }
 
-ensure_packages() {
-  local missing=()
-  for p in "${PACKAGES[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-  done
-  if [ ${#missing[@]} -gt 0 ]; then
-    log "installing: ${missing[*]}"
-    as_root apt-get update -qq
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# What the script needs, for any system it cannot install on by itself.
+NEEDS='  - MinGW-w64 GCC (12 or later) with the posix thread model: x86_64-w64-mingw32-g++-posix
+  - Wine 8 or later, 64-bit (wine, wineserver, wineboot)
+  - CMake 3.25 or later, Ninja, Python 3
+  - headers: GSL 4 (/usr/include/gsl), standalone Asio (/usr/include/asio.hpp), CLI11 (/usr/include/CLI)
+  - GoogleTest sources in /usr/src/googletest
+  - Google Benchmark: its sources for the MinGW build (Debian: `apt-get source benchmark`; elsewhere
+    unpack release 1.7.1 or later into build/deps/src/benchmark) and a native build that CMake
+    finds (the Linux load driver)
+  - clang and clang++ with compiler-rt (AddressSanitizer, UBSan, libFuzzer), clang-tidy, g++, gnuplot'
+
+# Only Debian 12 and 13 are tested; apt installs the packages above on any Debian from 12 on. Any
+# other system is told at once what to install, and WIRE_SKIP_INSTALL=1 then skips the installation.
+check_system() {
+  [ "${WIRE_SKIP_INSTALL:-0}" = 1 ] && return 0
+  local id="" version="" codename=""
+  if [ -r /etc/os-release ]; then
+    id="$(. /etc/os-release && echo "${ID:-}")"
+    version="$(. /etc/os-release && echo "${VERSION_ID:-}")"
+    codename="$(. /etc/os-release && echo "${VERSION_CODENAME:-}")"
   fi
+  if [ "$id" = debian ] && command -v apt-get >/dev/null; then
+    case "$version" in
+      12|13) return 0 ;;
+      ''|1[4-9]|[2-9][0-9]) log "Debian ${version:-$codename} is untested (tested: 12 and 13); trying its packages"; return 0 ;;
+    esac
+  fi
+  {
+    echo "run.sh installs its packages with apt on Debian 12 or 13 only; this is ${id:-an unknown system}${version:+ $version}."
+    echo "Install these yourself, then run again with WIRE_SKIP_INSTALL=1:"
+    echo "$NEEDS"
+  } >&2
+  exit 2
+}
+
+APT_UPDATED=0
+apt_install() {
+  if [ "$APT_UPDATED" -eq 0 ]; then as_root apt-get update -qq; APT_UPDATED=1; fi
+  log "installing: $*"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
+
+ensure_packages() {
+  check_system
+  [ "${WIRE_SKIP_INSTALL:-0}" = 1 ] && return 0
+  local missing=()
+  for p in "${PACKAGES[@]}"; do installed "$p" || missing+=("$p"); done
+  if [ ${#missing[@]} -gt 0 ]; then apt_install "${missing[@]}"; fi
+  # The sanitizer and fuzzer runtimes of the clang that the release's `clang` package brought.
+  local major
+  major="$(clang -dumpversion | cut -d. -f1)"
+  installed "libclang-rt-$major-dev" || apt_install "libclang-rt-$major-dev"
 }
 
 # Google Benchmark has no MinGW build in Debian: take its sources from Debian's source package.
@@ -122,18 +170,22 @@ stop_wine() {
 }
 trap stop_wine EXIT
 
-build() {
+build() { # [target ...]: only those targets (and what they depend on); none: everything
   ensure_packages
   ensure_dependencies
   cmake --preset "$PRESET" >/dev/null
-  cmake --build --preset "$PRESET"
+  if [ $# -gt 0 ]; then
+    cmake --build --preset "$PRESET" --target "$@"
+  else
+    cmake --build --preset "$PRESET"
+  fi
 }
 
 # The platform-neutral pieces (tests/native): built with clang under AddressSanitizer and
 # UndefinedBehaviorSanitizer, their unit tests run, and the frame parser fuzzed (tests/fuzz).
 native_test() {
   log "native sanitizer build and frame parser fuzzing (${WIRE_FUZZ_SECONDS:-60} s)"
-  cmake -S "$ROOT/tests/native" -B "$NATIVE" -G Ninja -DCMAKE_CXX_COMPILER=clang++-14 \
+  cmake -S "$ROOT/tests/native" -B "$NATIVE" -G Ninja -DCMAKE_CXX_COMPILER=clang++ \
     -DWIRE_FUZZ_SECONDS="${WIRE_FUZZ_SECONDS:-60}" >/dev/null
   cmake --build "$NATIVE"
   ctest --test-dir "$NATIVE" -j2 --output-on-failure
@@ -173,7 +225,7 @@ cmd_test() {
 }
 
 cmd_demo() {
-  build
+  build server client  # the demo runs these two (and the engine they link), not the suite
   start_wine
   "$ROOT/tools/demo.sh" "$BIN"
 }

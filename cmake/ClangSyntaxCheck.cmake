@@ -2,7 +2,7 @@
 # (engine, server, client, tests, benchmarks, the sample), for the same Windows target, with the
 # same definitions and include paths (read from compile_commands.json) and the project's warnings
 # plus clang's own (cmake/WarningFlags.cmake), as a CTest.
-find_program(WIRE_CLANGXX NAMES clang++ clang++-14)
+find_program(WIRE_CLANGXX NAMES clang++)
 find_package(Python3 COMPONENTS Interpreter REQUIRED)
 if(WIRE_CLANGXX AND MINGW)
   set(warning_args "")
@@ -12,6 +12,7 @@ if(WIRE_CLANGXX AND MINGW)
   add_test(NAME clang_syntax
     COMMAND ${Python3_EXECUTABLE} -B ${CMAKE_SOURCE_DIR}/tools/clang_syntax_check.py
       --clang ${WIRE_CLANGXX}
+      --gcc ${CMAKE_CXX_COMPILER}
       --compile-commands ${CMAKE_BINARY_DIR}/compile_commands.json
       --root ${CMAKE_SOURCE_DIR}
       --require engine --require server --require client --require tests --require benchmarks

@@ -5,6 +5,8 @@
 #include "fault_platform.h"
 #include "test_support.h"
 
+#include <algorithm>
+
 namespace wire::test {
 namespace {
 
@@ -72,7 +74,10 @@ TEST(RunningOut, AcceptFailuresBackOffAndRecover) {
 }
 
 // A receive refused for want of buffers closes that connection with WSAENOBUFS; another
-// connection of the same engine goes on.
+// connection of the same engine goes on. The close is abortive, and of an abortive close
+// Microsoft documents (closesocket, Remarks) that unsent data is lost and that on Windows any recv
+// on the remote side fails with WSAECONNRESET: the echo of the last data may or may not reach the
+// victim (Wine 8 delivers it, Wine 10 not), so all that is asserted is no stray byte.
 TEST(RunningOut, NoBuffersForAReceiveClosesThatConnectionOnly) {
     fault_platform platform;
     engine e;
@@ -90,7 +95,9 @@ TEST(RunningOut, NoBuffersForAReceiveClosesThatConnectionOnly) {
     ASSERT_TRUE(victim.send_all(payload));
     ASSERT_TRUE(eventually([&] { return server.closed().size() == 1; }));
     EXPECT_EQ(server.closed()[0], std::error_code(WSAENOBUFS, std::system_category()));
-    EXPECT_EQ(victim.receive_exactly(payload.size()), payload);  // what arrived was still answered
+    const auto echoed = victim.receive_to_end().first;  // then a reset or the end of the stream
+    ASSERT_LE(echoed.size(), payload.size());
+    EXPECT_TRUE(std::equal(echoed.begin(), echoed.end(), payload.begin()));  // at most the echo, in order
     EXPECT_TRUE(echoes(bystander, 4));
     expect_nothing_left(e);
 }

@@ -17,12 +17,33 @@ import shlex
 import subprocess
 import sys
 
-GCC_INCLUDE = "/usr/lib/gcc/x86_64-w64-mingw32/12-posix/include/c++"
-FLAGS = [
-    "--target=x86_64-w64-mingw32", "-fsyntax-only", "-nostdinc++",
-    "-isystem", GCC_INCLUDE, "-isystem", GCC_INCLUDE + "/x86_64-w64-mingw32",
-    "-isystem", "/usr/x86_64-w64-mingw32/include",
-]
+BASE_FLAGS = ["--target=x86_64-w64-mingw32", "-fsyntax-only", "-nostdinc++"]
+
+
+def gcc_include_flags(gcc: str) -> list[str]:
+    """The C++ library and Windows header folders the MinGW GCC that builds the project searches,
+    as -isystem flags, asked from the compiler itself (`-E -x c++ -v`), so no GCC version or Debian
+    release is named here. GCC's own builtin folders (`-print-file-name=include` and
+    include-fixed: intrinsics, stddef.h) are left out: clang brings its own."""
+    try:
+        verbose = subprocess.run([gcc, "-E", "-x", "c++", "-v", "-"], stdin=subprocess.DEVNULL,
+                                 capture_output=True, text=True, check=True).stderr
+        builtin = subprocess.run([gcc, "-print-file-name=include"], capture_output=True, text=True,
+                                 check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError) as error:
+        raise SystemExit(f"clang syntax check: cannot ask {gcc} for its include folders: {error}")
+    lines = verbose.splitlines()
+    try:
+        first = lines.index("#include <...> search starts here:") + 1
+        last = lines.index("End of search list.", first)
+    except ValueError:
+        raise SystemExit(f"clang syntax check: no include search list in the output of {gcc} -v")
+    skip = {os.path.realpath(builtin), os.path.realpath(builtin + "-fixed")}
+    folders = [os.path.realpath(line.strip()) for line in lines[first:last]]
+    kept = [f for f in folders if f not in skip]
+    if not any(os.path.isfile(os.path.join(f, "vector")) for f in kept):
+        raise SystemExit(f"clang syntax check: {gcc} lists no C++ library folder: {folders}")
+    return [flag for f in kept for flag in ("-isystem", f)]
 
 
 def compile_flags(command: list[str]) -> list[str]:
@@ -40,10 +61,10 @@ def compile_flags(command: list[str]) -> list[str]:
     return kept
 
 
-def check(clang: str, warnings: list[str], entry: dict) -> tuple[str, int, str]:
+def check(clang: str, flags: list[str], warnings: list[str], entry: dict) -> tuple[str, int, str]:
     command = entry.get("arguments") or shlex.split(entry["command"])
     source = os.path.join(entry["directory"], entry["file"])
-    result = subprocess.run([clang, *FLAGS, *compile_flags(command[1:]), *warnings, source],
+    result = subprocess.run([clang, *flags, *compile_flags(command[1:]), *warnings, source],
                             capture_output=True, text=True)
     return source, result.returncode, result.stderr
 
@@ -51,6 +72,8 @@ def check(clang: str, warnings: list[str], entry: dict) -> tuple[str, int, str]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clang", default="clang++")
+    parser.add_argument("--gcc", default="x86_64-w64-mingw32-g++-posix",
+                        help="the MinGW-w64 g++ that builds the project: its C++ headers are used")
     parser.add_argument("--compile-commands", required=True)
     parser.add_argument("--root", required=True, help="repository root: files outside it are not ours")
     parser.add_argument("--require", action="append", default=[],
@@ -69,9 +92,10 @@ def main() -> int:
         print(f"clang syntax check: no source from {', '.join(missing)} in {args.compile_commands}")
         return 1
 
+    flags = BASE_FLAGS + gcc_include_flags(args.gcc)
     failures = 0
     with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
-        for source, code, errors in pool.map(lambda e: check(args.clang, args.warning, e), entries):
+        for source, code, errors in pool.map(lambda e: check(args.clang, flags, args.warning, e), entries):
             if code != 0:
                 failures += 1
                 print(f"FAIL {source}\n{errors}")
