@@ -690,28 +690,30 @@ void fault_platform::overreport_nth_send(std::uint64_t nth, DWORD extra) {
     overreports_.emplace_back(calls(syscall::wsa_send) + nth, extra);
 }
 
+namespace {
+
+// Removes and returns the value planned for call number `call` (a default value when none is).
+template <typename Value>
+Value take_planned(std::vector<std::pair<std::uint64_t, Value>>& plans, std::uint64_t call) {
+    const auto it = std::find_if(plans.begin(), plans.end(), [call](const auto& plan) { return plan.first == call; });
+    if (it == plans.end()) {
+        return Value{};
+    }
+    const Value value = it->second;
+    plans.erase(it);
+    return value;
+}
+
+}  // namespace
+
 DWORD fault_platform::take_overreport(std::uint64_t call) {
     std::lock_guard lock(mutex_);
-    for (auto it = overreports_.begin(); it != overreports_.end(); ++it) {
-        if (it->first == call) {
-            const DWORD extra = it->second;
-            overreports_.erase(it);
-            return extra;
-        }
-    }
-    return 0;
+    return take_planned(overreports_, call);
 }
 
 std::chrono::milliseconds fault_platform::take_send_delay(std::uint64_t call) {
     std::lock_guard lock(mutex_);
-    for (auto it = send_delays_.begin(); it != send_delays_.end(); ++it) {
-        if (it->first == call) {
-            const auto delay = it->second;
-            send_delays_.erase(it);
-            return delay;
-        }
-    }
-    return std::chrono::milliseconds(0);
+    return take_planned(send_delays_, call);
 }
 
 void fault_platform::note_closed(SOCKET s) {
