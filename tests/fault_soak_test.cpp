@@ -482,5 +482,15 @@ TEST(OrderingSoak, EveryByteArrivesIntactWhateverOrderCallsAndCompletionsMeet) {
                        .explore_orderings = true});
 }
 
+// The fault soak's faults and the orderings together: every byte intact or its connection closed
+// with a reason, whatever order calls, completions and failures meet in.
+TEST(OrderingSoak, FaultsMetInAnyOrderLoseNoByteWithoutAReason) {
+    run_soak(soak_plan{.sessions = ordering_sessions,
+                       .window = ordering_window,
+                       .max_session_bytes = ordering_max_session_bytes,
+                       .faults = true,
+                       .explore_orderings = true});
+}
+
 }  // namespace
 }  // namespace wire::test
