@@ -574,7 +574,9 @@ void fault_platform::returned(syscall which) {
 
 std::uint32_t fault_platform::explore_orderings(double share, std::chrono::milliseconds bound) {
     std::uint32_t seed = 0;
-    if (const char* text = std::getenv("WIRE_ORDERING_SEED"); text != nullptr && *text != '\0') {
+    char text[32] = {};
+    const DWORD length = ::GetEnvironmentVariableA("WIRE_ORDERING_SEED", text, sizeof(text));
+    if (length > 0 && length < sizeof(text)) {
         seed = static_cast<std::uint32_t>(std::strtoul(text, nullptr, 10));
     } else {
         seed = static_cast<std::uint32_t>(std::random_device{}());  // a new seed each run explores
