@@ -77,6 +77,12 @@ fi
 
 # Name resolution for apt inside, as on this machine.
 cp /etc/resolv.conf "$CHROOT/etc/resolv.conf" 2>/dev/null || true
+# Every installed Debian has an /etc/hosts naming localhost (the installer writes it), but a
+# bookworm minbase root made here had none (the trixie one had one). Without it `localhost` does
+# not resolve under Wine, which Windows' own resolver always does: the name tests would fail.
+if [ ! -s "$CHROOT/etc/hosts" ]; then
+  printf '127.0.0.1\tlocalhost\n::1\t\tlocalhost ip6-localhost ip6-loopback\n' >"$CHROOT/etc/hosts"
+fi
 
 MOUNTED=()
 mount_at() { # target mount-arguments...
