@@ -470,27 +470,24 @@ void run_soak(const soak_plan& plan) {
 
 TEST(FaultSoak, EveryByteArrivesIntactOrItsConnectionClosesWithAReason) { run_soak(soak_plan{}); }
 
+// The ordering soak's plan (the constants above), with or without the fault soak's faults.
+soak_plan ordering_plan(bool faults) {
+    return soak_plan{.sessions = ordering_sessions,
+                     .window = ordering_window,
+                     .max_session_bytes = ordering_max_session_bytes,
+                     .faults = faults,
+                     .explore_orderings = true};
+}
+
 // The same sessions with no faults, while the seam holds a share of the calls' returns until
 // their completions were handled on another worker (and completions until their calls returned):
 // the server completes inline where it can (skip-on-success), the client always through the port.
 // Every stream must come back whole.
-TEST(OrderingSoak, EveryByteArrivesIntactWhateverOrderCallsAndCompletionsMeet) {
-    run_soak(soak_plan{.sessions = ordering_sessions,
-                       .window = ordering_window,
-                       .max_session_bytes = ordering_max_session_bytes,
-                       .faults = false,
-                       .explore_orderings = true});
-}
+TEST(OrderingSoak, EveryByteArrivesIntactWhateverOrderCallsAndCompletionsMeet) { run_soak(ordering_plan(false)); }
 
 // The fault soak's faults and the orderings together: every byte intact or its connection closed
 // with a reason, whatever order calls, completions and failures meet in.
-TEST(OrderingSoak, FaultsMetInAnyOrderLoseNoByteWithoutAReason) {
-    run_soak(soak_plan{.sessions = ordering_sessions,
-                       .window = ordering_window,
-                       .max_session_bytes = ordering_max_session_bytes,
-                       .faults = true,
-                       .explore_orderings = true});
-}
+TEST(OrderingSoak, FaultsMetInAnyOrderLoseNoByteWithoutAReason) { run_soak(ordering_plan(true)); }
 
 }  // namespace
 }  // namespace wire::test
