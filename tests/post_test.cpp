@@ -167,8 +167,9 @@ TEST(Post, ConnectionWorkIsSerialisedWithOnDataFromManyThreads) {
     for (int t = 0; t < 3; ++t) {
         posters.emplace_back([&] {
             // At least 300 each (not cut short however soon the echo ends), and on while it runs, up
-            // to 2,000: each item is a packet the echo's receive completion queues behind, and with
-            // up to 20,000 each a loaded 2-core machine needed ~100 s (slowness, not a hang: issue 22).
+            // to 2,000. Before the strand queued (issue 23), each item was a packet the echo's
+            // receive completion queued behind, and workers waited on each other's callbacks: with
+            // up to 20,000 each a loaded 2-core machine needed ~100 s.
             for (int i = 0; i < 300 || (echoing && i < 2'000); ++i) {
                 if (!c.post(counted_work(check))) {
                     ++accepted;

@@ -29,8 +29,10 @@ class connection;
 //   follows it. The reason is empty for a close this side asked for and completed gracefully,
 //   error::end_of_stream when the peer closed, or what went wrong.
 // No two of a connection's callbacks run at once (nor its posted work and timers: see
-// connection::post). The engine owns the handler and destroys it after on_close. Callbacks must
-// not throw.
+// connection::post). They run on a strand: a worker that finds another of the connection's
+// callbacks running queues its event and goes on with other connections, so one slow connection
+// holds one worker, never the engine. The engine owns the handler and destroys it after on_close.
+// Callbacks must not throw.
 class connection_handler {
 public:
     virtual ~connection_handler() = default;
@@ -63,9 +65,9 @@ public:
     void abort(std::error_code reason) const noexcept;
 
     // Runs `work` on a worker, serialised with this connection's callbacks and timers: never at the
-    // same time as any of them (a strand without a separate object). Work accepted runs before
-    // on_close, even when the connection closes meanwhile; it may run before on_open when posted
-    // while connecting. Returns error::not_connected (dropping `work`) once the connection has
+    // same time as any of them (a strand without a separate object). Work posted from one thread
+    // runs in the order posted. Work accepted runs before on_close, even when the connection
+    // closes meanwhile; it may run before on_open when posted while connecting. Returns error::not_connected (dropping `work`) once the connection has
     // closed, std::errc::not_enough_memory when the work item cannot be allocated. Must not throw.
     std::error_code post(std::function<void(connection&)> work) const;
     // A timer of this connection: runs serialised with its callbacks, and never once it has closed

@@ -19,7 +19,9 @@ class connection_impl;
 // - When engine::stop() begins, pending application timers are dropped (their functions
 //   destroyed without running); none runs after stop() returns.
 // - A connection's timers run serialised with its callbacks and die with it: none runs once the
-//   connection has closed (its socket given up), and none after its on_close.
+//   connection has closed (its socket given up), and none after its on_close. One that comes due
+//   while the connection's callbacks are busy waits its turn (a one-shot is then past cancelling);
+//   a periodic timer that comes due again before its waiting run has started runs once for both.
 // - Precision: where Windows has high-resolution waitable timers (10 1803+) a timer runs within
 //   a fraction of a millisecond of its deadline on an idle engine; elsewhere on the system tick
 //   (about 15.6 ms). Under load it runs when a worker is next free: callbacks must stay short.

@@ -159,8 +159,8 @@ std::error_code connection_impl::send(gsl::span<const std::byte> data) noexcept 
     if (const std::error_code refused = sender_.enqueue(data); refused) {
         return refused;
     }
-    if (state_ == connection_state::open && flush(lock)) {
-        request_post(post_drained);  // never call back inside send()
+    if (state_ == connection_state::open && flush(lock) && queue_drained()) {
+        request_post(post_strand);  // never call back inside send()
     }
     settle(lock, false);
     return {};
@@ -218,8 +218,8 @@ void connection_impl::enter_closing(lock_type& lock, std::error_code reason) noe
         set_reason(reason);
     }
     transition(connection_state::closing);
-    if (flush(lock)) {
-        request_post(post_drained);
+    if (flush(lock) && queue_drained()) {
+        request_post(post_strand);  // never call back inside close() (nor a caller's lock)
     }
     if (state_ != connection_state::closing && state_ != connection_state::shutdown_sent) {
         return;  // flushed and both FINs exchanged already (or reset meanwhile): no deadline needed
@@ -351,8 +351,8 @@ void connection_impl::settle(lock_type& lock, bool on_worker) noexcept {
         if ((work & post_resume) != 0) {
             context_.port.post(resume_op_, ERROR_SUCCESS);
         }
-        if ((work & post_drained) != 0) {
-            context_.port.post(drained_op_, ERROR_SUCCESS);
+        if ((work & post_strand) != 0) {
+            context_.port.post(strand_op_, ERROR_SUCCESS);
         }
         if ((work & post_finalize) != 0) {
             context_.port.post(finalize_op_, ERROR_SUCCESS);
@@ -372,18 +372,6 @@ void connection_impl::on_resume(operation& op, DWORD /*error*/, DWORD /*bytes*/)
         self.posted_ &= ~static_cast<unsigned>(post_resume);
     }
     self.begin_receiving();  // the posted packet's busy unit passes on
-}
-
-void connection_impl::on_drained_notice(operation& op, DWORD /*error*/, DWORD /*bytes*/) noexcept {
-    connection_impl& self = *static_cast<control_operation&>(op).owner;
-    lock_type lock(self.mutex_);
-    self.posted_ &= ~static_cast<unsigned>(post_drained);
-    if (self.state_ != connection_state::closed) {
-        lock.unlock();
-        self.notify_drained();  // this packet's busy unit is held: on_close cannot overtake it
-        lock.lock();
-    }
-    self.release_busy(lock, true);
 }
 
 void connection_impl::on_finalize_notice(operation& op, DWORD /*error*/, DWORD /*bytes*/) noexcept {
@@ -410,7 +398,7 @@ void connection_impl::finalize() noexcept {
             }
         }
     } else {
-        std::lock_guard serial(callbacks_mutex_);  // after any callback still returning elsewhere
+        assert(!strand_.running() && strand_.empty());  // every task held a busy unit
         connection handle(self);
         handler_->on_close(handle, reason_);
     }

@@ -20,12 +20,21 @@
 //   registry lets go. After it the connection never touches the engine again (every entry point
 //   checks the state under the lock), which is why the engine may be destroyed while handles live.
 //
-// Locking: mutex_ guards the state, the flags, the sender's queue and busy_. It is never held
-// across a system call or a user callback: what a locked section decides to do with the system
-// (cancel, post) is recorded and done by settle() after the unlock.
+// Locking: mutex_ guards the state, the flags, the sender's queue, the strand and busy_. It is
+// never held across a system call or a user callback: what a locked section decides to do with
+// the system (cancel, post) is recorded and done by settle() after the unlock.
+//
+// Callbacks: every user callback but on_close (on_open, on_data, on_drained, posted work, timers)
+// is a task of the connection's strand (core/strand_queue.h), so none runs at the same time as
+// another. A worker with a task for a strand that is running queues it and returns to the port:
+// it never waits for another worker's callback. The runner takes the tasks in order, and after
+// max_inline_completions of them yields through the port when other work waits
+// (connection_tasks.cpp). Each queued task holds a busy unit, and so does the runner, so on_close
+// (finalize, when nothing is busy) comes after every task has run.
 #include <wire/connection.h>
 #include <wire/endpoint.h>
 
+#include "core/strand_queue.h"
 #include "core/timer_queue.h"
 #include "win/connection_context.h"
 #include "win/connection_state.h"
@@ -113,16 +122,28 @@ private:
         cancel_send = 1U << 1,
         cancel_connect = 1U << 2,
         post_resume = 1U << 3,
-        post_drained = 1U << 4,
+        post_strand = 1U << 4,  // a worker runs the strand: it was claimed off a worker, or yields
         post_finalize = 1U << 5,
     };
+
+    // A task of the strand. `run` is called with the lock held and returns with it released (it
+    // releases it around the user's callback); it returns true when the runner is to drop the
+    // task's busy unit, false when the task passed it on.
+    struct connection_task : strand_task {
+        using run_fn = bool (*)(connection_task& task, lock_type& lock) noexcept;
+        connection_task(connection_impl& o, run_fn run_task) noexcept : run(run_task), owner(&o) {}
+        run_fn run;
+        connection_impl* owner;
+    };
+    struct posted_task;  // connection::post (connection_tasks.cpp)
+    struct timer_task;   // connection::after and every (connection_tasks.cpp)
 
     // ---- completions (static: the port hands back the operation) --------------------------
     static void on_connect(operation& op, DWORD error, DWORD bytes) noexcept;
     static void on_receive(operation& op, DWORD error, DWORD bytes) noexcept;
     static void on_send(operation& op, DWORD error, DWORD bytes) noexcept;
     static void on_resume(operation& op, DWORD error, DWORD bytes) noexcept;
-    static void on_drained_notice(operation& op, DWORD error, DWORD bytes) noexcept;
+    static void on_strand_packet(operation& op, DWORD error, DWORD bytes) noexcept;
     static void on_finalize_notice(operation& op, DWORD error, DWORD bytes) noexcept;
 
     // ---- data flows (connection_io.cpp) ----------------------------------------------------
@@ -139,14 +160,20 @@ private:
     // The send buffer for (another) ConnectEx: the front of the queue when bytes wait there.
     [[nodiscard]] WSABUF connect_payload() noexcept;
     // After the transition to open, on a worker, with one busy unit that passes to the receive:
-    // on_open, then what was queued meanwhile leaves, then receiving begins.
+    // on_open (a strand task), then what was queued meanwhile leaves, then receiving begins.
     void open_connection() noexcept;
-    void finish_opening() noexcept;   // after on_open: what send() queued meanwhile leaves now
+    [[nodiscard]] static bool run_open(connection_task& task, lock_type& lock) noexcept;
+    // After on_open: what send() queued meanwhile leaves now. Unlocks.
+    void finish_opening(lock_type& lock) noexcept;
     void begin_receiving() noexcept;  // on a worker, with one busy unit for the receive
     // Before re-issuing a receive: false (and the receive's unit released) when the connection
     // no longer reads; true with an issuing unit taken and the lock released.
     [[nodiscard]] bool continue_receiving() noexcept;
+    // Handles a finished receive: data goes to the strand (run_delivery), a FIN or an error ends
+    // receiving. Loops only over the zero-byte probe and the idle sweep's cancel.
     void receive_loop(DWORD error, DWORD bytes) noexcept;
+    // on_data for delivered_bytes_, then the next receive.
+    [[nodiscard]] static bool run_delivery(connection_task& task, lock_type& lock) noexcept;
     // Issues the next receive; the lock is not held, an issuing unit is. Returns true when it
     // finished at once (outcome in error/bytes); otherwise the receive's unit went with it.
     [[nodiscard]] bool issue_receive(DWORD& error, DWORD& bytes) noexcept;
@@ -156,11 +183,22 @@ private:
     // held, but releases it around each system call. Returns true when on_drained is due.
     [[nodiscard]] bool flush(lock_type& lock) noexcept;
     void send_fin(lock_type& lock) noexcept;
-    void notify_drained() noexcept;
+    // Under the lock: on_drained is due. Queued on the strand (once, however often it is due).
+    // Returns true when that claimed the idle strand: the caller must see that it runs.
+    [[nodiscard]] bool queue_drained() noexcept;
+    [[nodiscard]] static bool run_drained(connection_task& task, lock_type& lock) noexcept;
 
-    // ---- the application's work and timers (connection_tasks.cpp) ---------------------------
-    static void on_posted_work(operation& op, DWORD error, DWORD bytes) noexcept;
-    void run_timer(const std::function<void(connection&)>& callback, bool periodic) noexcept;
+    // ---- the strand, the application's work and timers (connection_tasks.cpp) ---------------
+    // Under the lock: queues `task` (its busy unit already counted). When the strand was idle it
+    // runs now on a worker (`on_worker`), otherwise a posted packet runs it: never inside a
+    // user's call. Unlocks, and on a worker may finalize: the caller returns at once.
+    void run_or_queue(lock_type& lock, connection_task& task, bool on_worker) noexcept;
+    // On a worker, holding the claimed strand and the runner's busy unit: runs the queued tasks,
+    // yielding through the port after a fair share. Unlocks; may finalize.
+    void run_strand(lock_type& lock) noexcept;
+    [[nodiscard]] static bool run_posted(connection_task& task, lock_type& lock) noexcept;
+    [[nodiscard]] static bool run_timer(connection_task& task, lock_type& lock) noexcept;
+    void timer_due(const std::shared_ptr<timer_task>& task) noexcept;  // on a worker
     void cancel_timers() noexcept;  // under the lock, when the socket is given up
 
     // ---- lifetime and close (connection_impl.cpp) ------------------------------------------
@@ -193,11 +231,7 @@ private:
     const std::uint64_t id_;
 
     mutable slim_mutex mutex_;
-    // Held across every user callback of this connection, posted work and its timers included, so
-    // that none runs at the same time as another. Never taken with mutex_ held, and no callback
-    // runs another inside itself (the engine never calls back inside a user's call), so a thread
-    // never waits for itself; a worker may wait for another worker's callback to return.
-    slim_mutex callbacks_mutex_;
+    strand_queue strand_;  // the callbacks' (see above)
     connection_state state_ = connection_state::connecting;
     unsigned busy_ = 0;
     unsigned pending_work_ = 0;  // pending_work bits for settle()
@@ -214,6 +248,8 @@ private:
     bool connect_sends_ = false;   // ... carrying the front of the send queue (the sender is active)
     bool peer_fin_ = false;
     bool fin_sending_ = false;     // shutdown(SD_SEND) is being called
+    bool drained_queued_ = false;  // drained_task_ is queued on the strand
+    DWORD delivered_bytes_ = 0;    // what delivery_task_ hands to on_data
     close_facts close_facts_;      // for the recycling policy
     std::error_code reason_;
     bool reason_set_ = false;
@@ -232,8 +268,11 @@ private:
     receiver receiver_;
     sender sender_;
     control_operation resume_op_{*this, &on_resume};
-    control_operation drained_op_{*this, &on_drained_notice};
+    control_operation strand_op_{*this, &on_strand_packet};
     control_operation finalize_op_{*this, &on_finalize_notice};
+    connection_task open_task_{*this, &run_open};
+    connection_task delivery_task_{*this, &run_delivery};
+    connection_task drained_task_{*this, &run_drained};
 };
 
 }  // namespace wire::detail

@@ -146,25 +146,31 @@ void connection_impl::handle_connect(DWORD error, DWORD bytes) noexcept {
 
 void connection_impl::open_connection() noexcept {
     touch();
-    {
-        std::lock_guard serial(callbacks_mutex_);
-        connection handle(shared_from_this());
-        handler_->on_open(handle);
-    }
-    finish_opening();
-    begin_receiving();
+    lock_type lock(mutex_);
+    run_or_queue(lock, open_task_, true);  // the open's busy unit goes with the task
 }
 
-void connection_impl::finish_opening() noexcept {
-    lock_type lock(mutex_);
-    opening_ = false;
-    // What send() queued while on_open ran leaves now (on_drained cannot overtake on_open), and a
-    // close asked for meanwhile sends its FIN once that is out.
-    const bool drained = flush(lock);
-    settle(lock, true);  // cannot finalize: the unit for the first receive is held
-    if (drained) {
-        notify_drained();
+bool connection_impl::run_open(connection_task& task, lock_type& lock) noexcept {
+    connection_impl& self = *task.owner;
+    lock.unlock();
+    {
+        connection handle(self.shared_from_this());
+        self.handler_->on_open(handle);
     }
+    lock.lock();
+    self.finish_opening(lock);
+    self.begin_receiving();
+    return false;  // the task's unit went to the first receive
+}
+
+void connection_impl::finish_opening(lock_type& lock) noexcept {
+    opening_ = false;
+    // What send() queued while on_open ran leaves now (on_drained cannot overtake on_open: it is
+    // queued behind this task), and a close asked for meanwhile sends its FIN once that is out.
+    if (flush(lock)) {
+        (void)queue_drained();  // this strand is running: its runner takes the task
+    }
+    settle(lock, true);  // unlocks; cannot finalize: the unit for the first receive is held
 }
 
 // ---- receive -----------------------------------------------------------------------------------
@@ -212,11 +218,11 @@ bool connection_impl::issue_receive(DWORD& error, DWORD& bytes) noexcept {
     return finished;
 }
 
-// Runs on a worker holding the receive's busy unit. Loops over synchronous completions; after
-// max_inline_completions in a row it yields through the port whenever other work may be waiting
-// for this worker (completion_port::should_yield), so other connections run.
+// Runs on a worker holding the receive's busy unit. Receives that keep finishing at once loop
+// through the strand (run_delivery queues the next one), which yields to other work after its
+// fair share.
 void connection_impl::receive_loop(DWORD error, DWORD bytes) noexcept {
-    for (unsigned runs = 1;; ++runs) {
+    for (;;) {
         if (error == ERROR_SUCCESS && receiver_.completed_probe()) {
             // The zero-byte receive says the socket is readable: read for real (data or FIN).
             if (!continue_receiving() || !issue_receive(error, bytes)) {
@@ -244,20 +250,30 @@ void connection_impl::receive_loop(DWORD error, DWORD bytes) noexcept {
         }
         engine_counters::add(counters_->bytes_received, bytes);
         touch();
-        {
-            std::lock_guard serial(callbacks_mutex_);
-            connection handle(shared_from_this());
-            handler_->on_data(handle, receiver_.data(bytes));
-        }
-        receiver_.after_delivery(bytes);
-        if (!continue_receiving() || !issue_receive(error, bytes)) {
-            return;
-        }
-        if (runs >= context_.options.max_inline_completions && context_.port.should_yield()) {
-            context_.port.post(receiver_.op(), error, bytes);  // continues after what else is queued
-            return;
-        }
+        lock_type lock(mutex_);
+        delivered_bytes_ = bytes;
+        run_or_queue(lock, delivery_task_, true);  // the receive's busy unit goes with the task
+        return;
     }
+}
+
+bool connection_impl::run_delivery(connection_task& task, lock_type& lock) noexcept {
+    connection_impl& self = *task.owner;
+    const DWORD bytes = self.delivered_bytes_;
+    lock.unlock();
+    {
+        connection handle(self.shared_from_this());
+        self.handler_->on_data(handle, self.receiver_.data(bytes));
+    }
+    self.receiver_.after_delivery(bytes);
+    DWORD error = ERROR_SUCCESS;
+    DWORD next_bytes = 0;
+    // The receive's unit goes on with the next receive. One that finishes at once queues its
+    // delivery behind what else waits on this strand: the runner (this thread) takes it in turn.
+    if (self.continue_receiving() && self.issue_receive(error, next_bytes)) {
+        self.receive_loop(error, next_bytes);
+    }
+    return false;
 }
 
 void connection_impl::end_receiving(DWORD error) noexcept {
@@ -299,10 +315,9 @@ void connection_impl::handle_send(DWORD error, DWORD bytes) noexcept {
     if (bytes > 0) {
         touch();  // bytes leaving are activity too: a peer that only reads is not idle
     }
-    if (flush(lock)) {
-        lock.unlock();
-        notify_drained();  // this send's busy unit is still held: on_close cannot overtake it
-        lock.lock();
+    if (flush(lock) && queue_drained()) {
+        run_strand(lock);  // this send's busy unit becomes the runner's; may finalize
+        return;
     }
     release_busy(lock, true);
 }
@@ -378,10 +393,25 @@ void connection_impl::send_fin(lock_type& lock) noexcept {
     }
 }
 
-void connection_impl::notify_drained() noexcept {
-    std::lock_guard serial(callbacks_mutex_);
-    connection handle(shared_from_this());
-    handler_->on_drained(handle);
+bool connection_impl::queue_drained() noexcept {
+    if (drained_queued_) {
+        return false;  // one on_drained answers every reason it fell due meanwhile
+    }
+    drained_queued_ = true;
+    add_busy();  // the task's: on_close cannot overtake it
+    return strand_.push(drained_task_);
+}
+
+bool connection_impl::run_drained(connection_task& task, lock_type& lock) noexcept {
+    connection_impl& self = *task.owner;
+    self.drained_queued_ = false;
+    const bool runs = self.state_ != connection_state::closed;
+    lock.unlock();
+    if (runs) {
+        connection handle(self.shared_from_this());
+        self.handler_->on_drained(handle);
+    }
+    return true;
 }
 
 }  // namespace wire::detail

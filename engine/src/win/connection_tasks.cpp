@@ -1,19 +1,15 @@
-// A connection's share of the application's work and timers (connection::post, after, every):
-// each runs as one of the connection's callbacks, under callbacks_mutex_, holding a busy unit so
-// that it runs before on_close or not at all.
+// A connection's strand and the application's work and timers on it (connection::post, after,
+// every). Every callback but on_close runs as a strand task (see connection_impl.h): a worker that
+// brings a task to a running strand queues it and returns to the port.
 #include "win/connection_impl.h"
 
 #include <wire/error.h>
-
-#include "win/posted_work.h"
 
 #include <algorithm>
 
 namespace wire::detail {
 
 namespace {
-
-using connection_work = posted_work<std::function<void(connection&)>, connection_impl>;
 
 bool accepts_work(connection_state state) noexcept {
     return state != connection_state::closed && state != connection_state::finalized;
@@ -30,38 +26,113 @@ void run_contained(Function& f, connection& handle) noexcept {
 
 }  // namespace
 
-std::error_code connection_impl::post(std::function<void(connection&)> work) noexcept {
-    lock_type lock(mutex_);
-    if (!accepts_work(state_)) {
-        return make_error_code(error::not_connected);
+// Owned by the strand's queue from post() until it has run: run_posted deletes it.
+struct connection_impl::posted_task : connection_task {
+    posted_task(connection_impl& o, std::function<void(connection&)>&& w) noexcept
+        : connection_task(o, &run_posted), work(std::move(w)) {}
+    std::function<void(connection&)> work;
+};
+
+// Shared by the timer queue's entry (until the timer is cancelled or done) and, while queued, by
+// itself (keep_alive): a timer cancelled while its run waits on the strand still runs its turn,
+// sees the connection's state and is freed.
+struct connection_impl::timer_task : connection_task {
+    timer_task(connection_impl& o, std::function<void(connection&)>&& f, bool is_periodic) noexcept
+        : connection_task(o, &run_timer), callback(std::move(f)), periodic(is_periodic) {}
+    std::function<void(connection&)> callback;
+    const bool periodic;
+    bool queued = false;  // guarded by the owner's mutex_
+    std::shared_ptr<timer_task> keep_alive;
+};
+
+// ---- the strand --------------------------------------------------------------------------------
+
+void connection_impl::run_or_queue(lock_type& lock, connection_task& task, bool on_worker) noexcept {
+    if (!strand_.push(task)) {
+        settle(lock, on_worker);  // the runner takes it in turn; the task's unit keeps *this alive
+        return;
     }
-    connection_work* item = nullptr;
+    if (!on_worker) {
+        request_post(post_strand);  // the packet's unit is the runner's
+        settle(lock, false);
+        return;
+    }
+    add_busy();  // the runner's
+    run_strand(lock);
+}
+
+void connection_impl::run_strand(lock_type& lock) noexcept {
+    for (unsigned runs = 1;; ++runs) {
+        auto* task = static_cast<connection_task*>(strand_.take());
+        if (task == nullptr) {
+            release_busy(lock, true);  // the runner's; the strand is idle: may finalize
+            return;
+        }
+        const bool drop_unit = task->run(*task, lock);
+        // Asked without the lock: should_yield looks at the timer queue.
+        const bool fair_share_done = runs >= context_.options.max_inline_completions && context_.port.should_yield();
+        lock.lock();
+        if (drop_unit) {
+            drop_busy();  // the task's; the runner's keeps *this alive
+        }
+        if (fair_share_done && !strand_.empty()) {
+            // Other work waits for this worker: the strand stays claimed and goes on after it.
+            request_post(post_strand);
+            release_busy(lock, true);  // the runner's: the packet holds its own
+            return;
+        }
+    }
+}
+
+void connection_impl::on_strand_packet(operation& op, DWORD /*error*/, DWORD /*bytes*/) noexcept {
+    connection_impl& self = *static_cast<control_operation&>(op).owner;
+    lock_type lock(self.mutex_);
+    self.posted_ &= ~static_cast<unsigned>(post_strand);
+    self.run_strand(lock);  // the packet's busy unit is the runner's
+}
+
+// ---- posted work -------------------------------------------------------------------------------
+
+std::error_code connection_impl::post(std::function<void(connection&)> work) noexcept {
+    std::unique_ptr<posted_task> item;
     try {
-        item = new connection_work(&on_posted_work, std::move(work), *this);
+        item = std::make_unique<posted_task>(*this, std::move(work));
     } catch (const std::bad_alloc&) {
         return std::make_error_code(std::errc::not_enough_memory);
     }
-    add_busy();  // the packet's: the connection cannot finalize before the work has run
-    lock.unlock();
-    context_.port.post(*item, ERROR_SUCCESS);
+    lock_type lock(mutex_);
+    if (!accepts_work(state_)) {
+        lock.unlock();  // the work is destroyed outside the lock
+        return make_error_code(error::not_connected);
+    }
+    add_busy();  // the task's: the connection cannot finalize before the work has run
+    run_or_queue(lock, *item.release(), false);  // never runs inside post()
     return {};
 }
 
-void connection_impl::on_posted_work(operation& op, DWORD /*error*/, DWORD /*bytes*/) noexcept {
-    const std::unique_ptr<connection_work> item(static_cast<connection_work*>(&op));
-    connection_impl& self = *item->owner;
+bool connection_impl::run_posted(connection_task& task, lock_type& lock) noexcept {
+    connection_impl& self = *task.owner;
+    lock.unlock();
     {
-        std::lock_guard serial(self.callbacks_mutex_);
+        const std::unique_ptr<posted_task> item(static_cast<posted_task*>(&task));
         connection handle(self.shared_from_this());
         run_contained(item->work, handle);
-    }
-    lock_type lock(self.mutex_);
-    self.release_busy(lock, true);  // may finalize (on_close) and destroy self: nothing follows
+    }  // the work's captures are destroyed outside the lock
+    return true;
 }
+
+// ---- timers ------------------------------------------------------------------------------------
 
 timer_queue::timer_id connection_impl::schedule_timer(timer_queue::clock::duration delay,
                                                       timer_queue::clock::duration period,
                                                       std::function<void(connection&)> callback) noexcept {
+    const bool periodic = period > timer_queue::clock::duration::zero();
+    std::shared_ptr<timer_task> task;
+    try {
+        task = std::make_shared<timer_task>(*this, std::move(callback), periodic);
+    } catch (const std::bad_alloc&) {
+        return 0;
+    }
     lock_type lock(mutex_);
     if (!accepts_work(state_)) {
         return 0;
@@ -72,14 +143,13 @@ timer_queue::timer_id connection_impl::schedule_timer(timer_queue::clock::durati
         return 0;
     }
     lock.unlock();  // scheduling may wake a worker (a system call): not under the lock
-    const bool periodic = period > timer_queue::clock::duration::zero();
     timer_queue::timer_id id = 0;
     try {
         id = context_.timers.schedule(
             saturating_add(timer_queue::clock::now(), std::max(delay, timer_queue::clock::duration::zero())),
-            [weak = weak_from_this(), f = std::move(callback), periodic] {
+            [weak = weak_from_this(), task] {
                 if (const auto self = weak.lock()) {
-                    self->run_timer(f, periodic);
+                    self->timer_due(task);
                 }
             },
             period, timer_queue::owner::application);
@@ -92,7 +162,7 @@ timer_queue::timer_id connection_impl::schedule_timer(timer_queue::clock::durati
         return 0;
     }
     if (!context_.timers.will_run(id)) {
-        return id;  // a short one-shot timer already ran (run_timer found nothing to forget)
+        return id;  // a short one-shot timer already ran (timer_due found nothing to forget)
     }
     try {
         timers_.push_back(id);  // the reserved slot may have gone to another thread: may allocate
@@ -109,28 +179,41 @@ void connection_impl::forget_timer(timer_queue::timer_id id) noexcept {
 
 void connection_impl::cancel_timers() noexcept {
     for (const timer_queue::timer_id id : timers_) {
-        context_.timers.cancel(id);  // a callback running now sees the state closed and does nothing
+        context_.timers.cancel(id);  // a run already due sees the state closed and does nothing
     }
     timers_.clear();
 }
 
-void connection_impl::run_timer(const std::function<void(connection&)>& callback, bool periodic) noexcept {
+void connection_impl::timer_due(const std::shared_ptr<timer_task>& task) noexcept {
     lock_type lock(mutex_);
     if (!accepts_work(state_)) {
         return;  // closed: its timers have died (cancel_timers raced this run)
     }
-    if (!periodic) {
+    if (!task->periodic) {
         std::erase(timers_, timer_queue::running_id());  // done: nothing to cancel at close
     }
-    add_busy();  // runs before on_close, like posted work
-    lock.unlock();
-    {
-        std::lock_guard serial(callbacks_mutex_);
-        connection handle(shared_from_this());
-        run_contained(callback, handle);
+    if (task->queued) {
+        return;  // a periodic timer whose previous run still waits on the strand: that run stands for both
     }
-    lock.lock();
-    release_busy(lock, true);  // on a worker: may finalize and destroy *this
+    task->queued = true;
+    task->keep_alive = task;
+    add_busy();  // the task's: runs before on_close, like posted work
+    run_or_queue(lock, *task, true);
+}
+
+bool connection_impl::run_timer(connection_task& task, lock_type& lock) noexcept {
+    auto& timer = static_cast<timer_task&>(task);
+    connection_impl& self = *timer.owner;
+    timer.queued = false;
+    std::shared_ptr<timer_task> keep = std::move(timer.keep_alive);
+    const bool runs = accepts_work(self.state_);
+    lock.unlock();
+    if (runs) {
+        connection handle(self.shared_from_this());
+        run_contained(timer.callback, handle);
+    }
+    keep.reset();  // a cancelled timer's callback is destroyed here, outside the lock
+    return true;
 }
 
 }  // namespace wire::detail
