@@ -11,10 +11,13 @@ unique and agree between the .sln and the .vcxproj files, and Directory.Build.pr
 compiler settings the code relies on. The Windows definitions (<WireWindowsDefinitions> in
 Directory.Build.props) must be what every compile of the CMake build gets (--compile-commands),
 what <wire/win32.h> insists on, and what no .vcxproj overrides; the C runtime must agree with the
-vcpkg triplet in every configuration of the props and of CMakePresets.json. Prints one line per
-problem and exits 1, or prints "OK: N projects, M files checked". The JSON comes from cmake/ProjectFilesCheck.cmake:
-{"binary_dir", "targets": [{"name", "source_dir", "sources", "header_set"}]}, where a source is
-absolute or relative to source_dir.
+vcpkg triplet in every configuration of the props and of CMakePresets.json. No program may rely
+on vcpkg's auto-link: each names the vcpkg libraries whose headers it includes, and the
+definitions that depend on the triplet (GTEST_LINKED_AS_SHARED_LIBRARY, BENCHMARK_STATIC_DEFINE)
+follow it; docs/sample keeps to the steps of docs/consuming.md, outside the repository's props.
+Prints one line per problem and exits 1, or prints "OK: N projects, M files checked". The JSON
+comes from cmake/ProjectFilesCheck.cmake: {"binary_dir", "targets": [{"name", "source_dir",
+"sources", "header_set"}]}, where a source is absolute or relative to source_dir.
 """
 from __future__ import annotations
 
@@ -186,11 +189,25 @@ def check_definitions(root: Path, problems: list[str], compile_commands: Path | 
         problems.append(f"{compile_commands}: no compile of a file under {root}")
 
 
-def evaluate_props(root: Path, given: dict[str, str]) -> tuple[dict[str, str], dict[str, str]]:
-    """Properties and ClCompile metadata of Directory.Build.props for the given global properties,
-    following MSBuild's order (properties first, then item definitions). Conditions of the forms
-    '$(A)' == 'x' and '$(A)' != 'x', joined by and / or, are all the props use."""
-    xml = ET.parse(root / "Directory.Build.props").getroot()
+def props_of(root: Path, project: str | None) -> Path:
+    """The Directory.Build.props MSBuild imports for a project: the first one found from the
+    project's folder up to the repository root (docs/sample has its own, which stops the search)."""
+    folder = (root / project).parent if project else root
+    while folder != root and not (folder / "Directory.Build.props").is_file():
+        folder = folder.parent
+    return folder / "Directory.Build.props"
+
+
+def evaluate(root: Path, given: dict[str, str],
+             project: str | None = None) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
+    """Properties and item definitions (ClCompile, Link, ... metadata) of the Directory.Build.props
+    MSBuild imports for `project` (props_of), then of `project` (a .vcxproj, repository-relative) if given, for the given global properties,
+    following MSBuild's order: every property first, then every item definition, a metadata value
+    replacing the earlier one unless it names it (%(Name)). Conditions of the forms '$(A)' == 'x'
+    and '$(A)' != 'x', joined by and / or, are all these files use (the imports, whose conditions
+    are exists(...), are not followed)."""
+    files = [props_of(root, project)] + ([root / project] if project else [])
+    xmls = [ET.parse(f).getroot() for f in files]
     props = dict(given)
 
     def expand(text: str) -> str:
@@ -212,20 +229,153 @@ def evaluate_props(root: Path, given: dict[str, str]) -> tuple[dict[str, str], d
             results.append(ok)
         return any(results)
 
-    for group in xml:
-        if group.tag == MSB + "PropertyGroup" and holds(group):
-            for el in group:
-                if isinstance(el.tag, str) and holds(el):
-                    props[el.tag.removeprefix(MSB)] = expand(el.text or "").strip()
-    compile_settings: dict[str, str] = {}
-    for group in xml:
-        if group.tag == MSB + "ItemDefinitionGroup" and holds(group):
-            for item in group.findall(MSB + "ClCompile"):
-                if holds(item):
-                    for el in item:
-                        if isinstance(el.tag, str) and holds(el):
-                            compile_settings[el.tag.removeprefix(MSB)] = expand(el.text or "").strip()
-    return props, compile_settings
+    for xml in xmls:
+        for group in xml:
+            if group.tag == MSB + "PropertyGroup" and holds(group):
+                for el in group:
+                    if isinstance(el.tag, str) and holds(el):
+                        props[el.tag.removeprefix(MSB)] = expand(el.text or "").strip()
+    items: dict[str, dict[str, str]] = defaultdict(dict)
+    for xml in xmls:
+        for group in xml:
+            if group.tag != MSB + "ItemDefinitionGroup" or not holds(group):
+                continue
+            for item in group:
+                if not isinstance(item.tag, str) or not holds(item):
+                    continue
+                kind = items[item.tag.removeprefix(MSB)]
+                for el in item:
+                    if isinstance(el.tag, str) and holds(el):
+                        name = el.tag.removeprefix(MSB)
+                        value = re.sub(r"%\((\w+)\)", lambda m: kind.get(m.group(1), ""), expand(el.text or ""))
+                        kind[name] = value.strip()
+    return props, items
+
+
+def evaluate_props(root: Path, given: dict[str, str]) -> tuple[dict[str, str], dict[str, str]]:
+    """Properties and ClCompile metadata of Directory.Build.props alone."""
+    props, items = evaluate(root, given)
+    return props, items["ClCompile"]
+
+
+def tokens(value: str) -> list[str]:
+    return [t.strip() for t in value.split(";") if t.strip()]
+
+
+# The precompiled vcpkg libraries the sources may use: the folder of their headers (#include
+# <gtest/gtest.h>) and the library a program must then link, the same name in Debug and Release
+# at vcpkg.json's baseline (none of these ports has a debug postfix; vcpkg points the linker at
+# debug\lib in Debug). GSL and Asio are header-only.
+VCPKG_LIBRARIES = {"gtest": "gtest.lib", "gmock": "gmock.lib", "benchmark": "benchmark.lib", "CLI": "CLI11.lib"}
+INCLUDED_FOLDER = re.compile(r"^[ \t]*#[ \t]*include[ \t]*<(\w+)/", re.M)
+DEFINES_MAIN = re.compile(r"^[ \t]*int[ \t]+(?:wmain|main)[ \t]*\(", re.M)
+CONFIGURATIONS = tuple((config, static) for config in ("Debug", "Release") for static in (False, True))
+
+
+SAMPLE = "docs/sample/sample.vcxproj"
+
+
+def check_sample(root: Path, problems: list[str]) -> None:
+    """docs/sample stands for a project outside the repository, set up by docs/consuming.md's
+    Visual Studio steps alone: its own Directory.Build.props stops the repository's, and each
+    configuration has the engine's and GSL's include folders (step 4), C++20 (step 5) and, with
+    WireStaticCrt=true, the static CRT and the static triplet's headers."""
+    if not (root / SAMPLE).is_file():
+        return
+    own = root / "docs/sample/Directory.Build.props"
+    if not own.is_file():
+        problems.append(f"{SAMPLE}: inherits the repository's Directory.Build.props (docs/sample needs one of its own "
+                        "that stops it, to stand for a project outside the repository)")
+        return
+    if re.search(r"<Import\b", own.read_text(encoding="utf-8-sig")):
+        problems.append("docs/sample/Directory.Build.props: imports another file (the repository's settings would reach the sample)")
+    for config, static in CONFIGURATIONS:
+        given = {"Configuration": config, "Platform": "x64"}
+        if static:
+            given["WireStaticCrt"] = "true"
+        shown = f"{SAMPLE} ({config}{', WireStaticCrt=true' if static else ''})"
+        try:
+            _, items = evaluate(root, given, SAMPLE)
+        except (ValueError, OSError, ET.ParseError) as e:
+            problems.append(f"{shown}: {e}")
+            return
+        compile_settings = items["ClCompile"]
+        if compile_settings.get("LanguageStandard") != "stdcpp20":
+            problems.append(f"{shown}: LanguageStandard {compile_settings.get('LanguageStandard') or '(none)'}, "
+                            "the document's step 5 says stdcpp20")
+        triplet = "x64-windows-static" if static else "x64-windows"
+        includes = [d.replace("/", "\\").rstrip("\\") for d in tokens(compile_settings.get("AdditionalIncludeDirectories", ""))]
+        for wanted in ("..\\..\\engine\\include", f"..\\..\\vcpkg_installed\\{triplet}\\include"):
+            if wanted not in includes:
+                problems.append(f"{shown}: does not include {wanted} (the document's step 4)")
+        crt = compile_settings.get("RuntimeLibrary", "")
+        if static and crt != "MultiThreaded" + ("Debug" if config == "Debug" else ""):
+            problems.append(f"{shown}: RuntimeLibrary {crt or '(the default DLL CRT)'}: the engine then uses the static CRT")
+        elif not static and crt and not crt.endswith("DLL"):
+            problems.append(f"{shown}: RuntimeLibrary {crt}: the engine uses the DLL CRT")
+
+
+def check_linking(root: Path, problems: list[str]) -> None:
+    """What each program links from vcpkg, in every configuration and with either triplet: no
+    program may rely on vcpkg's auto-link (which links every lib\\*.lib: with the DLL triplet the
+    tests then register in gmock.dll's copy of GoogleTest and gtest_main runs an empty registry),
+    each names the libraries whose headers its sources include, and the definitions that say how
+    a library is linked follow the triplet (GTEST_LINKED_AS_SHARED_LIBRARY=1 only for the DLLs of
+    x64-windows, BENCHMARK_STATIC_DEFINE only for x64-windows-static)."""
+    for project in PROJECTS:
+        if not (root / project.vcxproj).is_file():
+            continue
+        used, has_main = set(), False
+        for rel in source_files(root, project):
+            text = (root / rel).read_text(encoding="utf-8", errors="replace")
+            used |= {f for f in INCLUDED_FOLDER.findall(text) if f in VCPKG_LIBRARIES}
+            has_main = has_main or bool(DEFINES_MAIN.search(text))
+        for config, static in CONFIGURATIONS:
+            given = {"Configuration": config, "Platform": "x64"}
+            if static:
+                given["WireStaticCrt"] = "true"
+            shown = f"{project.vcxproj} ({config}{', WireStaticCrt=true' if static else ''})"
+            try:
+                props, items = evaluate(root, given, project.vcxproj)
+            except (ValueError, OSError, ET.ParseError) as e:
+                problems.append(f"{shown}: {e}")
+                return
+            triplet = props.get("VcpkgTriplet", "")
+            dynamic = not triplet.endswith("-static")
+            defined = {d.split("=")[0]: d for d in tokens(items["ClCompile"].get("PreprocessorDefinitions", ""))}
+            if "BENCHMARK_STATIC_DEFINE" in defined and dynamic:
+                problems.append(f"{shown}: defines BENCHMARK_STATIC_DEFINE with the DLL triplet {triplet} "
+                                "(benchmark.dll: its functions must be declared dllimport); only x64-windows-static wants it")
+            elif "benchmark" in used and not dynamic and "BENCHMARK_STATIC_DEFINE" not in defined:
+                problems.append(f"{shown}: includes <benchmark/...> without BENCHMARK_STATIC_DEFINE, which "
+                                f"the static triplet {triplet} needs (its benchmark.lib exports nothing)")
+            if "gtest" in used:
+                shared = defined.get("GTEST_LINKED_AS_SHARED_LIBRARY")
+                if dynamic and shared != "GTEST_LINKED_AS_SHARED_LIBRARY=1":
+                    problems.append(f"{shown}: GoogleTest is gtest.dll with the triplet {triplet}: needs "
+                                    "GTEST_LINKED_AS_SHARED_LIBRARY=1 (its flags and registry are imported data)")
+                elif not dynamic and shared:
+                    problems.append(f"{shown}: defines {shared} with the static triplet {triplet}, whose gtest.lib is static")
+            if props.get("ConfigurationType") != "Application":
+                continue
+            if not used:
+                continue
+            if props.get("VcpkgAutoLink", "true").lower() != "false":
+                what = "GoogleTest" if "gtest" in used else ", ".join(VCPKG_LIBRARIES[f] for f in sorted(used))
+                problems.append(f"{shown}: relies on vcpkg's auto-link for {what} (VcpkgAutoLink is not false): "
+                                "it links every lib\*.lib, gmock.lib before gtest.lib, and a test program then "
+                                "runs no test and passes; name each library instead")
+                continue
+            linked = {d.lower() for d in tokens(items["Link"].get("AdditionalDependencies", ""))}
+            for folder in sorted(used):
+                if VCPKG_LIBRARIES[folder].lower() not in linked:
+                    problems.append(f"{shown}: includes <{folder}/...> but does not link {VCPKG_LIBRARIES[folder]} "
+                                    "(AdditionalDependencies; vcpkg's auto-link is off)")
+            if "gtest" in used and not has_main and "gtest_main.lib" not in linked:
+                problems.append(f"{shown}: defines no main() and does not link gtest_main.lib")
+            if "gmock.lib" in linked and "gmock" not in used:
+                problems.append(f"{shown}: links gmock.lib, which no source includes (with the DLL triplet "
+                                "gmock.dll carries a GoogleTest of its own)")
 
 
 def check_runtime(root: Path, problems: list[str]) -> None:
@@ -437,6 +587,8 @@ def check(root: Path, cmake_json: Path | None,
     check_props(root, problems)
     check_definitions(root, problems, compile_commands)
     check_runtime(root, problems)
+    check_linking(root, problems)
+    check_sample(root, problems)
     return problems, files
 
 

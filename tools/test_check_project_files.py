@@ -40,6 +40,13 @@ FAKE_TREE = (
     "benchmarks/echo_bench.cpp",
     "docs/sample/sample.cpp",
 )
+# What the fake sources include, so that the link checks see the libraries the real ones use.
+FAKE_CONTENT = {
+    "server/main.cpp": "#include <CLI/CLI.hpp>\n",
+    "client/main.cpp": "#include <CLI/CLI.hpp>\n",
+    "tests/queue_test.cpp": "#include <gtest/gtest.h>\n",
+    "benchmarks/echo_bench.cpp": "#include <benchmark/benchmark.h>\nint main() {}\n",
+}
 
 
 class CheckProjectFilesTest(unittest.TestCase):
@@ -47,7 +54,7 @@ class CheckProjectFilesTest(unittest.TestCase):
         tmp = tempfile.TemporaryDirectory()
         self.addCleanup(tmp.cleanup)
         self.root = Path(tmp.name)
-        copied = ["engine.sln", "Directory.Build.props"]
+        copied = ["engine.sln", "Directory.Build.props", "docs/sample/Directory.Build.props"]
         for p in PROJECTS:
             copied += [p.vcxproj, p.vcxproj + ".filters"]
         for rel in copied:
@@ -56,7 +63,7 @@ class CheckProjectFilesTest(unittest.TestCase):
                 shutil.copyfile(REPO / rel, self.root / rel)
         for rel in FAKE_TREE:
             (self.root / rel).parent.mkdir(parents=True, exist_ok=True)
-            (self.root / rel).write_text("// fake\n")
+            (self.root / rel).write_text("// fake\n" + FAKE_CONTENT.get(rel, ""))
         for rel in ("engine/include/wire/win32.h", "CMakePresets.json"):
             shutil.copyfile(REPO / rel, self.root / rel)
         self.assertEqual(self.update(), 0)
@@ -224,6 +231,91 @@ class CheckProjectFilesTest(unittest.TestCase):
     def test_preset_without_runtime(self) -> None:
         self.edit("CMakePresets.json", r',\s*"CMAKE_MSVC_RUNTIME_LIBRARY": "MultiThreaded\$<\$<CONFIG:Debug>:Debug>"', "")
         self.assertFails("CMakePresets.json: windows-msvc-static sets VCPKG_TARGET_TRIPLET x64-windows-static but not")
+
+    # ---- what the programs link from vcpkg ------------------------------------------------------
+
+    def test_tests_rely_on_auto_link_again(self) -> None:
+        """Issue 24: auto-link on for the tests links gmock.lib before gtest.lib; with the DLL
+        triplet the tests register in gmock.dll's GoogleTest and gtest_main runs none."""
+        self.edit("Directory.Build.props", r"[ \t]*<VcpkgAutoLink>false</VcpkgAutoLink>\n", "")
+        self.assertFails("tests/tests.vcxproj (Debug): relies on vcpkg's auto-link for GoogleTest",
+                         "tests/tests.vcxproj (Release, WireStaticCrt=true): relies on vcpkg's auto-link for GoogleTest",
+                         "server/server.vcxproj (Release): relies on vcpkg's auto-link for CLI11.lib")
+
+    def test_tests_turn_auto_link_back_on(self) -> None:
+        self.edit("tests/tests.vcxproj", r'(<PropertyGroup Label="UserMacros" />)',
+                  r"\1<PropertyGroup><VcpkgAutoLink>true</VcpkgAutoLink></PropertyGroup>")
+        self.assertFails("tests/tests.vcxproj (Release): relies on vcpkg's auto-link for GoogleTest")
+
+    def test_tests_link_only_gtest_main(self) -> None:
+        """The mistake of issue 24 with auto-link off: gtest.lib no longer named."""
+        self.edit("tests/tests.vcxproj", r"<AdditionalDependencies>gtest\.lib;", "<AdditionalDependencies>")
+        self.assertFails("tests/tests.vcxproj (Debug): includes <gtest/...> but does not link gtest.lib")
+
+    def test_tests_lose_gtest_main(self) -> None:
+        self.edit("tests/tests.vcxproj", r"gtest_main\.lib;", "")
+        self.assertFails("tests/tests.vcxproj (Release): defines no main() and does not link gtest_main.lib")
+
+    def test_tests_link_gmock_they_do_not_use(self) -> None:
+        self.edit("tests/tests.vcxproj", r"<AdditionalDependencies>gtest\.lib;", "<AdditionalDependencies>gmock.lib;gtest.lib;")
+        self.assertFails("tests/tests.vcxproj (Debug): links gmock.lib, which no source includes")
+
+    def test_gtest_dll_without_shared_library_definition(self) -> None:
+        self.edit("tests/tests.vcxproj", r"GTEST_LINKED_AS_SHARED_LIBRARY=1;", "")
+        self.assertFails("tests/tests.vcxproj (Debug): GoogleTest is gtest.dll with the triplet x64-windows: needs")
+
+    def test_gtest_shared_definition_for_every_triplet(self) -> None:
+        self.edit("tests/tests.vcxproj", r"""<ItemDefinitionGroup Condition="'\$\(VcpkgTriplet\)' == 'x64-windows'">""",
+                  "<ItemDefinitionGroup>")
+        self.assertFails("tests/tests.vcxproj (Debug, WireStaticCrt=true): defines GTEST_LINKED_AS_SHARED_LIBRARY=1 "
+                         "with the static triplet")
+
+    def test_benchmark_static_define_for_the_dll_triplet(self) -> None:
+        """Issue 24: BENCHMARK_STATIC_DEFINE unconditional, as it was."""
+        self.edit("benchmarks/benchmarks.vcxproj", r"<PreprocessorDefinitions>ASIO_STANDALONE;",
+                  "<PreprocessorDefinitions>BENCHMARK_STATIC_DEFINE;ASIO_STANDALONE;")
+        self.assertFails("benchmarks/benchmarks.vcxproj (Release): defines BENCHMARK_STATIC_DEFINE with the DLL triplet x64-windows")
+        self.assertFalse(any("WireStaticCrt=true): defines BENCHMARK_STATIC_DEFINE" in p for p in self.problems()))
+
+    def test_benchmark_static_define_missing_for_the_static_triplet(self) -> None:
+        self.edit("benchmarks/benchmarks.vcxproj", r"BENCHMARK_STATIC_DEFINE;", "")
+        self.assertFails("benchmarks/benchmarks.vcxproj (Release, WireStaticCrt=true): includes <benchmark/...> "
+                         "without BENCHMARK_STATIC_DEFINE")
+
+    def test_benchmarks_do_not_name_benchmark_lib(self) -> None:
+        self.edit("benchmarks/benchmarks.vcxproj", r"benchmark\.lib;", "")
+        self.assertFails("benchmarks/benchmarks.vcxproj (Debug): includes <benchmark/...> but does not link benchmark.lib")
+
+    def test_client_does_not_name_cli11(self) -> None:
+        self.edit("client/client.vcxproj", r"CLI11\.lib;", "")
+        self.assertFails("client/client.vcxproj (Release): includes <CLI/...> but does not link CLI11.lib")
+
+    def test_sample_inherits_no_repository_settings(self) -> None:
+        """docs/sample stands for a project outside the repository: its own props stop the search,
+        so the repository's switch-off of auto-link does not reach it (and it needs none)."""
+        props, _ = check_project_files.evaluate(self.root, {"Configuration": "Debug", "Platform": "x64"},
+                                                "docs/sample/sample.vcxproj")
+        self.assertNotIn("VcpkgAutoLink", props)
+        self.assertNotIn("WireWindowsDefinitions", props)
+        props, _ = check_project_files.evaluate(self.root, {"Configuration": "Debug", "Platform": "x64"},
+                                                "tests/tests.vcxproj")
+        self.assertEqual(props["VcpkgAutoLink"], "false")
+
+    def test_sample_inherits_the_repository_props_again(self) -> None:
+        (self.root / "docs/sample/Directory.Build.props").unlink()
+        self.assertFails("docs/sample/sample.vcxproj: inherits the repository's Directory.Build.props")
+
+    def test_sample_props_import_the_repository_props(self) -> None:
+        self.edit("docs/sample/Directory.Build.props", r"(<Project[^>]*>)",
+                  r"""\1<Import Project="$([MSBuild]::GetPathOfFileAbove('Directory.Build.props', '$(MSBuildThisFileDirectory)../'))" />""")
+        self.assertFails("docs/sample/Directory.Build.props: imports another file")
+
+    def test_sample_departs_from_the_document(self) -> None:
+        self.edit("docs/sample/sample.vcxproj", r"<LanguageStandard>stdcpp20</LanguageStandard>", "")
+        self.edit("docs/sample/sample.vcxproj", r"\.\.\\\.\.\\vcpkg_installed\\x64-windows-static\\include", "")
+        self.assertFails("docs/sample/sample.vcxproj (Debug): LanguageStandard (none), the document's step 5 says stdcpp20",
+                         "docs/sample/sample.vcxproj (Release, WireStaticCrt=true): does not include "
+                         "..\\..\\vcpkg_installed\\x64-windows-static\\include")
 
     def test_cli_reports_problems_with_exit_1(self) -> None:
         (self.root / "server/extra.cpp").write_text("// fake\n")
