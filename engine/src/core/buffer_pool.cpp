@@ -46,9 +46,13 @@ void buffer_pool::give(buffer b) noexcept {
 }
 
 void buffer_pool::trim() noexcept {
-    std::lock_guard lock(mutex_);
-    for (std::size_t i = 0; i < untouched_spares_ && !spare_.empty(); ++i) {
-        spare_.pop_back();  // released by its releaser
+    std::unique_lock lock(mutex_);
+    for (std::size_t let_go = untouched_spares_; let_go > 0 && !spare_.empty(); --let_go) {
+        buffer b = std::move(spare_.back());
+        spare_.pop_back();
+        lock.unlock();
+        b.reset();  // released by its releaser (VirtualFree: a system call), outside the lock
+        lock.lock();
     }
     untouched_spares_ = spare_.size();
 }

@@ -4,6 +4,8 @@
 // max_spare idle buffers are kept, and trim() lets go of spares nobody needed since the previous
 // trim; the rest go back to the allocator. Thread-safe. Platform-neutral: where memory comes from
 // is the caller's choice (the heap by default).
+#include "core/slim_mutex.h"
+
 #include <atomic>
 #include <cstddef>
 #include <memory>
@@ -58,7 +60,7 @@ private:
     const std::size_t buffer_size_;
     const std::size_t max_spare_;
     const allocator source_;
-    mutable std::mutex mutex_;
+    mutable slim_mutex mutex_;
     std::vector<buffer> spare_;  // capacity reserved up front: give() never allocates
     std::size_t untouched_spares_ = 0;  // fewest spares since the last trim(): those were not needed
     std::atomic<std::size_t> outstanding_{0};  // taken and not given back

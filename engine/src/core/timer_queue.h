@@ -9,6 +9,7 @@
 // different due callbacks at once. A periodic timer is due again at its previous deadline plus
 // its period (no drift); periods missed while nobody looked are skipped, not run in a burst.
 #include "core/saturating_time.h"
+#include "core/slim_mutex.h"
 
 #include <atomic>
 #include <chrono>
@@ -82,7 +83,7 @@ private:
     void publish_next_locked() noexcept;
 
     earlier_notice notice_;
-    mutable std::mutex mutex_;
+    mutable slim_mutex mutex_;
     deadline_map by_deadline_;
     std::map<timer_id, clock::time_point> deadlines_;
     // Periodic timers whose callback is running now, and whether cancel() was asked meanwhile.

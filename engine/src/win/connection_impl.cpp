@@ -77,7 +77,7 @@ void connection_impl::start_connect(const endpoint& remote, gsl::span<const std:
     add_busy();  // issuing
     connect_active_ = true;
     // Without memory for a timer the connect still completes or fails on its own.
-    (void)schedule_deadline(context_.options.connect_timeout);
+    want_deadline(context_.options.connect_timeout);
     const WSABUF payload = connect_payload();
     lock.unlock();
 
@@ -127,7 +127,7 @@ void connection_impl::start_resolving(std::string_view host, std::uint16_t port,
     add_busy();  // the lookup, until handle_resolved; then the connect's
     add_busy();  // issuing
     connect_active_ = true;  // a close cancels the lookup (then the connect) through cancel_connect
-    (void)schedule_deadline(context_.options.connect_timeout);  // covers the lookup too
+    want_deadline(context_.options.connect_timeout);  // covers the lookup too
     lock.unlock();
     if (const DWORD error = resolution_->start(); error != ERROR_SUCCESS) {
         context_.port.post(*resolution_, error);  // reported on a worker, never inside connect()
@@ -224,10 +224,7 @@ void connection_impl::enter_closing(lock_type& lock, std::error_code reason) noe
     if (state_ != connection_state::closing && state_ != connection_state::shutdown_sent) {
         return;  // flushed and both FINs exchanged already (or reset meanwhile): no deadline needed
     }
-    if (!schedule_deadline(context_.options.close_timeout)) {
-        release_socket(reason, true);  // cannot bound the wait: close now
-        return;
-    }
+    want_deadline(context_.options.close_timeout);
     // The peer's FIN can only be seen by a receive: make sure one runs.
     paused_ = false;
     if (!receive_active_ && !peer_fin_) {
@@ -243,6 +240,7 @@ void connection_impl::release_socket(std::error_code reason, bool abortive) noex
     transition(connection_state::closed);
     close_facts_.abortive = close_facts_.abortive || abortive;
     drop_deadline();
+    pending_work_ &= ~static_cast<unsigned>(arm_deadline);
     cancel_timers();  // the application's timers die with the connection
     // Outstanding operations are cancelled by name (settle, after the unlock); the socket itself
     // stays open until finalize, so any thread still holding a busy unit may use its handle.
@@ -259,19 +257,25 @@ void connection_impl::release_socket(std::error_code reason, bool abortive) noex
     }
 }
 
-bool connection_impl::schedule_deadline(std::chrono::milliseconds after) noexcept {
+void connection_impl::want_deadline(std::chrono::milliseconds after) noexcept {
     drop_deadline();
-    const std::uint64_t generation = deadline_generation_;
-    try {
-        deadline_ = context_.timers.schedule_after(after, [weak = weak_from_this(), generation] {
-            if (const auto self = weak.lock()) {
-                self->deadline_expired(generation);
-            }
-        });
-        return true;
-    } catch (const std::bad_alloc&) {
-        deadline_.reset();
-        return false;
+    deadline_after_ = after;
+    pending_work_ |= arm_deadline;
+}
+
+void connection_impl::adopt_deadline(std::optional<timer_queue::timer_id> armed, std::uint64_t generation) noexcept {
+    if (generation != deadline_generation_) {
+        if (armed) {
+            context_.timers.cancel(*armed);  // dropped or replaced while it was being scheduled
+        }
+        return;
+    }
+    if (armed) {
+        deadline_ = *armed;
+        return;
+    }
+    if (state_ == connection_state::closing || state_ == connection_state::shutdown_sent) {
+        release_socket(reason_, true);  // no memory for the timer: a close it cannot bound is made now
     }
 }
 
@@ -330,10 +334,13 @@ void connection_impl::settle(lock_type& lock, bool on_worker) noexcept {
             request_post(post_finalize);  // on_close runs on a worker, never inside a user's call
         }
         const unsigned work = std::exchange(pending_work_, 0U);
-        if ((work & cancels) != 0) {
-            add_busy();  // keeps the socket handle open across the cancels
+        const bool comes_back = (work & (cancels | arm_deadline)) != 0;
+        if (comes_back) {
+            add_busy();  // keeps the socket handle open across the cancels, *this alive for the deadline
         }
         const SOCKET socket = socket_.get();
+        const std::uint64_t generation = deadline_generation_;
+        const std::chrono::milliseconds deadline_after = deadline_after_;
         lock.unlock();
         if ((work & cancel_receive) != 0) {
             receiver_.cancel(socket);
@@ -357,10 +364,25 @@ void connection_impl::settle(lock_type& lock, bool on_worker) noexcept {
         if ((work & post_finalize) != 0) {
             context_.port.post(finalize_op_, ERROR_SUCCESS);
         }
-        if ((work & cancels) == 0) {
+        std::optional<timer_queue::timer_id> armed;
+        if ((work & arm_deadline) != 0) {
+            try {
+                armed = context_.timers.schedule_after(deadline_after, [weak = weak_from_this(), generation] {
+                    if (const auto self = weak.lock()) {
+                        self->deadline_expired(generation);
+                    }
+                });
+            } catch (const std::bad_alloc&) {
+                // adopt_deadline decides
+            }
+        }
+        if (!comes_back) {
             return;
         }
         lock.lock();
+        if ((work & arm_deadline) != 0) {
+            adopt_deadline(armed, generation);
+        }
         drop_busy();  // then look again: finalization may be due now
     }
 }

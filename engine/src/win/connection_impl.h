@@ -43,7 +43,7 @@
 #include "win/operation.h"
 #include "win/receiver.h"
 #include "win/sender.h"
-#include "win/slim_mutex.h"
+#include "core/slim_mutex.h"
 #include "win/socket_pool.h"
 #include "win/unique_socket.h"
 #include "win/winsock.h"
@@ -124,6 +124,7 @@ private:
         post_resume = 1U << 3,
         post_strand = 1U << 4,  // a worker runs the strand: it was claimed off a worker, or yields
         post_finalize = 1U << 5,
+        arm_deadline = 1U << 6,  // schedule deadline_after_ (scheduling may wake a worker)
     };
 
     // A task of the strand. `run` is called with the lock held and returns with it released (it
@@ -207,8 +208,12 @@ private:
     // Gives the socket up: state closed, outstanding operations cancelled (by settle), the close
     // deadline dropped. Keeps the first reason recorded.
     void release_socket(std::error_code reason, bool abortive) noexcept;
-    // The connect or graceful-close deadline: false when no memory was left for the timer.
-    [[nodiscard]] bool schedule_deadline(std::chrono::milliseconds after) noexcept;
+    // Under the lock: the connect or graceful-close deadline, `after` from now, replacing any.
+    // settle() schedules it after the unlock; a close it cannot bound for want of memory is made
+    // abortive then (a connect still ends on its own).
+    void want_deadline(std::chrono::milliseconds after) noexcept;
+    // Under the lock again after scheduling what want_deadline asked for (nothing: no memory).
+    void adopt_deadline(std::optional<timer_queue::timer_id> armed, std::uint64_t generation) noexcept;
     void drop_deadline() noexcept;
     void deadline_expired(std::uint64_t generation) noexcept;
     void request_post(pending_work work) noexcept;
@@ -254,6 +259,7 @@ private:
     std::error_code reason_;
     bool reason_set_ = false;
     std::optional<timer_queue::timer_id> deadline_;  // connect or graceful-close deadline
+    std::chrono::milliseconds deadline_after_{0};     // what want_deadline asked settle() to arm
     std::vector<timer_queue::timer_id> timers_;      // the application's timers, cancelled at close
     // Bumped whenever a deadline is set or dropped: a timer callback already running when its
     // deadline was cancelled (the timer queue cannot stop it then) sees a newer value and does nothing.

@@ -2,7 +2,8 @@
 // The engine's owning references to every live connection and listener, and the
 // max_connections slots. A connection or listener is added when it is created and removed when it
 // finalizes (its last operation completed, on_close ran); stop() waits here until both are empty.
-#include "win/slim_mutex.h"
+#include "core/slim_mutex.h"
+#include "win/registry_walk.h"
 
 #include <atomic>
 #include <chrono>
@@ -11,7 +12,7 @@
 #include <memory>
 #include <mutex>
 #include <new>
-#include <unordered_map>
+#include <map>
 #include <vector>
 
 namespace wire::detail {
@@ -63,23 +64,7 @@ private:
 
     template <typename Map, typename Fn>
     void for_each(Map& map, Fn& fn) noexcept {
-        std::vector<typename Map::mapped_type> snapshot;
-        std::unique_lock lock(mutex_);
-        try {
-            snapshot.reserve(map.size());
-            for (const auto& entry : map) {
-                snapshot.push_back(entry.second);
-            }
-        } catch (const std::bad_alloc&) {
-            for (const auto& entry : map) {
-                fn(*entry.second);
-            }
-            return;
-        }
-        lock.unlock();
-        for (const auto& item : snapshot) {
-            fn(*item);
-        }
+        walk_unlocked(mutex_, map, fn);
     }
 
     const std::size_t max_connections_;
@@ -87,8 +72,9 @@ private:
     std::condition_variable_any changed_;
     bool closed_ = false;
     std::atomic<std::size_t> slots_used_{0};  // lock-free: taken on every accept
-    std::unordered_map<const connection_impl*, std::shared_ptr<connection_impl>> connections_;
-    std::unordered_map<const listener_impl*, std::shared_ptr<listener_impl>> listeners_;
+    // Ordered: walk_unlocked resumes after the last key it took.
+    std::map<const connection_impl*, std::shared_ptr<connection_impl>> connections_;
+    std::map<const listener_impl*, std::shared_ptr<listener_impl>> listeners_;
 };
 
 }  // namespace wire::detail

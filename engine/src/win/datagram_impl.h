@@ -23,7 +23,7 @@
 #include "core/buffer_pool.h"
 #include "win/connection_context.h"
 #include "win/operation.h"
-#include "win/slim_mutex.h"
+#include "core/slim_mutex.h"
 #include "win/unique_socket.h"
 #include "win/winsock.h"
 

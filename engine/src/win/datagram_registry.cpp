@@ -7,8 +7,6 @@
 #include "win/udp_constants.h"
 
 #include <mutex>
-#include <new>
-#include <vector>
 
 namespace wire::detail {
 
@@ -36,26 +34,12 @@ void datagram_registry::remove(const datagram_impl* d) noexcept {
 }
 
 void datagram_registry::close_all() noexcept {
-    std::vector<std::shared_ptr<datagram_impl>> snapshot;
-    std::unique_lock lock(mutex_);
-    closed_ = true;
-    try {
-        snapshot.reserve(sockets_.size());
-        for (const auto& entry : sockets_) {
-            snapshot.push_back(entry.second);
-        }
-    } catch (const std::bad_alloc&) {
-        // No memory for a snapshot: close under the lock (close() never comes back here inline:
-        // a socket finalizes only after its cancelled operations have been dequeued).
-        for (const auto& entry : sockets_) {
-            entry.second->close(make_error_code(error::engine_stopped));
-        }
-        return;
+    {
+        std::lock_guard lock(mutex_);
+        closed_ = true;
     }
-    lock.unlock();
-    for (const auto& d : snapshot) {
-        d->close(make_error_code(error::engine_stopped));
-    }
+    auto close = [](datagram_impl& d) { d.close(make_error_code(error::engine_stopped)); };
+    walk_unlocked(mutex_, sockets_, close);
 }
 
 bool datagram_registry::wait_empty(std::chrono::milliseconds limit) {

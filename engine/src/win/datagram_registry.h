@@ -4,14 +4,15 @@
 // waits until each has finalized (its last operation completed, on_close ran).
 #include <wire/options.h>
 
-#include "win/slim_mutex.h"
+#include "core/slim_mutex.h"
+#include "win/registry_walk.h"
 #include "win/winsock.h"
 
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <memory>
-#include <unordered_map>
+#include <map>
 
 namespace wire::detail {
 
@@ -42,7 +43,7 @@ private:
     mutable slim_mutex mutex_;
     std::condition_variable_any changed_;
     bool closed_ = false;
-    std::unordered_map<const datagram_impl*, std::shared_ptr<datagram_impl>> sockets_;
+    std::map<const datagram_impl*, std::shared_ptr<datagram_impl>> sockets_;  // ordered: see walk_unlocked
     std::atomic<bool> probed_{false};
     std::atomic<bool> send_coalescing_{false};
     std::atomic<bool> receive_coalescing_{false};

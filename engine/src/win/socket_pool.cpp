@@ -68,8 +68,14 @@ void socket_pool::on_disconnected(operation& op, DWORD error, DWORD /*bytes*/) n
 }
 
 void socket_pool::finish(disconnect_operation* op, DWORD error) noexcept {
-    const std::unique_ptr<disconnect_operation> owned(op);
+    std::unique_ptr<disconnect_operation> owned(op);  // freed (its socket closed) after the unlock
     std::lock_guard lock(mutex_);
+    if (cancelling_ && in_flight_.count(op->id) != 0) {
+        op->deferred = true;  // drain() is reading in_flight_ without the lock: it finishes this
+        op->deferred_error = error;
+        (void)owned.release();
+        return;
+    }
     if (in_flight_.erase(op->id) == 0) {
         return;  // abandoned by stop(): completed after all, so now it can be freed
     }
@@ -134,29 +140,55 @@ void socket_pool::report(reuse_use use, bool worked) noexcept {
 
 bool socket_pool::supported(reuse_use use) const noexcept { return state(use) == support::supported; }
 
-// stop() only: the cancels are made under the pool's lock (no data path is running any more).
+// stop() only. The cancels are made without the lock: recycle() adds nothing once draining_ is
+// set, and finish() defers while cancelling_ is, so in_flight_ does not change under the loop.
 void socket_pool::drain() noexcept {
     std::unique_lock lock(mutex_);
     draining_ = true;
+    cancelling_ = true;
+    lock.unlock();
     for (const auto& [id, op] : in_flight_) {
         sys().cancel_io_ex(reinterpret_cast<HANDLE>(op->socket.get()), op);
+    }
+    lock.lock();
+    cancelling_ = false;
+    for (auto it = in_flight_.begin(); it != in_flight_.end();) {
+        if (!it->second->deferred) {
+            ++it;
+            continue;
+        }
+        disconnect_operation* const op = it->second;
+        lock.unlock();
+        finish(op, op->deferred_error);  // erases it from in_flight_
+        lock.lock();
+        it = in_flight_.begin();
     }
     // A platform where disconnects complete completes cancelled ones at once. While that is still
     // unknown (a probe in flight), a short wait tells: Wine completes it neither way.
     const std::chrono::milliseconds bound =
         disconnect_ == support::supported ? std::chrono::milliseconds(10'000) : std::chrono::milliseconds(200);
-    if (!idle_.wait_for(lock, bound, [this] { return in_flight_.empty(); })) {
-        for (const auto& [id, op] : in_flight_) {
-            op->socket.reset();  // abandoned: freed only if it completes after all (finish)
-        }
-        in_flight_.clear();
+    if (idle_.wait_for(lock, bound, [this] { return in_flight_.empty(); })) {
+        return;
+    }
+    // Abandoned: each is freed only if it completes after all (finish); their sockets close now,
+    // one at a time outside the lock.
+    while (!in_flight_.empty()) {
+        const auto first = in_flight_.begin();
+        unique_socket abandoned = std::move(first->second->socket);
+        in_flight_.erase(first);
+        lock.unlock();
+        abandoned.reset();
+        lock.lock();
     }
 }
 
 void socket_pool::clear() noexcept {
-    std::lock_guard lock(mutex_);
-    pooled_[0].clear();
-    pooled_[1].clear();
-}
+    std::vector<pooled_socket> closing[2];
+    {
+        std::lock_guard lock(mutex_);
+        closing[0].swap(pooled_[0]);
+        closing[1].swap(pooled_[1]);
+    }
+}  // the sockets close here, outside the lock
 
 }  // namespace wire::detail

@@ -31,6 +31,7 @@
 // before the workers leave.
 #include <wire/options.h>
 
+#include "core/slim_mutex.h"
 #include "core/timer_queue.h"
 #include "win/extensions.h"
 
@@ -119,6 +120,9 @@ private:
         bool ipv6;
         bool skips_port;
         reuse_use origin;
+        // Completed while drain() was cancelling (guarded by mutex_): drain finishes it after.
+        bool deferred = false;
+        DWORD deferred_error = ERROR_SUCCESS;
     };
     // overdue: only for disconnect_, a probe that has not completed yet after probe_timeout.
     enum class support : int { unknown, supported, unsupported, overdue };
@@ -146,11 +150,13 @@ private:
     std::atomic<unsigned> connect_failures_{0};
     unsigned disconnect_failures_ = 0;  // guarded by mutex_
     std::uint64_t next_id_ = 1;
-    std::mutex mutex_;
-    std::condition_variable idle_;
+    slim_mutex mutex_;
+    std::condition_variable_any idle_;
     std::vector<pooled_socket> pooled_[2];  // [ipv6]
     std::map<std::uint64_t, disconnect_operation*> in_flight_;
     bool draining_ = false;
+    // drain() is cancelling with the lock released: finish() defers, so in_flight_ stays as it is.
+    bool cancelling_ = false;
 };
 
 }  // namespace wire::detail

@@ -1,5 +1,7 @@
 #include "win/system_calls.h"
 
+#include "core/lock_checks.h"
+
 #include <atomic>
 
 namespace wire::detail {
@@ -59,7 +61,10 @@ std::atomic<const system_calls*> installed{&native_table};
 
 const system_calls& native_system_calls() noexcept { return native_table; }
 
-const system_calls& sys() noexcept { return *installed.load(std::memory_order_acquire); }
+const system_calls& sys() noexcept {
+    lock_checks::check_no_lock_held();  // debug and test builds: no engine lock across a system call
+    return *installed.load(std::memory_order_acquire);
+}
 
 void install_system_calls(const system_calls* table) noexcept {
     installed.store(table != nullptr ? table : &native_table, std::memory_order_release);
