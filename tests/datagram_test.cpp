@@ -25,6 +25,7 @@ struct datagram_log {
     int closed = 0;
     int events_after_close = 0;
     std::error_code reason;
+    std::thread::id closed_on;
 
     std::size_t received() {
         std::lock_guard lock(mutex);
@@ -59,6 +60,7 @@ public:
         std::lock_guard lock(log_->mutex);
         ++log_->closed;
         log_->reason = reason;
+        log_->closed_on = std::this_thread::get_id();
     }
 
 private:
@@ -463,6 +465,32 @@ TEST(Datagram, StopWithReceivesPostedClosesOnceAndLeavesNothing) {
     EXPECT_FALSE(server.is_open());
     EXPECT_EQ(server.send_to(endpoint::loopback_v6(9), as_bytes(std::string("late"))), error::not_connected);
     EXPECT_THROW((void)e.open_datagram(endpoint::loopback_v4(0), echo_into(log)), std::system_error);
+}
+
+// win/teardown.h, rule 4: on_close runs on a worker even when the user's close() ends the socket's
+// last unit, here because its cancelled receives were all handled before close() got back from
+// CancelIoEx. Failed before (on_close ran inside close(), on the caller's thread).
+TEST(Datagram, OnCloseRunsOnAWorkerEvenWhenCloseEndsTheLastOperation) {
+    fault_platform platform;
+    engine e;
+    auto log = std::make_shared<datagram_log>();
+    datagram_socket server = e.open_datagram(endpoint::loopback_v4(0), echo_into(log));
+    ASSERT_TRUE(eventually([&] { return server.stats().operations_pending >= 1; }));
+    std::atomic<bool> only_close_left{false};
+    platform.after(syscall::cancel, [&] {
+        only_close_left = eventually([&] { return server.stats().operations_pending == 1; }, 10s);
+    });
+    server.close();
+    platform.clear();
+    EXPECT_TRUE(only_close_left.load()) << "the cancelled receives were not all handled while close() waited";
+    ASSERT_TRUE(eventually([&] { return log->is_closed(); }));
+    {
+        std::lock_guard lock(log->mutex);
+        EXPECT_EQ(log->closed, 1);
+        EXPECT_NE(log->closed_on, std::this_thread::get_id()) << "on_close ran inside close()";
+    }
+    e.stop();
+    EXPECT_EQ(e.stats().operations_pending, 0U);
 }
 
 TEST(Datagram, AHandleOutlivingItsEngineReportsClosed) {

@@ -19,6 +19,22 @@ namespace detail {
 class engine_core;
 }
 
+// Rules every object of the API follows, and where one differs, why:
+// - Threads: callbacks run on the engine's workers, never inside the call that caused them, and
+//   on_close (connection, datagram socket) comes last, once.
+// - Handles are shared and copyable, and dropping the last one changes nothing: the engine keeps
+//   a connection or datagram socket until it closes and a timer until it has run or is cancelled,
+//   so an application that keeps no handle still hears every callback. A listener handle differs:
+//   it owns its listener (move-only; dropping it closes the listener), because a listener has no
+//   callback through which it could be reached and closed later.
+// - Stopping: the calls that create a socket (listen, connect, open_datagram) throw
+//   std::system_error with error::engine_stopped, as they throw for a socket that cannot be made:
+//   they return a handle and have no other way to fail. The calls that hand over work report it
+//   without throwing, since they are made from callbacks, which must not throw: post returns the
+//   error code, after and every an empty timer (as when memory runs out).
+// - Serialisation: a connection's callbacks, posted work and timers never run at once (a strand:
+//   see connection.h); a datagram socket's may (see datagram.h), because UDP promises no order and
+//   its several posted receives complete in parallel: serialise in the handler where needed.
 class engine {
 public:
     // Starts Winsock, the completion port and the workers. Throws std::invalid_argument naming the

@@ -2,9 +2,12 @@
 // The engine's I/O completion port: the handle, association of sockets with it, and posting.
 //
 // Posting never fails silently: PostQueuedCompletionStatus fails only when the system is short of
-// memory, and the operation being posted holds a busy unit on its owner that only its completion
-// gives back. So a failed post is counted and retried by a timer (on a worker) until it goes through
-// (or the engine stops); the owner stays alive meanwhile because that unit is still held.
+// memory, and the operation being posted holds a unit on its owner that only its completion gives
+// back (win/teardown.h). So a failed post is counted and retried by a timer (on a worker) until it
+// goes through or the engine stops; the owner stays alive meanwhile because that unit is still
+// held. Only when even the retry's timer cannot be allocated is the packet lost: its owner then
+// never finalizes, and stop() finds it when its bounded drain expires and leaks the engine rather
+// than free memory the packet may still name (engine_core::stop).
 #include "core/timer_queue.h"
 #include "win/engine_counters.h"
 #include "win/operation.h"
@@ -37,7 +40,7 @@ public:
 
     // Queues `op` to a worker as if it had completed with `error` and `bytes`: so that a user
     // callback never runs inside the call that started an operation, and to yield after a run of
-    // inline completions. Always delivered (see above).
+    // inline completions. Delivered unless memory runs out twice over (see above).
     void post(operation& op, DWORD error, DWORD bytes = 0) noexcept;
     // One attempt, no retry: false when the port refused the packet.
     [[nodiscard]] bool try_post(operation& op, DWORD error, DWORD bytes = 0) noexcept;

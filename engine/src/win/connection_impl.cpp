@@ -1,6 +1,8 @@
-// A connection's lifetime and close state machine: start, close, abort, release of the socket,
-// settle (what a locked section leaves for after the unlock) and finalize. The data flows are in
-// connection_io.cpp.
+// A connection's lifetime: the accepted start, the public entry points, settle (what a locked
+// section leaves for after the unlock), finalize and the busy count (win/teardown.h). Its other
+// concerns each have a file: connection_connect.cpp (connecting and opening), connection_io.cpp
+// (receiving and sending), connection_close.cpp (closing and deadlines), connection_tasks.cpp
+// (the strand, posted work and timers).
 #include "win/connection_impl.h"
 
 #include <wire/error.h>
@@ -64,85 +66,10 @@ void connection_impl::start_accepted(accepted_socket accepted) noexcept {
     open_connection();
 }
 
-void connection_impl::start_connect(const endpoint& remote, gsl::span<const std::byte> first_data) noexcept {
-    lock_type lock(mutex_);
-    remote_ = remote;
-    if (state_ != connection_state::connecting) {
-        return;  // closed by stop() between registration and here: finalization posted or done
-    }
-    if (!queue_first_data(lock, first_data)) {
-        return;
-    }
-    add_busy();  // the connect operation, until handle_connect
-    add_busy();  // issuing
-    connect_active_ = true;
-    // Without memory for a timer the connect still completes or fails on its own.
-    want_deadline(context_.options.connect_timeout);
-    const WSABUF payload = connect_payload();
-    lock.unlock();
-
-    if (const DWORD error = connector_.issue(remote, true, payload); error != ERROR_SUCCESS) {
-        context_.port.post(connector_.op(), error);  // reported on a worker, never inside connect()
-    }
-    lock.lock();
-    if (state_ == connection_state::closed && connect_active_) {
-        pending_work_ |= cancel_connect;  // a close raced the issue and may have missed it
-    }
-    release_busy(lock, false);
-}
-
-bool connection_impl::queue_first_data(lock_type& lock, gsl::span<const std::byte> first_data) noexcept {
-    if (first_data.empty()) {
-        return true;
-    }
-    if (const std::error_code refused = sender_.enqueue(first_data); refused) {
-        // Not queued (no memory, or larger than one send may be; an empty queue is never refused
-        // for its caps): the connection cannot send these bytes first, so it fails.
-        engine_counters::add(counters_->connect_failures);
-        release_socket(refused, true);
-        settle(lock, false);
-        return false;
-    }
-    return true;
-}
-
-void connection_impl::start_resolving(std::string_view host, std::uint16_t port,
-                                      gsl::span<const std::byte> first_data) noexcept {
-    std::unique_ptr<name_resolution> resolution;
-    try {
-        resolution = std::make_unique<name_resolution>(&on_resolved, context_.port, host, port);
-    } catch (const std::bad_alloc&) {
-        fail_start(std::make_error_code(std::errc::not_enough_memory));
-        return;
-    }
-    lock_type lock(mutex_);
-    if (state_ != connection_state::connecting) {
-        return;  // closed by stop() between registration and here
-    }
-    if (!queue_first_data(lock, first_data)) {
-        return;
-    }
-    resolution_ = std::move(resolution);
-    resolution_->owner = this;
-    add_busy();  // the lookup, until handle_resolved; then the connect's
-    add_busy();  // issuing
-    connect_active_ = true;  // a close cancels the lookup (then the connect) through cancel_connect
-    want_deadline(context_.options.connect_timeout);  // covers the lookup too
-    lock.unlock();
-    if (const DWORD error = resolution_->start(); error != ERROR_SUCCESS) {
-        context_.port.post(*resolution_, error);  // reported on a worker, never inside connect()
-    }
-    lock.lock();
-    if (state_ == connection_state::closed && connect_active_) {
-        pending_work_ |= cancel_connect;  // a close raced the start and may have missed it
-    }
-    release_busy(lock, false);
-}
-
 void connection_impl::fail_start(std::error_code reason) noexcept {
     lock_type lock(mutex_);
     engine_counters::add(counters_->connect_failures);
-    release_socket(reason, true);
+    enter_closed(reason, true);
     settle(lock, false);
 }
 
@@ -174,7 +101,7 @@ void connection_impl::close(std::error_code reason) noexcept {
 
 void connection_impl::abort(std::error_code reason) noexcept {
     lock_type lock(mutex_);
-    release_socket(reason ? reason : make_error_code(error::aborted), true);
+    enter_closed(reason ? reason : make_error_code(error::aborted), true);
     settle(lock, false);
 }
 
@@ -197,111 +124,6 @@ void connection_impl::resume_receiving() noexcept {
         request_post(post_resume);  // the receive starts on a worker, never inside this call
     }
     settle(lock, false);
-}
-
-// ---- close -------------------------------------------------------------------------------------
-
-void connection_impl::transition(connection_state to) noexcept {
-    assert(may_transition(state_, to));
-    state_ = to;
-}
-
-void connection_impl::enter_closing(lock_type& lock, std::error_code reason) noexcept {
-    if (state_ == connection_state::connecting) {
-        release_socket(reason ? reason : make_error_code(error::aborted), true);
-        return;
-    }
-    if (state_ != connection_state::open) {
-        return;  // already closing or closed
-    }
-    if (reason) {
-        set_reason(reason);
-    }
-    transition(connection_state::closing);
-    if (flush(lock) && queue_drained()) {
-        request_post(post_strand);  // never call back inside close() (nor a caller's lock)
-    }
-    if (state_ != connection_state::closing && state_ != connection_state::shutdown_sent) {
-        return;  // flushed and both FINs exchanged already (or reset meanwhile): no deadline needed
-    }
-    want_deadline(context_.options.close_timeout);
-    // The peer's FIN can only be seen by a receive: make sure one runs.
-    paused_ = false;
-    if (!receive_active_ && !peer_fin_) {
-        request_post(post_resume);
-    }
-}
-
-void connection_impl::release_socket(std::error_code reason, bool abortive) noexcept {
-    if (state_ == connection_state::closed || state_ == connection_state::finalized) {
-        return;
-    }
-    set_reason(reason);
-    transition(connection_state::closed);
-    close_facts_.abortive = close_facts_.abortive || abortive;
-    drop_deadline();
-    pending_work_ &= ~static_cast<unsigned>(arm_deadline);
-    cancel_timers();  // the application's timers die with the connection
-    // Outstanding operations are cancelled by name (settle, after the unlock); the socket itself
-    // stays open until finalize, so any thread still holding a busy unit may use its handle.
-    if (receive_active_) {
-        pending_work_ |= cancel_receive;
-    }
-    if (sender_.active() && !connect_sends_) {
-        pending_work_ |= cancel_send;  // (bytes riding in a ConnectEx go with the connect's cancel)
-    } else {
-        sender_.discard();  // otherwise the outstanding WSASend still reads it: dropped at its completion
-    }
-    if (connect_active_) {
-        pending_work_ |= cancel_connect;
-    }
-}
-
-void connection_impl::want_deadline(std::chrono::milliseconds after) noexcept {
-    drop_deadline();
-    deadline_after_ = after;
-    pending_work_ |= arm_deadline;
-}
-
-void connection_impl::adopt_deadline(std::optional<timer_queue::timer_id> armed, std::uint64_t generation) noexcept {
-    if (generation != deadline_generation_) {
-        if (armed) {
-            context_.timers.cancel(*armed);  // dropped or replaced while it was being scheduled
-        }
-        return;
-    }
-    if (armed) {
-        deadline_ = *armed;
-        return;
-    }
-    if (state_ == connection_state::closing || state_ == connection_state::shutdown_sent) {
-        release_socket(reason_, true);  // no memory for the timer: a close it cannot bound is made now
-    }
-}
-
-void connection_impl::drop_deadline() noexcept {
-    ++deadline_generation_;
-    if (deadline_) {
-        context_.timers.cancel(*deadline_);
-        deadline_.reset();
-    }
-}
-
-void connection_impl::deadline_expired(std::uint64_t generation) noexcept {
-    lock_type lock(mutex_);
-    if (generation != deadline_generation_) {
-        return;  // the connect completed, or the close finished, while this callback was starting
-    }
-    deadline_.reset();
-    release_socket(make_error_code(error::timed_out), true);
-    settle(lock, false);
-}
-
-void connection_impl::set_reason(std::error_code reason) noexcept {
-    if (!reason_set_) {
-        reason_ = reason;
-        reason_set_ = true;
-    }
 }
 
 // ---- lifetime ----------------------------------------------------------------------------------

@@ -1,9 +1,10 @@
 #pragma once
 // One TCP connection: its lifetime and close state machine, which drives three parts that each
 // own their operation and data: the connector (ConnectEx), the receiver (WSARecv and its
-// buffers) and the sender (send queue and WSASend). The data flows live in connection_io.cpp.
+// buffers) and the sender (send queue and WSASend). Its flows have a file each (see the top of
+// connection_impl.cpp).
 //
-// Ownership and lifetime:
+// Ownership and lifetime follow win/teardown.h (busy_ is its count of units):
 // - The engine's registry holds a shared_ptr from creation until finalize; user handles
 //   (wire::connection) may hold more, and may outlive the engine. The operations are members,
 //   so their OVERLAPPEDs live as long as the object.
@@ -147,7 +148,7 @@ private:
     static void on_strand_packet(operation& op, DWORD error, DWORD bytes) noexcept;
     static void on_finalize_notice(operation& op, DWORD error, DWORD bytes) noexcept;
 
-    // ---- data flows (connection_io.cpp) ----------------------------------------------------
+    // ---- connecting and opening (connection_connect.cpp) ------------------------------------
     void handle_connect(DWORD error, DWORD bytes) noexcept;
     static void on_resolved(operation& op, DWORD error, DWORD bytes) noexcept;
     void handle_resolved(DWORD error) noexcept;
@@ -166,6 +167,8 @@ private:
     [[nodiscard]] static bool run_open(connection_task& task, lock_type& lock) noexcept;
     // After on_open: what send() queued meanwhile leaves now. Unlocks.
     void finish_opening(lock_type& lock) noexcept;
+
+    // ---- receiving and sending (connection_io.cpp) -----------------------------------------
     void begin_receiving() noexcept;  // on a worker, with one busy unit for the receive
     // Before re-issuing a receive: false (and the receive's unit released) when the connection
     // no longer reads; true with an issuing unit taken and the lock released.
@@ -183,7 +186,6 @@ private:
     // Sends what is queued (and the FIN when closing and empty). Called and returns with the lock
     // held, but releases it around each system call. Returns true when on_drained is due.
     [[nodiscard]] bool flush(lock_type& lock) noexcept;
-    void send_fin(lock_type& lock) noexcept;
     // Under the lock: on_drained is due. Queued on the strand (once, however often it is due).
     // Returns true when that claimed the idle strand: the caller must see that it runs.
     [[nodiscard]] bool queue_drained() noexcept;
@@ -202,12 +204,13 @@ private:
     void timer_due(const std::shared_ptr<timer_task>& task) noexcept;  // on a worker
     void cancel_timers() noexcept;  // under the lock, when the socket is given up
 
-    // ---- lifetime and close (connection_impl.cpp) ------------------------------------------
+    // ---- closing (connection_close.cpp) -----------------------------------------------------
     void transition(connection_state to) noexcept;
     void enter_closing(lock_type& lock, std::error_code reason) noexcept;
-    // Gives the socket up: state closed, outstanding operations cancelled (by settle), the close
-    // deadline dropped. Keeps the first reason recorded.
-    void release_socket(std::error_code reason, bool abortive) noexcept;
+    // State closed: outstanding operations are cancelled (by settle), the deadline and the
+    // application's timers dropped; the socket itself is closed or recycled at finalize. Keeps
+    // the first reason recorded.
+    void enter_closed(std::error_code reason, bool abortive) noexcept;
     // Under the lock: the connect or graceful-close deadline, `after` from now, replacing any.
     // settle() schedules it after the unlock; a close it cannot bound for want of memory is made
     // abortive then (a connect still ends on its own).
@@ -216,6 +219,11 @@ private:
     void adopt_deadline(std::optional<timer_queue::timer_id> armed, std::uint64_t generation) noexcept;
     void drop_deadline() noexcept;
     void deadline_expired(std::uint64_t generation) noexcept;
+    void set_reason(std::error_code reason) noexcept;
+    // Our FIN, once what was queued has left (from flush); both FINs exchanged close for good.
+    void send_fin(lock_type& lock) noexcept;
+
+    // ---- lifetime (connection_impl.cpp) ----------------------------------------------------
     void request_post(pending_work work) noexcept;
     // Ends a busy unit, then settle(). Both unlock; on a worker they may finalize and so destroy
     // *this: the caller returns at once.
@@ -227,7 +235,6 @@ private:
     void dispose_socket() noexcept;
     void add_busy() noexcept;
     void drop_busy() noexcept;
-    void set_reason(std::error_code reason) noexcept;
     void touch() noexcept;
 
     const connection_context& context_;

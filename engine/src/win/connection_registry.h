@@ -1,19 +1,12 @@
 #pragma once
-// The engine's owning references to every live connection and listener, and the
-// max_connections slots. A connection or listener is added when it is created and removed when it
-// finalizes (its last operation completed, on_close ran); stop() waits here until both are empty.
-#include "core/slim_mutex.h"
-#include "win/registry_walk.h"
+// The engine's owning references to every live connection and listener (win/object_registry.h),
+// and the max_connections slots.
+#include "win/object_registry.h"
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstddef>
 #include <memory>
-#include <mutex>
-#include <new>
-#include <map>
-#include <vector>
 
 namespace wire::detail {
 
@@ -26,55 +19,45 @@ public:
 
     // false once closed (the engine is stopping): the caller drops the object without callbacks.
     // Throws std::bad_alloc.
-    [[nodiscard]] bool add(std::shared_ptr<connection_impl> c);
-    [[nodiscard]] bool add(std::shared_ptr<listener_impl> l);
-    void remove(const connection_impl* c) noexcept;
-    void remove(const listener_impl* l) noexcept;
+    [[nodiscard]] bool add(std::shared_ptr<connection_impl> c) { return connections_.add(std::move(c)); }
+    [[nodiscard]] bool add(std::shared_ptr<listener_impl> l) { return listeners_.add(std::move(l)); }
+    void remove(const connection_impl* c) noexcept { connections_.remove(c); }
+    void remove(const listener_impl* l) noexcept { listeners_.remove(l); }
 
-    // Refuses every later add. Returns false when it was already closed.
-    bool close() noexcept;
+    // Refuses every later add.
+    void close() noexcept {
+        (void)listeners_.close();
+        (void)connections_.close();
+    }
 
-    [[nodiscard]] std::vector<std::shared_ptr<connection_impl>> connections() const;  // throws bad_alloc
-    [[nodiscard]] std::vector<std::shared_ptr<listener_impl>> listeners() const;
-
-    // Calls `fn` on each, from a snapshot taken under the lock, so no lock is held across the
-    // calls; without memory for a snapshot, under the lock (stop() must reach every one). `fn`
-    // must then not come back to the registry: close() and abort() never do inline (a
-    // connection finalizes on a worker; a listener tears down only after its pending accepts).
+    // No registry lock is held across the calls (see object_registry::for_each).
     template <typename Fn>
     void for_each_connection(Fn fn) noexcept {
-        for_each(connections_, fn);
+        connections_.for_each(fn);
     }
     template <typename Fn>
     void for_each_listener(Fn fn) noexcept {
-        for_each(listeners_, fn);
+        listeners_.for_each(fn);
     }
 
     // Wait (bounded) until no connection, or nothing at all, is left.
-    [[nodiscard]] bool wait_no_connections(std::chrono::milliseconds limit);
-    [[nodiscard]] bool wait_empty(std::chrono::milliseconds limit);
+    [[nodiscard]] bool wait_no_connections(std::chrono::milliseconds limit) {
+        return connections_.wait_empty(std::chrono::steady_clock::now() + limit);
+    }
+    [[nodiscard]] bool wait_empty(std::chrono::milliseconds limit) {
+        const auto deadline = std::chrono::steady_clock::now() + limit;
+        return connections_.wait_empty(deadline) && listeners_.wait_empty(deadline);
+    }
 
     // A slot under max_connections; release_slot gives it back when the connection finalizes.
     [[nodiscard]] bool take_slot() noexcept;
     void release_slot() noexcept;
 
 private:
-    template <typename Map, typename Key>
-    void erase(Map& map, const Key* key) noexcept;
-
-    template <typename Map, typename Fn>
-    void for_each(Map& map, Fn& fn) noexcept {
-        walk_unlocked(mutex_, map, fn);
-    }
-
     const std::size_t max_connections_;
-    mutable slim_mutex mutex_;
-    std::condition_variable_any changed_;
-    bool closed_ = false;
     std::atomic<std::size_t> slots_used_{0};  // lock-free: taken on every accept
-    // Ordered: walk_unlocked resumes after the last key it took.
-    std::map<const connection_impl*, std::shared_ptr<connection_impl>> connections_;
-    std::map<const listener_impl*, std::shared_ptr<listener_impl>> listeners_;
+    object_registry<connection_impl> connections_;
+    object_registry<listener_impl> listeners_;
 };
 
 }  // namespace wire::detail

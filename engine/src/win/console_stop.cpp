@@ -1,5 +1,6 @@
 #include <wire/console_stop.h>
 
+#include "core/slim_mutex.h"
 #include "win/winsock.h"
 
 #include <condition_variable>
@@ -10,8 +11,8 @@ namespace wire {
 namespace {
 
 // The handler runs on a thread the system creates, so the state it shares with main is global.
-std::mutex state_mutex;
-std::condition_variable state_changed;
+detail::slim_mutex state_mutex;
+std::condition_variable_any state_changed;
 bool stop_requested = false;
 bool stopped = false;
 

@@ -26,7 +26,7 @@ datagram_impl::datagram_impl(const connection_context& context, datagram_registr
       options_(options) {}
 
 datagram_impl::~datagram_impl() {
-    if (state_ != state::finalized) {
+    if (!teardown_.finalized()) {
         release_buffers();  // never registered (open_datagram failed): the engine is still there
     }
 }
@@ -106,11 +106,9 @@ std::error_code datagram_impl::open(const endpoint& local) {
 void datagram_impl::start() noexcept {
     for (const auto& op : receives_) {
         lock_type lock(mutex_);
-        if (!begin_issue(lock)) {
-            return;
+        if (!teardown_.begin_operation()) {
+            return;  // closed meanwhile
         }
-        ++pending_;  // the receive's own unit
-        engine_counters::add(engine_counters_->operations_pending);
         lock.unlock();
         DWORD error = 0;
         DWORD bytes = 0;
@@ -122,20 +120,11 @@ void datagram_impl::start() noexcept {
     }
 }
 
-bool datagram_impl::begin_issue(lock_type& /*lock*/) noexcept {
-    if (state_ != state::open) {
-        return false;
-    }
-    ++issuing_;
-    ++pending_;
-    engine_counters::add(engine_counters_->operations_pending);
-    return true;
-}
+bool datagram_impl::begin_issue(lock_type& /*lock*/) noexcept { return teardown_.begin_issue(); }
 
 void datagram_impl::finish_issue(lock_type& lock) noexcept {
-    --issuing_;
     unique_socket closing;
-    if (state_ != state::open && issuing_ == 0 && socket_) {
+    if (teardown_.end_issue() && socket_) {
         socket_value_.store(INVALID_SOCKET);
         closing = std::move(socket_);  // no call uses it any more, and none can start
     }
@@ -143,29 +132,25 @@ void datagram_impl::finish_issue(lock_type& lock) noexcept {
 }
 
 void datagram_impl::finish_operation(lock_type& lock, unique_socket closing) noexcept {
-    --pending_;
-    engine_counters::sub(engine_counters_->operations_pending);
-    const bool done = state_ == state::closing && pending_ == 0;
-    if (done) {
-        state_ = state::finalized;
-    }
+    const bool done = teardown_.end_unit();
     lock.unlock();
-    closing.reset();  // outside the lock, and before on_close: the engine may go once we leave its registry
+    closing.reset();  // outside the lock, and before on_close
     if (done) {
-        finalize();
+        context_.port.post(finalize_op_, ERROR_SUCCESS);  // on a worker (win/teardown.h, rule 4)
     }
+}
+
+void datagram_impl::on_finalize(operation& op, DWORD /*error*/, DWORD /*bytes*/) noexcept {
+    static_cast<owned_operation<datagram_impl>&>(op).owner->finalize();
 }
 
 void datagram_impl::close(std::error_code reason) noexcept {
     lock_type lock(mutex_);
-    if (state_ != state::open || !socket_) {
+    // Counts the cancels as a call: keeps the handle open across them.
+    if (!socket_ || !teardown_.begin_close()) {
         return;  // closing already, or never opened
     }
-    state_ = state::closing;
     reason_ = reason;
-    ++issuing_;  // keeps the handle open across the cancels
-    ++pending_;
-    engine_counters::add(engine_counters_->operations_pending);
     const SOCKET s = socket_.get();
     lock.unlock();
     // Cancels every receive and send of this socket; the handle is ours until finish_issue.
@@ -174,7 +159,7 @@ void datagram_impl::close(std::error_code reason) noexcept {
     finish_issue(lock);  // closes the handle unless a call is still using it
 }
 
-// Runs once, on the thread that ended the last unit after close(): nothing is outstanding and
+// Runs once, on a worker, after the last unit ended after close(): nothing is outstanding and
 // nothing can start, so the handler hears its last event and the engine lets go.
 void datagram_impl::finalize() noexcept {
     const std::shared_ptr<datagram_impl> self = shared_from_this();  // the registry's may go below
@@ -190,7 +175,7 @@ void datagram_impl::finalize() noexcept {
 
 bool datagram_impl::is_open() const noexcept {
     lock_type lock(mutex_);
-    return state_ == state::open && socket_;
+    return !teardown_.closed() && socket_;
 }
 
 datagram_statistics datagram_impl::stats() const noexcept {
@@ -209,7 +194,7 @@ datagram_statistics datagram_impl::stats() const noexcept {
     s.completions_inline = get(counters_.completions_inline);
     lock_type lock(mutex_);
     s.bytes_in_flight = in_flight_bytes_;
-    s.operations_pending = pending_;
+    s.operations_pending = teardown_.units();
     return s;
 }
 

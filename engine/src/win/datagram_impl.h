@@ -9,12 +9,12 @@
 // engine's datagram_registry holds the socket until it finalizes; user handles may hold it longer,
 // even past the engine: after finalizing it touches nothing of the engine.
 //
-// Locking: mutex_ guards state_, pending_, issuing_, in_flight_bytes_ and the spare sends; no
-// system call is made under it.
-// - pending_ counts each operation issued and not yet handled, plus each call in flight: the
-//   socket finalizes (on_close, then leaves the registry) when it is zero after close().
-// - issuing_ counts the calls in flight that use the socket's handle: the handle is closed only
-//   when none is, so no call ever meets a closed or reused handle.
+// Teardown follows win/teardown.h: teardown_ counts each operation issued and not yet handled and
+// each call in flight; the handle closes as soon as no call uses it after close(), and the socket
+// finalizes (on_close, then leaves the registry) from a packet on a worker when nothing is left.
+//
+// Locking: mutex_ guards teardown_, in_flight_bytes_ and the spare sends; no system call is made
+// under it.
 // A receive's completion is handled by one worker at a time (its own OVERLAPPED), so a receive
 // operation's buffer and address need no lock; different receives run in parallel.
 #include <wire/datagram.h>
@@ -22,8 +22,9 @@
 
 #include "core/buffer_pool.h"
 #include "win/connection_context.h"
-#include "win/operation.h"
 #include "core/slim_mutex.h"
+#include "win/operation.h"
+#include "win/teardown.h"
 #include "win/unique_socket.h"
 #include "win/winsock.h"
 
@@ -71,7 +72,6 @@ private:
     // Send operations kept for reuse (with their payload capacity): enough for a pipeline of
     // datagrams without an allocation each; beyond it they are freed.
     static constexpr std::size_t max_spare_sends = 64;
-    enum class state : unsigned char { open, closing, finalized };
 
     struct receive_operation : owned_operation<datagram_impl> {
         explicit receive_operation(datagram_impl& d) noexcept : owned_operation(d, &on_receive) {}
@@ -96,6 +96,7 @@ private:
 
     static void on_receive(operation& op, DWORD error, DWORD bytes) noexcept;
     static void on_send(operation& op, DWORD error, DWORD bytes) noexcept;
+    static void on_finalize(operation& op, DWORD error, DWORD bytes) noexcept;
 
     // Receive path (datagram_io.cpp): handles one outcome, re-issues, and goes on inline while
     // receives finish at once (after max_inline_completions in a row, yields to the port when
@@ -113,8 +114,8 @@ private:
     [[nodiscard]] bool begin_issue(lock_type& lock) noexcept;
     // Ends it: the last one after close() closes the handle. Unlocks.
     void finish_issue(lock_type& lock) noexcept;
-    // Ends a pending_ unit; the last one after close() finalizes. Unlocks, then closes `closing`
-    // (the handle finish_issue took) before finalizing.
+    // Ends a unit; the last one after close() posts finalize (on_finalize). Unlocks, then closes
+    // `closing` (the handle finish_issue took).
     void finish_operation(lock_type& lock, unique_socket closing = {}) noexcept;
     void finalize() noexcept;
     // Gives the receive buffers back to the engine's pool (once nothing is outstanding).
@@ -138,10 +139,9 @@ private:
     counters counters_;
 
     mutable slim_mutex mutex_;
-    state state_ = state::open;
+    teardown_count teardown_{engine_counters_->operations_pending};
+    owned_operation<datagram_impl> finalize_op_{*this, &on_finalize};
     std::error_code reason_;
-    unsigned pending_ = 0;
-    unsigned issuing_ = 0;
     std::size_t in_flight_bytes_ = 0;
     std::vector<std::unique_ptr<send_operation>> spare_sends_;  // at most max_spare_sends
 };

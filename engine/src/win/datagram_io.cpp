@@ -196,7 +196,7 @@ std::error_code datagram_impl::send_to(const endpoint& to, gsl::span<const std::
     SOCKET s = INVALID_SOCKET;
     {
         lock_type lock(mutex_);
-        if (state_ != state::open) {
+        if (teardown_.closed()) {
             return make_error_code(error::not_connected);
         }
         const std::size_t cap = options_.send_queue_cap;
@@ -209,9 +209,7 @@ std::error_code datagram_impl::send_to(const endpoint& to, gsl::span<const std::
             op = std::move(spare_sends_.back());
             spare_sends_.pop_back();
         }
-        (void)begin_issue(lock);  // the call's unit (open: cannot fail)
-        ++pending_;               // the send's own unit
-        engine_counters::add(engine_counters_->operations_pending);
+        (void)teardown_.begin_operation();  // open: cannot fail
         in_flight_bytes_ += data.size();
         s = socket_.get();
     }
@@ -223,8 +221,7 @@ std::error_code datagram_impl::send_to(const endpoint& to, gsl::span<const std::
     } catch (const std::bad_alloc&) {
         lock_type lock(mutex_);
         in_flight_bytes_ -= data.size();
-        --pending_;
-        engine_counters::sub(engine_counters_->operations_pending);
+        (void)teardown_.end_unit();  // the send's (the call's unit is still held: never the last)
         finish_issue(lock);
         return std::make_error_code(std::errc::not_enough_memory);
     }
@@ -263,7 +260,7 @@ void datagram_impl::finish_send(send_operation& op, DWORD error, DWORD bytes) no
     }
     lock_type lock(mutex_);
     in_flight_bytes_ -= size;
-    if (state_ == state::open && spare_sends_.size() < max_spare_sends) {
+    if (!teardown_.closed() && spare_sends_.size() < max_spare_sends) {
         try {
             spare_sends_.push_back(std::move(owned));
         } catch (const std::bad_alloc&) {

@@ -10,41 +10,9 @@
 
 namespace wire::detail {
 
-bool datagram_registry::add(std::shared_ptr<datagram_impl> d) {
-    std::lock_guard lock(mutex_);
-    if (closed_) {
-        return false;
-    }
-    const datagram_impl* key = d.get();
-    sockets_.emplace(key, std::move(d));
-    return true;
-}
-
-void datagram_registry::remove(const datagram_impl* d) noexcept {
-    std::shared_ptr<datagram_impl> last;  // released outside the lock: it may run the destructor
-    {
-        std::lock_guard lock(mutex_);
-        if (const auto it = sockets_.find(d); it != sockets_.end()) {
-            last = std::move(it->second);
-            sockets_.erase(it);
-        }
-        // Under the lock: a waiter that sees the registry empty may destroy the engine at once.
-        changed_.notify_all();
-    }
-}
-
 void datagram_registry::close_all() noexcept {
-    {
-        std::lock_guard lock(mutex_);
-        closed_ = true;
-    }
-    auto close = [](datagram_impl& d) { d.close(make_error_code(error::engine_stopped)); };
-    walk_unlocked(mutex_, sockets_, close);
-}
-
-bool datagram_registry::wait_empty(std::chrono::milliseconds limit) {
-    std::unique_lock lock(mutex_);
-    return changed_.wait_for(lock, limit, [this] { return sockets_.empty(); });
+    (void)sockets_.close();
+    sockets_.for_each([](datagram_impl& d) { d.close(make_error_code(error::engine_stopped)); });
 }
 
 void datagram_registry::probe(SOCKET s) noexcept {

@@ -270,12 +270,8 @@ void engine_core::stop() noexcept {
         // the owner's stop() or ~engine (or the reaper, see wire::engine) finishes it.
         return;
     }
-    std::lock_guard lock(stop_mutex_);
-    if (stopped_) {
-        return;
-    }
-    finish_stop();
-    stopped_ = true;
+    // A second caller waits until the first one's stop has finished (never a worker: see above).
+    std::call_once(stopped_, [this] { finish_stop(); });
 }
 
 void engine_core::finish_stop() noexcept {
@@ -341,24 +337,18 @@ void engine_core::sweep() noexcept {
     if (!timeouts && !parking) {
         return;
     }
-    std::vector<std::shared_ptr<connection_impl>> connections;
-    try {
-        connections = registry_.connections();  // a snapshot: no registry lock across the calls below
-    } catch (const std::bad_alloc&) {
-        return;  // the next sweep tries again
-    }
-    for (const auto& c : connections) {
-        if (timeouts && c->idle_for(now) >= options_.idle_timeout) {
+    registry_.for_each_connection([&](connection_impl& c) {
+        if (timeouts && c.idle_for(now) >= options_.idle_timeout) {
             // A connection already closing has its own deadline (close_timeout): only open ones are
             // counted and closed here, so the count matches the idle_timeout reasons handlers see.
-            if (c->is_open()) {
+            if (c.is_open()) {
                 engine_counters::add(counters_->idle_timeouts);
-                c->abort(make_error_code(error::idle_timeout));
+                c.abort(make_error_code(error::idle_timeout));
             }
         } else if (parking) {
-            c->park_receive_if_quiet(now);
+            c.park_receive_if_quiet(now);
         }
-    }
+    });
 }
 
 platform_features engine_core::features() const noexcept {

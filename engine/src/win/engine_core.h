@@ -10,9 +10,12 @@
 //   until they finalize; user handles may keep the objects longer, even past the engine, because
 //   after finalizing they touch nothing of it (every entry point checks that under their lock;
 //   what they count goes to the shared engine_counters).
-// - Every operation (OVERLAPPED) is a member of its connection or listener, or a heap object the
-//   socket pool owns, and holds a busy unit on its owner until its completion has been handled:
-//   an owner cannot finalize, and stop() cannot finish, while the kernel may still write to it.
+// - Every operation (OVERLAPPED) belongs to an object that keeps it at a fixed address until its
+//   completion has been handled, and holds a unit on that owner meanwhile (win/teardown.h): an
+//   owner cannot finalize, and stop() cannot finish, while the kernel may still write to it. The
+//   owners: a connection (its members), a listener and a datagram socket (heap operations in
+//   vectors fixed at open; a send is owned by whoever holds it), the socket pool (disconnects),
+//   and the packet itself for engine::post's work (deleted by the function that runs it).
 // - The core is destroyed only after stop() has seen the registry empty and joined the workers,
 //   and never on one of its own workers: ~engine inside a callback hands it to a reaper thread.
 //   When an operation never completes (the drain's bound expires) the core is leaked rather
@@ -114,8 +117,7 @@ private:
     // engine::post calls between their stopping() check and their packet being queued: stop()
     // waits for none to be left before it sends the workers away, so no accepted work is lost.
     std::atomic<unsigned> posts_in_flight_{0};
-    std::mutex stop_mutex_;  // serialises the callers of stop() that wait (never a worker)
-    bool stopped_ = false;
+    std::once_flag stopped_;  // finish_stop runs once; the callers of stop() that wait wait for it
     bool stopped_cleanly_ = true;
     std::vector<std::vector<OVERLAPPED_ENTRY>> batches_;  // one per worker, allocated before it starts
     std::vector<std::thread> workers_;

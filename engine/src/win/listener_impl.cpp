@@ -89,11 +89,9 @@ std::error_code listener_impl::open(const endpoint& local) {
 void listener_impl::start() noexcept {
     for (const auto& op : ops_) {
         lock_type lock(mutex_);
-        if (!begin_issue(lock)) {
-            return;
+        if (!teardown_.begin_operation()) {
+            return;  // closed meanwhile
         }
-        ++pending_;  // the accept's own unit
-        engine_counters::add(context_.counters->operations_pending);
         lock.unlock();
         DWORD error = 0;
         if (issue_accept(*op, error)) {
@@ -105,20 +103,11 @@ void listener_impl::start() noexcept {
     }
 }
 
-bool listener_impl::begin_issue(lock_type& /*lock*/) noexcept {
-    if (closed_) {
-        return false;
-    }
-    ++issuing_;
-    ++pending_;
-    engine_counters::add(context_.counters->operations_pending);
-    return true;
-}
+bool listener_impl::begin_issue(lock_type& /*lock*/) noexcept { return teardown_.begin_issue(); }
 
 void listener_impl::finish_issue(lock_type& lock) noexcept {
-    --issuing_;
     unique_socket listening;  // closed after the unlock, below
-    if (closed_ && issuing_ == 0) {
+    if (teardown_.end_issue()) {
         listening = std::move(socket_);  // no call uses it any more, and none can start
     }
     finish_operation(lock);
@@ -169,7 +158,7 @@ bool listener_impl::issue_accept(accept_operation& op, DWORD& error) noexcept {
 }
 
 void listener_impl::cancel_if_closed(lock_type& lock, accept_operation& op) noexcept {
-    if (!closed_) {
+    if (!teardown_.closed()) {
         return;
     }
     // close() ran while the accept was being issued: cancel it by name, in case close() came
@@ -379,13 +368,10 @@ void listener_impl::hand_over(accepted_socket accepted, bool associated) noexcep
 
 void listener_impl::close() noexcept {
     lock_type lock(mutex_);
-    if (closed_ || !socket_) {
+    // Counts the cancels as a call: keeps the sockets open across them.
+    if (!socket_ || !teardown_.begin_close()) {
         return;  // closed already, or never opened
     }
-    ++issuing_;  // keeps the sockets open across the cancels
-    ++pending_;
-    engine_counters::add(context_.counters->operations_pending);
-    closed_ = true;
     lock.unlock();
     // Windows files a pending AcceptEx under the listening socket, Wine under the accepting one:
     // cancel it under both, by name.
@@ -398,14 +384,20 @@ void listener_impl::close() noexcept {
 }
 
 void listener_impl::finish_operation(lock_type& lock) noexcept {
-    --pending_;
-    engine_counters::sub(context_.counters->operations_pending);
-    const bool done = closed_ && pending_ == 0;
+    const bool done = teardown_.end_unit();
     lock.unlock();
-    if (!done) {
-        return;
+    if (done) {
+        context_.port.post(finalize_op_, ERROR_SUCCESS);  // on a worker (win/teardown.h, rule 4)
     }
-    // Nothing is outstanding and nothing can start: the sockets may close now.
+}
+
+// Nothing is outstanding and nothing can start: the sockets may close now.
+void listener_impl::on_finalize(operation& op, DWORD /*error*/, DWORD /*bytes*/) noexcept {
+    listener_impl& self = *static_cast<owned_operation<listener_impl>&>(op).owner;
+    self.finalize();
+}
+
+void listener_impl::finalize() noexcept {
     for (const auto& op : ops_) {
         op->socket_value.store(INVALID_SOCKET);
         op->socket.reset();

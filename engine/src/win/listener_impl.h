@@ -4,22 +4,22 @@
 //
 // Ownership: the accept operations are heap objects owned by ops_ (fixed at open, never resized,
 // so their OVERLAPPEDs never move). The engine's registry holds the listener until it is closed
-// and pending_ is zero; the user's wire::listener holds it too, and may outlive the engine.
+// and has finalized; the user's wire::listener holds it too, and may outlive the engine.
 //
-// Locking: mutex_ guards closed_, pending_ and issuing_; no system call is made under it.
-// - pending_ counts each accept issued and not yet handled, plus each call in flight: the accept
-//   sockets are closed only when it is zero after close() (teardown).
-// - issuing_ counts the calls in flight that use the listening socket's handle: close() closes
-//   that socket as soon as none is (at once, usually), so the port stops accepting when close()
-//   returns, without a call ever meeting a closed or reused handle.
-// close() cancels accepts by name (CancelIoEx with the operation's OVERLAPPED), which cannot touch
-// another object's I/O.
+// Teardown follows win/teardown.h: teardown_ counts each accept issued and not yet handled and
+// each call in flight; the listening socket closes as soon as no call uses it after close() (at
+// once, usually, so the port stops accepting when close() returns), and the accept sockets when
+// nothing is left, from a packet on a worker. close() cancels accepts by name (CancelIoEx with
+// the operation's OVERLAPPED), which cannot touch another object's I/O.
+//
+// Locking: mutex_ guards teardown_ and the failure reports; no system call is made under it.
 #include <wire/endpoint.h>
 #include <wire/options.h>
 
 #include "win/connection_context.h"
-#include "win/operation.h"
 #include "core/slim_mutex.h"
+#include "win/operation.h"
+#include "win/teardown.h"
 #include "win/unique_socket.h"
 #include "win/winsock.h"
 
@@ -65,6 +65,7 @@ private:
     };
 
     static void on_accept(operation& op, DWORD error, DWORD bytes) noexcept;
+    static void on_finalize(operation& op, DWORD error, DWORD bytes) noexcept;
     void accept_loop(accept_operation& op, DWORD error) noexcept;
     // Issues AcceptEx (without the lock). Returns true when it finished at once (then `error`
     // holds the outcome and no packet will arrive), false when a completion will be dequeued.
@@ -82,15 +83,16 @@ private:
     [[nodiscard]] bool begin_issue(lock_type& lock) noexcept;
     // Ends it: the last one after close() closes the listening socket. Unlocks.
     void finish_issue(lock_type& lock) noexcept;
-    // Ends a pending_ unit; the last one after close() tears the listener down. Unlocks.
+    // Ends a unit; the last one after close() posts the teardown (on_finalize). Unlocks.
     void finish_operation(lock_type& lock) noexcept;
+    void finalize() noexcept;
 
     const connection_context& context_;
     handler_factory factory_;
     listen_options options_;
     endpoint local_;
     bool ipv6_ = false;
-    unique_socket socket_;  // set by open(); closed once closed_ and no call uses it
+    unique_socket socket_;  // set by open(); closed once closed and no call uses it
     bool skips_port_ = false;
     // Whether accepted sockets inherit TCP_NODELAY from the listening socket (it is set there):
     // learnt from the first accepted connection, so later ones skip one setsockopt each.
@@ -100,9 +102,8 @@ private:
     std::atomic<long long> backoff_ms_{0};  // 0 after a success; else the next retry's delay
 
     slim_mutex mutex_;
-    bool closed_ = false;
-    unsigned pending_ = 0;
-    unsigned issuing_ = 0;
+    teardown_count teardown_{context_.counters->operations_pending};
+    owned_operation<listener_impl> finalize_op_{*this, &on_finalize};
     std::uint64_t unreported_failures_ = 0;  // since the last on_accept_failure report
     std::chrono::steady_clock::time_point last_report_{};
 };

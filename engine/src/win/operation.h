@@ -1,11 +1,11 @@
 #pragma once
 // An overlapped operation: the OVERLAPPED the kernel writes to, and the function that finishes it.
 //
-// Ownership rule: an operation is a member of the object that issued it (connection or listener)
-// and is never copied, moved or freed while the kernel may still write to it. The issuing object
-// counts it as busy from just before the Winsock call until its completion has been handled
-// (dequeued from the port, or handled inline after a synchronous success), and the object is kept
-// alive by the engine's registry until that count is zero. The OVERLAPPED is the first base, so
+// Ownership rule: an operation belongs to the object that issued it (engine_core.h lists who owns
+// which) and is never copied, moved or freed while the kernel may still write to it. The issuing
+// object counts it as a unit from just before the system call until its completion has been
+// handled (dequeued from the port, or handled inline after a synchronous success), and the
+// object is kept alive by the engine's registry until no unit is left (win/teardown.h). The OVERLAPPED is the first base, so
 // the pointer the port returns is converted back with a static_cast, never looked up.
 #include "win/winsock.h"
 
