@@ -265,7 +265,12 @@ TEST(EchoLoad, ManyConnectionsManyMessages) {
         for (int i = 0; i < connection_count; ++i) {
             const auto message = random_bytes(8 + static_cast<std::size_t>((m * 7 + i) % 57),
                                               static_cast<std::uint32_t>(i * messages + m));
-            ASSERT_FALSE(conns[static_cast<std::size_t>(i)].send(message));
+            const std::error_code refused = conns[static_cast<std::size_t>(i)].send(message);
+            ASSERT_FALSE(refused) << "connection " << i << ", message " << m << ": " << refused.message()
+                                  << " (closed with: " << [&] {
+                                         std::lock_guard lock(recs[static_cast<std::size_t>(i)]->mutex);
+                                         return recs[static_cast<std::size_t>(i)]->reason.message();
+                                     }() << ")";
             auto& e = expected[static_cast<std::size_t>(i)];
             e.insert(e.end(), message.begin(), message.end());
         }

@@ -51,7 +51,6 @@ void connection_impl::enter_closed(std::error_code reason, bool abortive) noexce
     transition(connection_state::closed);
     close_facts_.abortive = close_facts_.abortive || abortive;
     drop_deadline();
-    pending_work_ &= ~static_cast<unsigned>(arm_deadline);
     cancel_timers();  // the application's timers die with the connection
     // Outstanding operations are cancelled by name (settle, after the unlock); the socket itself
     // stays open until finalize, so any thread still holding a busy unit may use its handle.
@@ -71,6 +70,7 @@ void connection_impl::enter_closed(std::error_code reason, bool abortive) noexce
 void connection_impl::want_deadline(std::chrono::milliseconds after) noexcept {
     drop_deadline();
     deadline_after_ = after;
+    deadline_wanted_generation_ = deadline_generation_;
     pending_work_ |= arm_deadline;
 }
 
@@ -91,7 +91,8 @@ void connection_impl::adopt_deadline(std::optional<timer_queue::timer_id> armed,
 }
 
 void connection_impl::drop_deadline() noexcept {
-    ++deadline_generation_;
+    ++deadline_generation_;  // a deadline wanted before now is armed by nobody, or cancelled by adopt_deadline
+    pending_work_ &= ~static_cast<unsigned>(arm_deadline);
     if (deadline_) {
         context_.timers.cancel(*deadline_);
         deadline_.reset();

@@ -161,7 +161,9 @@ void connection_impl::settle(lock_type& lock, bool on_worker) noexcept {
             add_busy();  // keeps the socket handle open across the cancels, *this alive for the deadline
         }
         const SOCKET socket = socket_.get();
-        const std::uint64_t generation = deadline_generation_;
+        // The generation the deadline was wanted in, not today's: a connect that completed (or a
+        // close that ended) since then has dropped it, and adopt_deadline cancels it then.
+        const std::uint64_t generation = deadline_wanted_generation_;
         const std::chrono::milliseconds deadline_after = deadline_after_;
         lock.unlock();
         if ((work & cancel_receive) != 0) {

@@ -267,6 +267,7 @@ private:
     bool reason_set_ = false;
     std::optional<timer_queue::timer_id> deadline_;  // connect or graceful-close deadline
     std::chrono::milliseconds deadline_after_{0};     // what want_deadline asked settle() to arm
+    std::uint64_t deadline_wanted_generation_ = 0;    // ... and in which generation
     std::vector<timer_queue::timer_id> timers_;      // the application's timers, cancelled at close
     // Bumped whenever a deadline is set or dropped: a timer callback already running when its
     // deadline was cancelled (the timer queue cannot stop it then) sees a newer value and does nothing.
