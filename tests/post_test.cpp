@@ -89,8 +89,10 @@ struct serial_check {
         if (closed) {
             ++after_close;
         }
-        for (int i = 0; i < 50; ++i) {
-            std::this_thread::yield();  // widen the window an overlap would need
+        // Widens the window an overlap would need by 20 µs of this thread's time, spent here
+        // rather than in yields: under load a yield gives the CPU away for a whole time slice.
+        const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(20);
+        while (std::chrono::steady_clock::now() < until) {
         }
     }
     void leave() { inside.fetch_sub(1); }
@@ -131,15 +133,6 @@ private:
     std::shared_ptr<recorder> handle_out_;
 };
 
-// The server side's handle, once on_open has published it.
-connection wait_for_handle(recorder& handle) {
-    EXPECT_TRUE(eventually([&] {
-        std::lock_guard lock(handle.mutex);
-        return static_cast<bool>(handle.conn);
-    }));
-    std::lock_guard lock(handle.mutex);
-    return handle.conn;
-}
 
 // Posted work that takes part in the overlap check and counts its runs.
 std::function<void(connection&)> counted_work(const std::shared_ptr<serial_check>& check) {
@@ -159,32 +152,44 @@ TEST(Post, ConnectionWorkIsSerialisedWithOnDataFromManyThreads) {
     listener l = e.listen(endpoint::loopback_v4(0),
                           [check, handle] { return std::make_unique<serial_echo>(check, handle); });
     blocking_client client(l.local_endpoint());
-    connection c = wait_for_handle(*handle);
+    connection c = published_handle(*handle);
     ASSERT_TRUE(c);
     std::atomic<int> accepted{0};
     std::atomic<bool> echoing{true};
+    std::atomic<bool> work_stalled{false};
     std::vector<std::thread> posters;
     for (int t = 0; t < 3; ++t) {
         posters.emplace_back([&] {
             // At least 300 each (not cut short however soon the echo ends), and on while it runs, up
-            // to 2,000. Before the strand queued (issue 23), each item was a packet the echo's
-            // receive completion queued behind, and workers waited on each other's callbacks: with
-            // up to 20,000 each a loaded 2-core machine needed ~100 s.
+            // to 2,000, with at most 64 of all posters' items waiting. A post costs no system call
+            // on the strand, so unbounded posters queue thousands of items in microseconds, and the
+            // strand runs them in order: each echo waited behind all of them, over 60 s with both
+            // cores busy (when each item yielded 50 times). Bounded, the echo waits behind at most
+            // 64 while work and data still meet on the strand from four workers.
             for (int i = 0; i < 300 || (echoing && i < 2'000); ++i) {
+                if (!eventually([&] { return accepted.load() - check->posted_ran.load() <= 64; }, 60s)) {
+                    work_stalled = true;  // the strand stopped running the work: reported below
+                    return;
+                }
                 if (!c.post(counted_work(check))) {
                     ++accepted;
                 }
             }
         });
     }
-    for (std::uint32_t round = 0; round < 60; ++round) {
-        ASSERT_TRUE(client.send_all(random_bytes(256, round)));
-        ASSERT_EQ(client.receive_exactly(256), random_bytes(256, round));
+    std::uint32_t rounds_echoed = 0;  // the posters are joined before anything is asserted
+    for (; rounds_echoed < 60; ++rounds_echoed) {
+        const auto message = random_bytes(256, rounds_echoed);
+        if (!client.send_all(message) || client.receive_exactly(message.size()) != message) {
+            break;
+        }
     }
     echoing = false;
     for (auto& p : posters) {
         p.join();
     }
+    ASSERT_EQ(rounds_echoed, 60U);
+    EXPECT_FALSE(work_stalled.load());
     ASSERT_TRUE(eventually([&] { return check->posted_ran.load() == accepted.load(); }));
     EXPECT_GT(accepted.load(), 0);
     c = {};
@@ -202,7 +207,7 @@ TEST(Post, WorkPostedBeforeACloseRunsBeforeOnCloseAndLaterWorkIsRefused) {
     listener l = e.listen(endpoint::loopback_v4(0),
                           [check, handle] { return std::make_unique<serial_echo>(check, handle); });
     blocking_client client(l.local_endpoint());
-    connection c = wait_for_handle(*handle);
+    connection c = published_handle(*handle);
     ASSERT_TRUE(c);
     for (int i = 0; i < 20; ++i) {
         ASSERT_FALSE(c.post(counted_work(check)));

@@ -76,15 +76,6 @@ private:
     std::shared_ptr<recorder> handle_out_;
 };
 
-connection published(recorder& r) {
-    EXPECT_TRUE(eventually([&] {
-        std::lock_guard lock(r.mutex);
-        return static_cast<bool>(r.conn);
-    }));
-    std::lock_guard lock(r.mutex);
-    return r.conn;
-}
-
 std::chrono::microseconds percentile(std::vector<std::chrono::microseconds> samples, double p) {
     std::sort(samples.begin(), samples.end());
     return samples[std::min(samples.size() - 1, static_cast<std::size_t>(p * static_cast<double>(samples.size())))];
@@ -107,7 +98,7 @@ TEST(Strand, AConnectionBusyInItsCallbacksHoldsOneWorkerWhileAnotherConnectionsR
     });
 
     blocking_client busy_client(l.local_endpoint());
-    connection busy = published(*busy_handle);
+    connection busy = published_handle(*busy_handle);
     ASSERT_TRUE(busy);
     const auto request = random_bytes(64, 1);
     ASSERT_TRUE(busy_client.send_all(request));
@@ -179,7 +170,7 @@ TEST(Strand, WorkPostedWhileTheStrandIsBusyRunsInTheOrderPosted) {
     auto handle = std::make_shared<recorder>();
     listener l = e.listen(endpoint::loopback_v4(0), [busy_gate, handle] { return std::make_unique<gated_echo>(busy_gate, handle); });
     blocking_client client(l.local_endpoint());
-    connection c = published(*handle);
+    connection c = published_handle(*handle);
     ASSERT_TRUE(c);
     ASSERT_TRUE(client.send_all(random_bytes(8, 2)));
     ASSERT_TRUE(eventually([&] { return busy_gate->entered() == 1; }));

@@ -125,6 +125,16 @@ struct recorder {
     }
 };
 
+// The connection a handler published in `r.conn` (from on_open), once it has.
+inline connection published_handle(recorder& r) {
+    EXPECT_TRUE(eventually([&] {
+        std::lock_guard lock(r.mutex);
+        return static_cast<bool>(r.conn);
+    }));
+    std::lock_guard lock(r.mutex);
+    return r.conn;
+}
+
 class recording_handler : public connection_handler {
 public:
     explicit recording_handler(std::shared_ptr<recorder> r) : r_(std::move(r)) {}
