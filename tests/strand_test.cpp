@@ -161,6 +161,34 @@ TEST(Strand, AConnectionBusyInItsCallbacksHoldsOneWorkerWhileAnotherConnectionsR
     expect_stopped_clean(e);
 }
 
+// timer.h: cancel() returning true for a periodic timer means it does not run again, also when a
+// run of it already waits on the busy strand. Failed before (that run went ahead after the cancel).
+TEST(Strand, APeriodicTimerCancelledWhileItsRunWaitsOnTheStrandDoesNotRunAgain) {
+    engine e;
+    auto busy_gate = std::make_shared<gate>();
+    auto handle = std::make_shared<recorder>();
+    listener l = e.listen(endpoint::loopback_v4(0), [busy_gate, handle] { return std::make_unique<gated_echo>(busy_gate, handle); });
+    blocking_client client(l.local_endpoint());
+    connection c = published_handle(*handle);
+    ASSERT_TRUE(c);
+    ASSERT_TRUE(client.send_all(random_bytes(8, 3)));
+    ASSERT_TRUE(eventually([&] { return busy_gate->entered() == 1; }));  // the strand is busy in on_data
+    auto ticks = std::make_shared<std::atomic<int>>(0);
+    timer ticker = c.every(1ms, [ticks](connection&) { ++*ticks; });
+    ASSERT_TRUE(ticker);
+    std::this_thread::sleep_for(100ms);  // it comes due meanwhile: its run waits behind on_data
+    EXPECT_TRUE(ticker.cancel());
+    busy_gate->open();
+    auto drained = std::make_shared<std::atomic<bool>>(false);
+    ASSERT_FALSE(c.post([drained](connection&) { *drained = true; }));  // runs after what waited
+    ASSERT_TRUE(eventually([&] { return drained->load(); }));
+    EXPECT_EQ(ticks->load(), 0);
+    c = {};
+    client.close();
+    ASSERT_TRUE(eventually([&] { return handle->is_closed(); }));
+    expect_stopped_clean(e);
+}
+
 // The busy strand's queued work keeps its order: posts from one thread run in the order posted.
 TEST(Strand, WorkPostedWhileTheStrandIsBusyRunsInTheOrderPosted) {
     engine_options options;

@@ -201,13 +201,13 @@ void connection_impl::handle_connect(DWORD error, DWORD bytes) noexcept {
     opened_ = true;
     opening_ = true;
     engine_counters::add(counters_->connections_connected);
-    lock.unlock();
-    open_connection();  // the connect's busy unit passes to the first receive
+    open_connection(lock);  // the connect's busy unit passes to the first receive
 }
 
-void connection_impl::open_connection() noexcept {
+void connection_impl::open_connection(lock_type& lock) noexcept {
     touch();
-    lock_type lock(mutex_);
+    // Queued under the lock that made the connection open: whatever the open lets start (a
+    // receive resumed, a close) queues its callbacks behind on_open.
     run_or_queue(lock, open_task_, true);  // the open's busy unit goes with the task
 }
 

@@ -62,8 +62,7 @@ void connection_impl::start_accepted(accepted_socket accepted) noexcept {
     opened_ = true;
     opening_ = true;
     add_busy();  // held across on_open, then handed to the first receive
-    lock.unlock();
-    open_connection();
+    open_connection(lock);
 }
 
 void connection_impl::fail_start(std::error_code reason) noexcept {

@@ -161,9 +161,10 @@ private:
     void reissue_connect(lock_type& lock, bool allow_recycled) noexcept;
     // The send buffer for (another) ConnectEx: the front of the queue when bytes wait there.
     [[nodiscard]] WSABUF connect_payload() noexcept;
-    // After the transition to open, on a worker, with one busy unit that passes to the receive:
-    // on_open (a strand task), then what was queued meanwhile leaves, then receiving begins.
-    void open_connection() noexcept;
+    // Under the lock that made the transition to open, on a worker, with one busy unit that
+    // passes to the receive: on_open (a strand task), then what was queued meanwhile leaves,
+    // then receiving begins. Unlocks; may finalize.
+    void open_connection(lock_type& lock) noexcept;
     [[nodiscard]] static bool run_open(connection_task& task, lock_type& lock) noexcept;
     // After on_open: what send() queued meanwhile leaves now. Unlocks.
     void finish_opening(lock_type& lock) noexcept;

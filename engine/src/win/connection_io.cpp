@@ -89,8 +89,11 @@ void connection_impl::receive_loop(DWORD error, DWORD bytes) noexcept {
             // it and the cancel found nothing or the next receive: no byte is lost either way.
             lock_type lock(mutex_);
             if (is_readable(state_)) {
-                receiver_.park();
                 lock.unlock();
+                // The buffer goes back to the pool, or to the system (VirtualFree) when the pool
+                // is full: never under the lock. No receive is outstanding, so nothing else
+                // touches the receiver meanwhile.
+                receiver_.park();
                 if (!continue_receiving() || !issue_receive(error, bytes)) {
                     return;
                 }

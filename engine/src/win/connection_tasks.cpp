@@ -41,7 +41,8 @@ struct connection_impl::timer_task : connection_task {
         : connection_task(o, &run_timer), callback(std::move(f)), periodic(is_periodic) {}
     std::function<void(connection&)> callback;
     const bool periodic;
-    bool queued = false;  // guarded by the owner's mutex_
+    bool queued = false;  // guarded by the owner's mutex_, as is id
+    timer_queue::timer_id id = 0;  // once recorded in timers_: a periodic run waits for it
     std::shared_ptr<timer_task> keep_alive;
 };
 
@@ -169,6 +170,7 @@ timer_queue::timer_id connection_impl::schedule_timer(timer_queue::clock::durati
     } catch (const std::bad_alloc&) {
         return context_.timers.cancel(id) ? 0 : id;
     }
+    task->id = id;
     return id;
 }
 
@@ -206,7 +208,10 @@ bool connection_impl::run_timer(connection_task& task, lock_type& lock) noexcept
     connection_impl& self = *timer.owner;
     timer.queued = false;
     std::shared_ptr<timer_task> keep = std::move(timer.keep_alive);
-    const bool runs = accepts_work(self.state_);
+    // A periodic timer cancelled while this run waited on the strand is gone from timers_: its
+    // cancel() returned true, so it must not run again (timer.h).
+    const bool cancelled = timer.periodic && timer.id != 0 && std::find(self.timers_.begin(), self.timers_.end(), timer.id) == self.timers_.end();
+    const bool runs = accepts_work(self.state_) && !cancelled;
     lock.unlock();
     if (runs) {
         connection handle(self.shared_from_this());

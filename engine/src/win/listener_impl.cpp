@@ -106,11 +106,11 @@ void listener_impl::start() noexcept {
 bool listener_impl::begin_issue(lock_type& /*lock*/) noexcept { return teardown_.begin_issue(); }
 
 void listener_impl::finish_issue(lock_type& lock) noexcept {
-    unique_socket listening;  // closed after the unlock, below
+    unique_socket listening;
     if (teardown_.end_issue()) {
         listening = std::move(socket_);  // no call uses it any more, and none can start
     }
-    finish_operation(lock);
+    finish_operation(lock, std::move(listening));
 }
 
 bool listener_impl::issue_accept(accept_operation& op, DWORD& error) noexcept {
@@ -383,9 +383,10 @@ void listener_impl::close() noexcept {
     finish_issue(lock);  // closes the listening socket unless a call is still using it
 }
 
-void listener_impl::finish_operation(lock_type& lock) noexcept {
+void listener_impl::finish_operation(lock_type& lock, unique_socket closing) noexcept {
     const bool done = teardown_.end_unit();
     lock.unlock();
+    closing.reset();  // outside the lock, and before the finalize packet: the engine may go after it
     if (done) {
         context_.port.post(finalize_op_, ERROR_SUCCESS);  // on a worker (win/teardown.h, rule 4)
     }

@@ -83,8 +83,9 @@ private:
     [[nodiscard]] bool begin_issue(lock_type& lock) noexcept;
     // Ends it: the last one after close() closes the listening socket. Unlocks.
     void finish_issue(lock_type& lock) noexcept;
-    // Ends a unit; the last one after close() posts the teardown (on_finalize). Unlocks.
-    void finish_operation(lock_type& lock) noexcept;
+    // Ends a unit; the last one after close() posts the teardown (on_finalize). Unlocks, then
+    // closes `closing` (the listening socket finish_issue took) before posting.
+    void finish_operation(lock_type& lock, unique_socket closing = {}) noexcept;
     void finalize() noexcept;
 
     const connection_context& context_;
