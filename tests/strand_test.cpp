@@ -76,6 +76,36 @@ private:
     std::shared_ptr<recorder> handle_out_;
 };
 
+// One connection of `e` whose strand is busy: its first on_data waits at `gate` until the test
+// opens it.
+struct busy_connection {
+    // Declared first: the members after them are built from them.
+    std::shared_ptr<test::gate> gate = std::make_shared<test::gate>();
+    std::shared_ptr<recorder> handle = std::make_shared<recorder>();
+
+    explicit busy_connection(engine& e)
+        : listen(e.listen(endpoint::loopback_v4(0), [g = gate, h = handle] { return std::make_unique<gated_echo>(g, h); })),
+          client(listen.local_endpoint()),
+          c(published_handle(*handle)) {}
+    ~busy_connection() { gate->open(); }  // a test that stopped early does not leave on_data waiting
+    busy_connection(const busy_connection&) = delete;
+    busy_connection& operator=(const busy_connection&) = delete;
+    // The peer's first bytes have reached on_data, which now waits at the gate.
+    [[nodiscard]] bool started() {
+        return c && client.send_all(random_bytes(8, 2)) && eventually([&] { return gate->entered() == 1; });
+    }
+    void close() {
+        gate->open();
+        c = {};
+        client.close();
+        EXPECT_TRUE(eventually([&] { return handle->is_closed(); }));
+    }
+
+    listener listen;
+    blocking_client client;
+    connection c;
+};
+
 std::chrono::microseconds percentile(std::vector<std::chrono::microseconds> samples, double p) {
     std::sort(samples.begin(), samples.end());
     return samples[std::min(samples.size() - 1, static_cast<std::size_t>(p * static_cast<double>(samples.size())))];
@@ -165,27 +195,19 @@ TEST(Strand, AConnectionBusyInItsCallbacksHoldsOneWorkerWhileAnotherConnectionsR
 // run of it already waits on the busy strand. Failed before (that run went ahead after the cancel).
 TEST(Strand, APeriodicTimerCancelledWhileItsRunWaitsOnTheStrandDoesNotRunAgain) {
     engine e;
-    auto busy_gate = std::make_shared<gate>();
-    auto handle = std::make_shared<recorder>();
-    listener l = e.listen(endpoint::loopback_v4(0), [busy_gate, handle] { return std::make_unique<gated_echo>(busy_gate, handle); });
-    blocking_client client(l.local_endpoint());
-    connection c = published_handle(*handle);
-    ASSERT_TRUE(c);
-    ASSERT_TRUE(client.send_all(random_bytes(8, 3)));
-    ASSERT_TRUE(eventually([&] { return busy_gate->entered() == 1; }));  // the strand is busy in on_data
+    busy_connection busy(e);
+    ASSERT_TRUE(busy.started());
     auto ticks = std::make_shared<std::atomic<int>>(0);
-    timer ticker = c.every(1ms, [ticks](connection&) { ++*ticks; });
+    timer ticker = busy.c.every(1ms, [ticks](connection&) { ++*ticks; });
     ASSERT_TRUE(ticker);
     std::this_thread::sleep_for(100ms);  // it comes due meanwhile: its run waits behind on_data
     EXPECT_TRUE(ticker.cancel());
-    busy_gate->open();
+    busy.gate->open();
     auto drained = std::make_shared<std::atomic<bool>>(false);
-    ASSERT_FALSE(c.post([drained](connection&) { *drained = true; }));  // runs after what waited
+    ASSERT_FALSE(busy.c.post([drained](connection&) { *drained = true; }));  // runs after what waited
     ASSERT_TRUE(eventually([&] { return drained->load(); }));
     EXPECT_EQ(ticks->load(), 0);
-    c = {};
-    client.close();
-    ASSERT_TRUE(eventually([&] { return handle->is_closed(); }));
+    busy.close();
     expect_stopped_clean(e);
 }
 
@@ -194,30 +216,22 @@ TEST(Strand, WorkPostedWhileTheStrandIsBusyRunsInTheOrderPosted) {
     engine_options options;
     options.worker_threads = 4;
     engine e(options);
-    auto busy_gate = std::make_shared<gate>();
-    auto handle = std::make_shared<recorder>();
-    listener l = e.listen(endpoint::loopback_v4(0), [busy_gate, handle] { return std::make_unique<gated_echo>(busy_gate, handle); });
-    blocking_client client(l.local_endpoint());
-    connection c = published_handle(*handle);
-    ASSERT_TRUE(c);
-    ASSERT_TRUE(client.send_all(random_bytes(8, 2)));
-    ASSERT_TRUE(eventually([&] { return busy_gate->entered() == 1; }));
+    busy_connection busy(e);
+    ASSERT_TRUE(busy.started());
 
     auto order = std::make_shared<std::vector<int>>();  // written only on the strand
     constexpr int items = 500;
     for (int i = 0; i < items; ++i) {
-        ASSERT_FALSE(c.post([order, i](connection&) { order->push_back(i); }));
+        ASSERT_FALSE(busy.c.post([order, i](connection&) { order->push_back(i); }));
     }
     std::vector<int> expected(items);
     std::iota(expected.begin(), expected.end(), 0);
     auto in_order = std::make_shared<std::atomic<int>>(-1);  // -1: not looked yet
-    ASSERT_FALSE(c.post([in_order, order, expected](connection&) { *in_order = *order == expected ? 1 : 0; }));
-    busy_gate->open();
+    ASSERT_FALSE(busy.c.post([in_order, order, expected](connection&) { *in_order = *order == expected ? 1 : 0; }));
+    busy.gate->open();
     ASSERT_TRUE(eventually([&] { return in_order->load() != -1; }));
     EXPECT_EQ(in_order->load(), 1);
-    c = {};
-    client.close();
-    ASSERT_TRUE(eventually([&] { return handle->is_closed(); }));
+    busy.close();
     expect_stopped_clean(e);
 }
 
