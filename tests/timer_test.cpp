@@ -226,12 +226,16 @@ TEST(Timers, ACallbacksCapturesMayCancelTimersWhenDestroyed) {
     }
     ASSERT_TRUE(eventually([&] { return ran.load(); }, 10s));
     auto later = std::make_shared<std::atomic<bool>>(false);
-    std::thread([&e, later] { e.after(1ms, [later] { *later = true; }); }).detach();
+    // Scheduled from another thread, which is joined before the engine goes: the timer may run
+    // (and `later` be seen) while that thread is still inside after(), building its handle. (It
+    // was detached: under load its after() read the engine after the test had destroyed it.)
+    std::thread scheduler([&e, later] { e.after(1ms, [later] { *later = true; }); });
     if (!eventually([&] { return later->load(); }, 10s)) {
         std::fprintf(stderr, "the timer queue is wedged (a worker deadlocked on its lock)\n");
         std::fflush(stderr);
         std::_Exit(1);  // the engine cannot be stopped: leave rather than hang in its destructor
     }
+    scheduler.join();
     EXPECT_FALSE(victim->cancel());  // the capture's destructor cancelled it
 }
 
