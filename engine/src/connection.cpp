@@ -1,5 +1,6 @@
 // The public connection handle: forwards to the implementation, harmless when empty or closed.
 #include <wire/connection.h>
+#include <wire/connection_layer.h>
 #include <wire/error.h>
 
 #include "win/connection_impl.h"
@@ -11,11 +12,19 @@ namespace wire {
 connection::connection(std::shared_ptr<detail::connection_impl> impl) noexcept : impl_(std::move(impl)) {}
 
 std::error_code connection::send(gsl::span<const std::byte> data) const noexcept {
-    return impl_ ? impl_->send(data) : make_error_code(error::not_connected);
+    if (!impl_) {
+        return make_error_code(error::not_connected);
+    }
+    return impl_->layer() != nullptr ? impl_->send_through_layer(*this, data) : impl_->send(data);
 }
 
 void connection::close() const noexcept {
-    if (impl_) {
+    if (!impl_) {
+        return;
+    }
+    if (impl_->layer() != nullptr) {
+        impl_->close_through_layer(*this);
+    } else {
         impl_->close();
     }
 }
@@ -77,5 +86,28 @@ bool connection::is_open() const noexcept { return impl_ && impl_->is_open(); }
 endpoint connection::local_endpoint() const noexcept { return impl_ ? impl_->local_endpoint() : endpoint{}; }
 endpoint connection::remote_endpoint() const noexcept { return impl_ ? impl_->remote_endpoint() : endpoint{}; }
 std::uint64_t connection::id() const noexcept { return impl_ ? impl_->id() : 0; }
+
+}  // namespace wire
+
+namespace wire {
+
+connection_layer* connection_layer::of(const connection& conn) noexcept {
+    return conn.impl_ ? conn.impl_->layer() : nullptr;
+}
+
+std::error_code connection_layer::admit_unlayered(const connection& conn, std::size_t bytes) noexcept {
+    return conn.impl_ ? conn.impl_->admit(bytes) : make_error_code(error::not_connected);
+}
+
+std::error_code connection_layer::send_unlayered(const connection& conn, gsl::span<const std::byte> data,
+                                                 bool admitted) noexcept {
+    return conn.impl_ ? conn.impl_->send(data, admitted) : make_error_code(error::not_connected);
+}
+
+void connection_layer::close_unlayered(const connection& conn) noexcept {
+    if (conn.impl_) {
+        conn.impl_->close();
+    }
+}
 
 }  // namespace wire

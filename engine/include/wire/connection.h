@@ -44,7 +44,8 @@ public:
 
 // A shared, copyable handle. The connection's memory lives until its last handle is dropped and
 // its last operation has completed; once closed, every call is harmless (send reports not_connected).
-// All members are thread-safe.
+// All members are thread-safe. A connection made through a layer (wire::tls) sends and closes
+// through it (connection_layer.h).
 class connection {
 public:
     connection() = default;
@@ -90,6 +91,7 @@ public:
     friend bool operator==(const connection& a, const connection& b) noexcept { return a.impl_ == b.impl_; }
 
 private:
+    friend class connection_layer;  // its unlayered calls reach the socket past the layer
     std::shared_ptr<detail::connection_impl> impl_;
 };
 

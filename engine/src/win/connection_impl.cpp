@@ -31,6 +31,7 @@ connection_impl::connection_impl(const connection_context& context, std::unique_
     : context_(context),
       counters_(context.counters),
       handler_(std::move(handler)),
+      layer_(dynamic_cast<connection_layer*>(handler_.get())),
       id_(context.next_connection_id.fetch_add(1, std::memory_order_relaxed)),
       origin_(origin),
       last_activity_(now_ticks()),
@@ -74,7 +75,7 @@ void connection_impl::fail_start(std::error_code reason) noexcept {
 
 // ---- public entry points -----------------------------------------------------------------------
 
-std::error_code connection_impl::send(gsl::span<const std::byte> data) noexcept {
+std::error_code connection_impl::send(gsl::span<const std::byte> data, bool admitted) noexcept {
     lock_type lock(mutex_);
     if (state_ != connection_state::open && state_ != connection_state::connecting) {
         return make_error_code(error::not_connected);
@@ -82,7 +83,7 @@ std::error_code connection_impl::send(gsl::span<const std::byte> data) noexcept 
     if (data.empty()) {
         return {};
     }
-    if (const std::error_code refused = sender_.enqueue(data); refused) {
+    if (const std::error_code refused = sender_.enqueue(data, admitted); refused) {
         return refused;
     }
     if (state_ == connection_state::open && flush(lock) && queue_drained()) {
@@ -90,6 +91,41 @@ std::error_code connection_impl::send(gsl::span<const std::byte> data) noexcept 
     }
     settle(lock, false);
     return {};
+}
+
+std::error_code connection_impl::admit(std::size_t size) noexcept {
+    lock_type lock(mutex_);
+    if (state_ != connection_state::open && state_ != connection_state::connecting) {
+        return make_error_code(error::not_connected);
+    }
+    return sender_.admit(size);
+}
+
+std::error_code connection_impl::send_through_layer(const connection& handle, gsl::span<const std::byte> data) noexcept {
+    lock_type lock(mutex_);
+    if (state_ != connection_state::open && state_ != connection_state::connecting) {
+        return make_error_code(error::not_connected);
+    }
+    add_busy();  // finalize (which destroys the layer) waits for it
+    lock.unlock();
+    const std::error_code result = layer_->send(handle, data);
+    lock.lock();
+    release_busy(lock, false);
+    return result;
+}
+
+void connection_impl::close_through_layer(const connection& handle) noexcept {
+    lock_type lock(mutex_);
+    if (state_ != connection_state::open && state_ != connection_state::connecting) {
+        lock.unlock();
+        close();  // closing or closed already: no goodbye of the layer's is due
+        return;
+    }
+    add_busy();
+    lock.unlock();
+    layer_->close(handle);
+    lock.lock();
+    release_busy(lock, false);
 }
 
 void connection_impl::close(std::error_code reason) noexcept {

@@ -33,6 +33,7 @@
 // (connection_tasks.cpp). Each queued task holds a busy unit, and so does the runner, so on_close
 // (finalize, when nothing is busy) comes after every task has run.
 #include <wire/connection.h>
+#include <wire/connection_layer.h>
 #include <wire/endpoint.h>
 
 #include "core/strand_queue.h"
@@ -89,7 +90,15 @@ public:
     // Fails a connection that never started (e.g. over max_connections): on_close runs on a worker.
     void fail_start(std::error_code reason) noexcept;
 
-    [[nodiscard]] std::error_code send(gsl::span<const std::byte> data) noexcept;
+    // `admitted`: admit() took this size (connection_layer.h), so no cap refuses it.
+    [[nodiscard]] std::error_code send(gsl::span<const std::byte> data, bool admitted = false) noexcept;
+    [[nodiscard]] std::error_code admit(std::size_t size) noexcept;
+    // The handler when it is a connection_layer (fixed at construction), else nullptr.
+    [[nodiscard]] connection_layer* layer() const noexcept { return layer_; }
+    // connection::send and close of a layered connection: the layer's, while the connection is
+    // open or connecting, with a busy unit that keeps the layer alive across the call.
+    [[nodiscard]] std::error_code send_through_layer(const connection& handle, gsl::span<const std::byte> data) noexcept;
+    void close_through_layer(const connection& handle) noexcept;
     // connection::post: error::not_connected once closed, not_enough_memory without memory.
     [[nodiscard]] std::error_code post(std::function<void(connection&)> work) noexcept;
     // connection::after / every: the timer's id, 0 when refused (closed, no memory).
@@ -241,6 +250,7 @@ private:
     const connection_context& context_;
     std::shared_ptr<engine_counters> counters_;  // outlives the engine: the destructor counts out
     std::unique_ptr<connection_handler> handler_;
+    connection_layer* const layer_;  // handler_ when it is a layer; used only while it lives (see above)
     const std::uint64_t id_;
 
     mutable slim_mutex mutex_;

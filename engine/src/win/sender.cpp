@@ -13,19 +13,17 @@ namespace wire::detail {
 sender::sender(const connection_context& context, connection_impl& owner, operation::complete_fn on_complete) noexcept
     : context_(context), op_(owner, on_complete) {}
 
-std::error_code sender::enqueue(gsl::span<const std::byte> data) noexcept {
+std::error_code sender::enqueue(gsl::span<const std::byte> data, bool admitted) noexcept {
     if (data.size() > max_single_send) {
         return std::make_error_code(std::errc::message_size);  // a WSABUF cannot describe it
     }
-    const std::size_t queued = queue_.size();
-    const std::size_t cap = context_.options.send_queue_cap;
-    if (queued > 0 && data.size() > cap - std::min(queued, cap)) {
-        return refuse(false);
+    bool guaranteed = admitted;
+    if (!admitted) {
+        const std::error_code refused = check_caps(data.size(), guaranteed);
+        if (refused) {
+            return refused;
+        }
     }
-    // An empty queue always takes one buffer, as for the per-connection cap: a connection whose
-    // peer reads can always make progress, however much others have queued.
-    const std::size_t share = context_.options.send_queue_guaranteed;
-    const bool guaranteed = queued == 0 || (data.size() <= share && queued <= share - data.size());
     if (guaranteed) {
         context_.send_budget.force_reserve(data.size());
     } else if (!context_.send_budget.try_reserve(data.size())) {
@@ -37,6 +35,38 @@ std::error_code sender::enqueue(gsl::span<const std::byte> data) noexcept {
         context_.send_budget.release(data.size());
         return std::make_error_code(std::errc::not_enough_memory);
     }
+    return {};
+}
+
+std::error_code sender::admit(std::size_t size) noexcept {
+    if (size > max_single_send) {
+        return std::make_error_code(std::errc::message_size);
+    }
+    bool guaranteed = false;
+    if (const std::error_code refused = check_caps(size, guaranteed); refused) {
+        return refused;
+    }
+    if (!guaranteed) {
+        if (!context_.send_budget.try_reserve(size)) {
+            return refuse(true);
+        }
+        context_.send_budget.release(size);  // a probe: enqueue(admitted) reserves for good
+    }
+    return {};
+}
+
+// The per-connection cap; `guaranteed` tells whether the size is within the connection's share
+// that the engine-wide bound never refuses.
+std::error_code sender::check_caps(std::size_t size, bool& guaranteed) noexcept {
+    const std::size_t queued = queue_.size();
+    const std::size_t cap = context_.options.send_queue_cap;
+    if (queued > 0 && size > cap - std::min(queued, cap)) {
+        return refuse(false);
+    }
+    // An empty queue always takes one buffer, as for the per-connection cap: a connection whose
+    // peer reads can always make progress, however much others have queued.
+    const std::size_t share = context_.options.send_queue_guaranteed;
+    guaranteed = queued == 0 || (size <= share && queued <= share - size);
     return {};
 }
 

@@ -59,7 +59,11 @@ public:
 
     // Copies `data` behind what is queued, or refuses it with error::send_queue_full (a cap),
     // std::errc::message_size (larger than a WSABUF can describe) or not_enough_memory.
-    [[nodiscard]] std::error_code enqueue(gsl::span<const std::byte> data) noexcept;
+    // `admitted`: admit() accepted this size since, so no cap refuses it (connection_layer.h).
+    [[nodiscard]] std::error_code enqueue(gsl::span<const std::byte> data, bool admitted = false) noexcept;
+    // Whether enqueue() would take `size` bytes now; a refusal counts and arms on_drained as
+    // enqueue's does.
+    [[nodiscard]] std::error_code admit(std::size_t size) noexcept;
 
     [[nodiscard]] bool has_data() const noexcept { return !queue_.empty(); }
     [[nodiscard]] bool active() const noexcept { return active_; }
@@ -94,6 +98,7 @@ private:
     static constexpr std::size_t max_single_send = 0xFFFF'FFFFU;  // WSABUF::len is a ULONG
 
     [[nodiscard]] std::error_code refuse(bool engine_limit) noexcept;
+    [[nodiscard]] std::error_code check_caps(std::size_t size, bool& guaranteed) noexcept;
 
     const connection_context& context_;
     owned_operation<connection_impl> op_;
