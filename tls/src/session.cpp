@@ -328,9 +328,12 @@ void session::read_session_info() {
                       algorithm_name(connection_info.aiHash);
     }
     SecPkgContext_CipherInfo cipher_info{};
-    if (QueryContextAttributesW(context_.get(), SECPKG_ATTR_CIPHER_INFO, &cipher_info) == SEC_E_OK &&
-        cipher_info.szCipherSuite[0] != L'\0') {
-        info.cipher = narrow(cipher_info.szCipherSuite);
+    if (QueryContextAttributesW(context_.get(), SECPKG_ATTR_CIPHER_INFO, &cipher_info) == SEC_E_OK) {
+        // Wine 8 names some suites only in part ("..._GCM_<unknown>"): keep the algorithms then.
+        const std::string suite = narrow(cipher_info.szCipherSuite);
+        if (!suite.empty() && suite.find('<') == std::string::npos) {
+            info.cipher = suite;
+        }
     }
     SecPkgContext_ApplicationProtocol alpn{};
     if (!credentials_->alpn().empty() &&

@@ -73,6 +73,8 @@ class credential {
 public:
     enum class store_location { current_user, local_machine };
 
+    credential() noexcept = default;  // empty: no certificate
+
     // PKCS#12 (.pfx / .p12) with its password. The first certificate that has a private key is
     // taken. Its key is imported into a key container for this process and deleted when the last
     // copy goes (SChannel's server side needs a key in a container, not one held in memory).
