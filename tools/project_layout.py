@@ -27,11 +27,14 @@ class Project:
 
 PROJECTS = (
     Project("engine", ("engine",)),
+    # wire::tls, the SChannel layer over the engine: its own static library (tls/tls.vcxproj).
+    Project("tls", ("wire_tls",)),
     Project("server", ("server",)),
     Project("client", ("client",)),
     # neutral_tests is the native Linux sanitizer build of the platform-neutral tests; it only
-    # exists in that build, so a tests/ file may be in either target.
-    Project("tests", ("engine_tests", "neutral_tests")),
+    # exists in that build, so a tests/ file may be in either target. tls_tests (tests/tls) is
+    # wire::tls's suite, a program of its own in CMake; Visual Studio builds it into tests.exe.
+    Project("tests", ("engine_tests", "neutral_tests", "tls_tests")),
     Project("benchmarks", ("engine_benchmarks",)),
     Project("docs/sample", ("sample",)),
 )
