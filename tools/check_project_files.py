@@ -14,7 +14,9 @@ what <wire/win32.h> insists on, and what no .vcxproj overrides; the C runtime mu
 vcpkg triplet in every configuration of the props and of CMakePresets.json. No program may rely
 on vcpkg's auto-link: each names the vcpkg libraries whose headers it includes, and the
 definitions that depend on the triplet (GTEST_LINKED_AS_SHARED_LIBRARY, BENCHMARK_STATIC_DEFINE)
-follow it; docs/sample keeps to the steps of docs/consuming.md, outside the repository's props.
+follow it; a project that includes a library's public header (engine/include, tls/include)
+references that library's .vcxproj and has its include folder on the include path; docs/sample
+keeps to the steps of docs/consuming.md, outside the repository's props.
 Prints one line per problem and exits 1, or prints "OK: N projects, M files checked". The JSON
 comes from cmake/ProjectFilesCheck.cmake: {"binary_dir", "targets": [{"name", "source_dir",
 "sources", "header_set"}]}, where a source is absolute or relative to source_dir.
@@ -205,10 +207,11 @@ def evaluate(root: Path, given: dict[str, str],
     following MSBuild's order: every property first, then every item definition, a metadata value
     replacing the earlier one unless it names it (%(Name)). Conditions of the forms '$(A)' == 'x'
     and '$(A)' != 'x', joined by and / or, are all these files use (the imports, whose conditions
-    are exists(...), are not followed)."""
+    are exists(...), are not followed). $(MSBuildThisFileDirectory) is the folder of the file being
+    read and $(ProjectDir) the project's, both absolute with a trailing slash, as in MSBuild."""
     files = [props_of(root, project)] + ([root / project] if project else [])
     xmls = [ET.parse(f).getroot() for f in files]
-    props = dict(given)
+    props = {"ProjectDir": (root / project).parent.as_posix() + "/" if project else root.as_posix() + "/", **given}
 
     def expand(text: str) -> str:
         return re.sub(r"\$\((\w+)\)", lambda m: props.get(m.group(1), ""), text)
@@ -229,14 +232,16 @@ def evaluate(root: Path, given: dict[str, str],
             results.append(ok)
         return any(results)
 
-    for xml in xmls:
+    for file, xml in zip(files, xmls):
+        props["MSBuildThisFileDirectory"] = file.parent.as_posix() + "/"
         for group in xml:
             if group.tag == MSB + "PropertyGroup" and holds(group):
                 for el in group:
                     if isinstance(el.tag, str) and holds(el):
                         props[el.tag.removeprefix(MSB)] = expand(el.text or "").strip()
     items: dict[str, dict[str, str]] = defaultdict(dict)
-    for xml in xmls:
+    for file, xml in zip(files, xmls):
+        props["MSBuildThisFileDirectory"] = file.parent.as_posix() + "/"
         for group in xml:
             if group.tag != MSB + "ItemDefinitionGroup" or not holds(group):
                 continue
@@ -376,6 +381,68 @@ def check_linking(root: Path, problems: list[str]) -> None:
             if "gmock.lib" in linked and "gmock" not in used:
                 problems.append(f"{shown}: links gmock.lib, which no source includes (with the DLL triplet "
                                 "gmock.dll carries a GoogleTest of its own)")
+
+
+INCLUDED_FILE = re.compile(r'^[ \t]*#[ \t]*include[ \t]*[<"]([^>"]+)[>"]', re.M)
+
+
+def public_headers(root: Path) -> dict[str, list[Project]]:
+    """Each public header as it is included ("wire/tls.h") -> the library projects whose include/
+    folder holds it: a project with an include/ folder is a library others may use."""
+    owners: dict[str, list[Project]] = defaultdict(list)
+    for project in PROJECTS:
+        prefix = f"{project.folder}/include/"
+        for rel in source_files(root, project):
+            if rel.startswith(prefix):
+                owners[rel.removeprefix(prefix)].append(project)
+    return owners
+
+
+def check_library_use(root: Path, problems: list[str]) -> None:
+    """A project that includes a library's public header (<wire/tls.h>: tls/include) references
+    that library's .vcxproj, so that Visual Studio builds and links it (nothing else names
+    engine.lib or wire_tls.lib), and has its include/ folder on the include path in every
+    configuration (the library itself too, for its own headers). A header in two libraries'
+    include/ folders is ambiguous: the include path's order would choose."""
+    owners = public_headers(root)
+    for header, libraries in sorted(owners.items()):
+        if len(libraries) > 1:
+            problems.append(f"<{header}> is in {' and '.join(f'{p.folder}/include' for p in libraries)}: "
+                            "the include path's order would decide which one a program gets")
+    for project in PROJECTS:
+        path = root / project.vcxproj
+        if not path.is_file() or (xml := parse_xml(path, problems, project.vcxproj)) is None:
+            continue
+        used: dict[Project, str] = {}
+        for rel in source_files(root, project):
+            text = (root / rel).read_text(encoding="utf-8", errors="replace")
+            for header in INCLUDED_FILE.findall(text):
+                for library in owners.get(header, ()):
+                    used.setdefault(library, header)
+        if not used:
+            continue
+        referenced = {repo_path(project, ref.get("Include", "")) for ref in xml.iter(MSB + "ProjectReference")}
+        for library, header in sorted(used.items(), key=lambda item: item[0].folder):
+            if library.folder != project.folder and library.vcxproj not in referenced:
+                problems.append(f"{project.vcxproj}: includes <{header}> but has no ProjectReference to "
+                                f"{library.vcxproj} (which builds and links its library)")
+        for config, static in CONFIGURATIONS:
+            given = {"Configuration": config, "Platform": "x64"}
+            if static:
+                given["WireStaticCrt"] = "true"
+            shown = f"{project.vcxproj} ({config}{', WireStaticCrt=true' if static else ''})"
+            try:
+                _, items = evaluate(root, given, project.vcxproj)
+            except (ValueError, OSError, ET.ParseError) as e:
+                problems.append(f"{shown}: {e}")
+                return
+            folder = (root / project.folder).as_posix()
+            found = {posixpath.normpath(posixpath.join(folder, d.replace("\\", "/")))
+                     for d in tokens(items["ClCompile"].get("AdditionalIncludeDirectories", ""))}
+            for library, header in sorted(used.items(), key=lambda item: item[0].folder):
+                if (root / library.folder / "include").as_posix() not in found:
+                    problems.append(f"{shown}: includes <{header}> but {library.folder}/include is not on its "
+                                    "include path (AdditionalIncludeDirectories)")
 
 
 def check_runtime(root: Path, problems: list[str]) -> None:
@@ -588,6 +655,7 @@ def check(root: Path, cmake_json: Path | None,
     check_definitions(root, problems, compile_commands)
     check_runtime(root, problems)
     check_linking(root, problems)
+    check_library_use(root, problems)
     check_sample(root, problems)
     return problems, files
 

@@ -33,6 +33,9 @@ FAKE_TREE = (
     "engine/src/core/queue.cpp",
     "engine/src/core/queue.h",
     "engine/src/win/port.cpp",
+    "tls/include/wire/tls.h",
+    "tls/src/session.cpp",
+    "tls/src/session.h",
     "server/main.cpp",
     "client/main.cpp",
     "tests/queue_test.cpp",
@@ -42,7 +45,8 @@ FAKE_TREE = (
 )
 # What the fake sources include, so that the link checks see the libraries the real ones use.
 FAKE_CONTENT = {
-    "server/main.cpp": "#include <CLI/CLI.hpp>\n",
+    "tls/src/session.cpp": "#include <wire/api.h>\n#include <wire/tls.h>\n#include \"session.h\"\n",
+    "server/main.cpp": "#include <CLI/CLI.hpp>\n#include <wire/api.h>\n#include <wire/tls.h>\n",
     "client/main.cpp": "#include <CLI/CLI.hpp>\n",
     "tests/queue_test.cpp": "#include <gtest/gtest.h>\n",
     "benchmarks/echo_bench.cpp": "#include <benchmark/benchmark.h>\nint main() {}\n",
@@ -316,6 +320,56 @@ class CheckProjectFilesTest(unittest.TestCase):
         self.assertFails("docs/sample/sample.vcxproj (Debug): LanguageStandard (none), the document's step 5 says stdcpp20",
                          "docs/sample/sample.vcxproj (Release, WireStaticCrt=true): does not include "
                          "..\\..\\vcpkg_installed\\x64-windows-static\\include")
+
+    # ---- wire::tls: a library project like the engine, and the projects that use it ----------------
+
+    def test_updater_maintains_tls(self) -> None:
+        self.edit("tls/tls.vcxproj", r'[ \t]*<ClCompile Include="src\\session\.cpp" />\n', "")
+        self.assertFails("tls/tls.vcxproj: does not list tls/src/session.cpp",
+                         "tls/tls.vcxproj.filters: places tls/src/session.cpp, which the .vcxproj does not list")
+        self.assertEqual(self.update(), 0)
+        self.assertEqual(self.problems(), [])
+        self.assertIn("<Filter>Public Headers</Filter>",
+                      re.search(r'<ClInclude Include="include\\wire\\tls\.h">.*?</ClInclude>',
+                                (self.root / "tls/tls.vcxproj.filters").read_text(), re.S).group(0))
+
+    def test_solution_misses_tls(self) -> None:
+        self.edit("engine.sln", r'Project\("[^"]*"\) = "tls".*?EndProject\n', "")
+        self.assertFails("engine.sln: does not include tls/tls.vcxproj")
+
+    def test_wire_tls_target_misses_a_file(self) -> None:
+        self.write_cmake(drop="tls/src/session.h")
+        self.assertFails("CMake: tls/src/session.h is in no target of tls/ (wire_tls)")
+
+    def test_no_wire_tls_target(self) -> None:
+        self.write_cmake()
+        data = json.loads(self.cmake_json.read_text())
+        data["targets"] = [t for t in data["targets"] if t["name"] != "wire_tls"]
+        self.cmake_json.write_text(json.dumps(data))
+        self.assertFails("CMake: no target wire_tls for tls/")
+
+    def test_server_includes_tls_without_referencing_it(self) -> None:
+        self.edit("server/server.vcxproj", r'[ \t]*<ProjectReference Include="\.\.\\tls\\tls\.vcxproj">.*?</ProjectReference>\n', "")
+        self.assertFails("server/server.vcxproj: includes <wire/tls.h> but has no ProjectReference to tls/tls.vcxproj")
+
+    def test_tls_without_the_engine(self) -> None:
+        self.edit("tls/tls.vcxproj", r'[ \t]*<ProjectReference Include="\.\.\\engine\\engine\.vcxproj">.*?</ProjectReference>\n', "")
+        self.assertFails("tls/tls.vcxproj: includes <wire/api.h> but has no ProjectReference to engine/engine.vcxproj")
+
+    def test_props_lose_the_tls_include_folder(self) -> None:
+        self.edit("Directory.Build.props", r";\$\(MSBuildThisFileDirectory\)tls\\include", "")
+        self.assertFails("server/server.vcxproj (Debug): includes <wire/tls.h> but tls/include is not on its include path",
+                         "tls/tls.vcxproj (Release, WireStaticCrt=true): includes <wire/tls.h> but tls/include")
+
+    def test_engine_includes_tls(self) -> None:
+        """The engine sees tls/include through the shared props; only the check keeps it below wire::tls."""
+        (self.root / "engine/src/core/queue.cpp").write_text("#include <wire/tls.h>\n")
+        self.assertFails("engine/engine.vcxproj: includes <wire/tls.h> but has no ProjectReference to tls/tls.vcxproj")
+
+    def test_public_header_in_two_libraries(self) -> None:
+        (self.root / "tls/include/wire/api.h").write_text("// fake\n")
+        self.assertEqual(self.update(), 0)
+        self.assertFails("<wire/api.h> is in engine/include and tls/include")
 
     def test_cli_reports_problems_with_exit_1(self) -> None:
         (self.root / "server/extra.cpp").write_text("// fake\n")
