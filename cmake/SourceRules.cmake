@@ -5,7 +5,8 @@
 find_package(Python3 COMPONENTS Interpreter REQUIRED)
 cmake_path(GET CMAKE_CURRENT_LIST_DIR PARENT_PATH _wire_root)
 file(GLOB_RECURSE _wire_sources CONFIGURE_DEPENDS
-  ${_wire_root}/engine/*.h ${_wire_root}/engine/*.cpp ${_wire_root}/server/*.h ${_wire_root}/server/*.cpp
+  ${_wire_root}/engine/*.h ${_wire_root}/engine/*.cpp ${_wire_root}/tls/*.h ${_wire_root}/tls/*.cpp
+  ${_wire_root}/server/*.h ${_wire_root}/server/*.cpp
   ${_wire_root}/client/*.h ${_wire_root}/client/*.cpp ${_wire_root}/tests/*.h ${_wire_root}/tests/*.cpp
   ${_wire_root}/benchmarks/*.h ${_wire_root}/benchmarks/*.cpp ${_wire_root}/docs/*.h ${_wire_root}/docs/*.cpp)
 add_custom_command(

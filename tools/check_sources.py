@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 
-FOLDERS = ("engine", "server", "client", "tests", "benchmarks", "docs")
+FOLDERS = ("engine", "tls", "server", "client", "tests", "benchmarks", "docs")
 SUFFIXES = {".h", ".hpp", ".cpp", ".cc", ".inl"}
 WINDOWS_HEADER = "engine/include/wire/win32.h"
 # The headers that make up <windows.h> and Winsock; SDK extras such as <psapi.h> need windows.h

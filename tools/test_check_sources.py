@@ -51,6 +51,14 @@ class CheckSourcesTest(unittest.TestCase):
         found = self.problems("benchmarks/b.cpp", "#pragma GCC diagnostic ignored \"-Wshadow\"\n#  pragma clang loop\n")
         self.assertEqual([p.split(": ")[0] for p in found], ["benchmarks/b.cpp:1", "benchmarks/b.cpp:2"])
 
+    def test_tls_is_checked(self) -> None:
+        """wire::tls (tls/) builds into programs with /W4 /WX like the engine; SSPI and CryptoAPI
+        headers after <wire/win32.h> are no Windows-header finding."""
+        self.assertEqual(self.problems("tls/src/sspi.h", "#include <wire/win32.h>\n#include <wincrypt.h>\n"
+                                       "#include <security.h>\n#include <schannel.h>\n"), [])
+        found = self.problems("tls/src/session.h", "struct alignas(16) record { char b[5]; };\n")
+        self.assertEqual([p.split(": ")[0] for p in found], ["tls/src/session.h:1"])
+
     def test_gnu_attribute(self) -> None:
         self.assertTrue(self.problems("client/c.cpp", "static int f() __attribute__((unused));\n"))
 
