@@ -1,13 +1,16 @@
-# Installs the engine with an exported CMake package:
+# Installs the engine and wire::tls with an exported CMake package:
 #   find_package(wire_engine CONFIG REQUIRED)
-#   target_link_libraries(app PRIVATE wire::engine)
+#   target_link_libraries(app PRIVATE wire::engine)   # or wire::tls, which brings the engine
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 
-install(TARGETS engine EXPORT wire_engine_targets
+# wire_tls is wire::tls inside this build (an ALIAS) and, by this name, in the package too.
+set_target_properties(wire_tls PROPERTIES EXPORT_NAME tls)
+install(TARGETS engine wire_tls EXPORT wire_engine_targets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
   INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
-install(DIRECTORY engine/include/wire DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+# Both public folders hold wire/: one include/wire in the prefix.
+install(DIRECTORY engine/include/wire tls/include/wire DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(EXPORT wire_engine_targets NAMESPACE wire:: DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/wire_engine)
 
 configure_package_config_file(cmake/wire_engine-config.cmake.in
