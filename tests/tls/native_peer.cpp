@@ -43,16 +43,31 @@ std::atomic<unsigned> next_peer{0};
 
 }  // namespace
 
-std::string native_peer_unavailable() {
-    if (environment_text("WIRE_TLS_PYTHON").empty() || environment_text("WIRE_TLS_PEER").empty() ||
-        environment_text("WIRE_TLS_WORK").empty() || environment_text("WIRE_TLS_CERTS").empty()) {
-        return "no native OpenSSL peer: WIRE_TLS_PYTHON, WIRE_TLS_PEER, WIRE_TLS_WORK and WIRE_TLS_CERTS are set by the "
-               "CMake build on Linux (tests run under Wine), not by Visual Studio";
+namespace {
+
+// peer.cfg (written by tests/CMakeLists.txt): "python PATH" and "script PATH" lines.
+std::string peer_setting(const std::string& key) {
+    std::istringstream lines(slurp(windows_path(environment_text("WIRE_TLS_WORK") + "/peer.cfg")));
+    std::string line;
+    while (std::getline(lines, line)) {
+        if (line.rfind(key + " ", 0) == 0) {
+            return line.substr(key.size() + 1);
+        }
     }
     return {};
 }
 
-std::string certificate_unix_path(const std::string& name) { return environment_text("WIRE_TLS_CERTS") + "/" + name; }
+}  // namespace
+
+std::string native_peer_unavailable() {
+    if (environment_text("WIRE_TLS_WORK").empty() || peer_setting("python").empty() || peer_setting("script").empty()) {
+        return "no native OpenSSL peer: WIRE_TLS_WORK (the folder with peer.cfg and certs/) is set by the CMake build "
+               "on Linux, where the tests run under Wine; not by Visual Studio";
+    }
+    return {};
+}
+
+std::string certificate_unix_path(const std::string& name) { return environment_text("WIRE_TLS_WORK") + "/certs/" + name; }
 std::string certificate_path(const std::string& name) { return windows_path(certificate_unix_path(name)); }
 
 std::vector<std::byte> read_file(const std::string& path) {
@@ -74,13 +89,17 @@ std::string thumbprint_of(const std::string& name) {
 }
 
 bool native_peer::launch(const std::string& role, const std::vector<std::string>& arguments) {
+    // Wine reuses process ids from run to run: the clock keeps an old run's files from answering.
     const std::string base_unix = environment_text("WIRE_TLS_WORK") + "/peer-" + std::to_string(::GetCurrentProcessId()) +
-                                  "-" + std::to_string(next_peer.fetch_add(1));
+                                  "-" + std::to_string(::GetTickCount64()) + "-" + std::to_string(next_peer.fetch_add(1));
     base_ = windows_path(base_unix);
+    for (const char* suffix : {".ready", ".result", ".stop"}) {
+        ::DeleteFileA((base_ + suffix).c_str());
+    }
     ::CreateDirectoryW(widen_ascii(windows_path(environment_text("WIRE_TLS_WORK"))).c_str(), nullptr);
     // Quoted one by one: GCC 12 sees a false overlap (-Wrestrict) in a chain of string additions.
     std::string command;
-    for (const std::string& part : {environment_text("WIRE_TLS_PYTHON"), std::string("-B"), environment_text("WIRE_TLS_PEER"),
+    for (const std::string& part : {peer_setting("python"), std::string("-B"), peer_setting("script"),
                                     role, std::string("--stop-file"), base_unix + ".stop", std::string("--duration"),
                                     std::string("120"), std::string(role == "server" ? "--ready-file" : "--result-file"),
                                     base_unix + (role == "server" ? ".ready" : ".result")}) {
@@ -93,7 +112,7 @@ bool native_peer::launch(const std::string& role, const std::vector<std::string>
     STARTUPINFOW startup{};
     startup.cb = sizeof(startup);
     PROCESS_INFORMATION process{};
-    const std::wstring program = widen_ascii(windows_path(environment_text("WIRE_TLS_PYTHON")));
+    const std::wstring program = widen_ascii(windows_path(peer_setting("python")));
     if (::CreateProcessW(program.c_str(), wide.data(), nullptr, nullptr, FALSE, 0, nullptr, nullptr, &startup, &process) ==
         FALSE) {
         ADD_FAILURE() << "cannot start the native peer (" << ::GetLastError() << "): " << command;

@@ -7,9 +7,9 @@
 // file (server) or its verdict to a result file (client), and leaves when a stop file appears
 // or its --duration runs out. Nothing is left running: every peer has a duration.
 //
-// The CMake build sets WIRE_TLS_PYTHON, WIRE_TLS_PEER (the script) and WIRE_TLS_WORK (a folder),
-// all Linux paths, and WIRE_TLS_CERTS, where the tls.certs fixture made the certificates. Without
-// them (Visual Studio on Windows) the tests that need a peer skip, saying so.
+// The CMake build sets WIRE_TLS_WORK (a Linux path): its peer.cfg names the Python and the
+// script, and the tls.certs fixture makes the certificates in its certs/. Without it (Visual
+// Studio on Windows) the tests that need a peer skip, saying so.
 #include <wire/endpoint.h>
 
 #include <chrono>

@@ -152,7 +152,11 @@ TEST_F(TlsClient, RefusesACertificateFromAnUntrustedRoot) {
     ASSERT_TRUE(peer);
     const tls::client_context context(tls::client_options{});  // the test CA is not trusted
     auto r = connect_and_settle(engine_, peer->address(), context);
-    EXPECT_EQ(close_reason(*r), security_code(0x800B0109U)) << r->reason.message();  // CERT_E_UNTRUSTEDROOT
+    // The peer sends its leaf alone: the chain ends at an issuer nobody vouches for. Windows
+    // reports that as an untrusted root or a broken chain, depending on what it can fetch.
+    const std::error_code reason = close_reason(*r);
+    EXPECT_TRUE(reason == security_code(0x800B0109U) || reason == security_code(0x800B010AU))  // CERT_E_UNTRUSTEDROOT, CERT_E_CHAINING
+        << reason.message();
     EXPECT_EQ(r->opened, 0);
 }
 
@@ -192,7 +196,10 @@ TEST_F(TlsClient, RefusesGarbageInsteadOfAHandshakeAndTheEngineGoesOn) {
     auto r = connect_and_settle(engine_, garbage->address(), context);
     const std::error_code reason = close_reason(*r);
     EXPECT_EQ(r->opened, 0);
-    EXPECT_TRUE(reason.category() == tls::security_category() || reason == tls::error::record_too_large)
+    // Refused as soon as SChannel sees it is no TLS, or (Wine: GnuTLS waits for the length the
+    // bytes claim) when the peer closes inside what looked like a record.
+    EXPECT_TRUE(reason.category() == tls::security_category() || reason == tls::error::record_too_large ||
+                reason == tls::error::truncated_record)
         << reason.message();
 
     auto peer = native_peer::serve(serving("server"));
@@ -341,7 +348,8 @@ TEST_F(TlsServer, RefusesAGarbageHandshakeWithoutOpeningAndGoesOnServing) {
     const std::shared_ptr<tls_recorder> accepted = log.first();
     const std::error_code reason = close_reason(*accepted);
     EXPECT_EQ(accepted->opened, 0);
-    EXPECT_TRUE(reason.category() == tls::security_category() || reason == tls::error::record_too_large)
+    EXPECT_TRUE(reason.category() == tls::security_category() || reason == tls::error::record_too_large ||
+                reason == tls::error::truncated_record)
         << reason.message();
 
     const tls::client_context context(trusting_the_test_ca());
@@ -432,6 +440,9 @@ TEST_F(TlsCredential, LoadsFromTheStoreByThumbprintAndSubject) {
         }
     }
     ASSERT_NE(added, nullptr);
+    // Wine keeps a system store's changes in memory until they are committed (Windows writes
+    // them at once; committing is harmless there).
+    ::CertControlStore(personal, 0, CERT_STORE_CTRL_COMMIT, nullptr);
     struct remove_on_exit {
         PCCERT_CONTEXT context;
         HCERTSTORE stores[2];

@@ -95,13 +95,30 @@ std::error_code verify_server_certificate(const credentials& credentials, PCCERT
     if (status.dwError != 0) {
         return security_error(static_cast<HRESULT>(status.dwError));
     }
-    // The policy does not always report a chain that never reached a root it was told to ignore:
-    // with nothing ignored, an untrusted root must have failed above; here refuse what slipped by.
-    if ((trust_errors & CERT_TRUST_IS_UNTRUSTED_ROOT) != 0 && (ignore & ignore_unknown_ca) == 0) {
-        return security_error(CERT_E_UNTRUSTEDROOT);
+    // What the chain engine found that the policy let pass (Wine's policy passes a partial chain):
+    // every trust error is refused here too, but for those the options chose to ignore.
+    DWORD tolerated = CERT_TRUST_REVOCATION_STATUS_UNKNOWN | CERT_TRUST_IS_OFFLINE_REVOCATION;
+    if ((ignore & ignore_unknown_ca) != 0) {
+        tolerated |= CERT_TRUST_IS_UNTRUSTED_ROOT | CERT_TRUST_IS_PARTIAL_CHAIN;
     }
-    if ((trust_errors & CERT_TRUST_IS_NOT_TIME_VALID) != 0) {
-        return security_error(CERT_E_EXPIRED);
+    const DWORD left = trust_errors & ~tolerated;
+    if (left != 0) {
+        if ((left & CERT_TRUST_IS_NOT_TIME_VALID) != 0) {
+            return security_error(CERT_E_EXPIRED);
+        }
+        if ((left & CERT_TRUST_IS_REVOKED) != 0) {
+            return security_error(CERT_E_REVOKED);
+        }
+        if ((left & CERT_TRUST_IS_NOT_VALID_FOR_USAGE) != 0) {
+            return security_error(CERT_E_WRONG_USAGE);
+        }
+        if ((left & CERT_TRUST_IS_UNTRUSTED_ROOT) != 0) {
+            return security_error(CERT_E_UNTRUSTEDROOT);
+        }
+        if ((left & CERT_TRUST_IS_NOT_SIGNATURE_VALID) != 0) {
+            return security_error(TRUST_E_CERT_SIGNATURE);
+        }
+        return security_error(CERT_E_CHAINING);  // a partial or otherwise broken chain
     }
     return {};
 }

@@ -165,6 +165,8 @@ void session::on_data(connection& conn, gsl::span<const std::byte> data) {
     // What is left is one incomplete record or handshake message: bounded.
     if (input_.size() > credentials_->limits().max_input_bytes && !failure_) {
         fail(conn, make_error_code(error::record_too_large));
+    } else if (input_.empty()) {
+        input_ = {};  // an idle connection holds no receive memory of the layer's
     }
 }
 
@@ -213,12 +215,13 @@ void session::continue_handshake(connection& conn) {
             std::lock_guard lock(crypto_mutex_);
             const bool first = !context_;
             if (server) {
+                // phNewContext names the same handle on later calls (as Microsoft's samples do).
                 status = AcceptSecurityContext(credentials_->handle(), context_.get(), &input_desc, server_flags, 0,
-                                               first ? context_.put() : nullptr, &output.desc, &attributes, nullptr);
+                                               context_.put(), &output.desc, &attributes, nullptr);
             } else {
                 status = InitializeSecurityContextW(credentials_->handle(), context_.get(),
                                                     server_name_.empty() ? nullptr : server_name_.data(), client_flags, 0,
-                                                    0, &input_desc, 0, nullptr, &output.desc, &attributes, nullptr);
+                                                    0, &input_desc, 0, context_.put(), &output.desc, &attributes, nullptr);
             }
             if (first && (status == SEC_E_OK || status == SEC_I_CONTINUE_NEEDED)) {
                 context_.mark_valid();
