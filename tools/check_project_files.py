@@ -277,6 +277,16 @@ DEFINES_MAIN = re.compile(r"^[ \t]*int[ \t]+(?:wmain|main)[ \t]*\(", re.M)
 CONFIGURATIONS = tuple((config, static) for config in ("Debug", "Release") for static in (False, True))
 
 
+def each_configuration(vcxproj: str):
+    """(label for messages, properties given to MSBuild, configuration, static CRT) for each
+    configuration a project is built in."""
+    for config, static in CONFIGURATIONS:
+        given = {"Configuration": config, "Platform": "x64"}
+        if static:
+            given["WireStaticCrt"] = "true"
+        yield f"{vcxproj} ({config}{', WireStaticCrt=true' if static else ''})", given, config, static
+
+
 SAMPLE = "docs/sample/sample.vcxproj"
 
 
@@ -294,11 +304,7 @@ def check_sample(root: Path, problems: list[str]) -> None:
         return
     if re.search(r"<Import\b", own.read_text(encoding="utf-8-sig")):
         problems.append("docs/sample/Directory.Build.props: imports another file (the repository's settings would reach the sample)")
-    for config, static in CONFIGURATIONS:
-        given = {"Configuration": config, "Platform": "x64"}
-        if static:
-            given["WireStaticCrt"] = "true"
-        shown = f"{SAMPLE} ({config}{', WireStaticCrt=true' if static else ''})"
+    for shown, given, config, static in each_configuration(SAMPLE):
         try:
             _, items = evaluate(root, given, SAMPLE)
         except (ValueError, OSError, ET.ParseError) as e:
@@ -335,11 +341,7 @@ def check_linking(root: Path, problems: list[str]) -> None:
             text = (root / rel).read_text(encoding="utf-8", errors="replace")
             used |= {f for f in INCLUDED_FOLDER.findall(text) if f in VCPKG_LIBRARIES}
             has_main = has_main or bool(DEFINES_MAIN.search(text))
-        for config, static in CONFIGURATIONS:
-            given = {"Configuration": config, "Platform": "x64"}
-            if static:
-                given["WireStaticCrt"] = "true"
-            shown = f"{project.vcxproj} ({config}{', WireStaticCrt=true' if static else ''})"
+        for shown, given, config, static in each_configuration(project.vcxproj):
             try:
                 props, items = evaluate(root, given, project.vcxproj)
             except (ValueError, OSError, ET.ParseError) as e:
@@ -426,11 +428,7 @@ def check_library_use(root: Path, problems: list[str]) -> None:
             if library.folder != project.folder and library.vcxproj not in referenced:
                 problems.append(f"{project.vcxproj}: includes <{header}> but has no ProjectReference to "
                                 f"{library.vcxproj} (which builds and links its library)")
-        for config, static in CONFIGURATIONS:
-            given = {"Configuration": config, "Platform": "x64"}
-            if static:
-                given["WireStaticCrt"] = "true"
-            shown = f"{project.vcxproj} ({config}{', WireStaticCrt=true' if static else ''})"
+        for shown, given, config, static in each_configuration(project.vcxproj):
             try:
                 _, items = evaluate(root, given, project.vcxproj)
             except (ValueError, OSError, ET.ParseError) as e:

@@ -95,6 +95,18 @@ unique_cert_store open_system_store(std::string_view store_name, credential::sto
     return store;
 }
 
+// What a store search for the certificate with `what` found (or null), its key left where it is.
+std::shared_ptr<const certificate> found_in_store(PCCERT_CONTEXT found, const std::string& what) {
+    unique_cert_context owned(found);
+    if (!owned) {
+        throw std::system_error(make_error_code(error::certificate_not_found), "wire::tls::credential: no certificate with " + what);
+    }
+    if (!has_private_key(owned.get())) {
+        throw std::system_error(make_error_code(error::no_private_key), "wire::tls::credential: the certificate with " + what);
+    }
+    return std::make_shared<const certificate>(std::move(owned), false);
+}
+
 }  // namespace
 
 certificate::~certificate() {
@@ -188,16 +200,9 @@ credential credential::from_store_thumbprint(std::string_view thumbprint, std::s
     }
     const detail::unique_cert_store store = detail::open_system_store(store_name, location);
     CRYPT_HASH_BLOB blob{gsl::narrow_cast<DWORD>(hash.size()), hash.data()};
-    detail::unique_cert_context found(
-        CertFindCertificateInStore(store.get(), X509_ASN_ENCODING, 0, CERT_FIND_SHA1_HASH, &blob, nullptr));
-    if (!found) {
-        throw std::system_error(make_error_code(error::certificate_not_found),
-                                "wire::tls::credential: no certificate with thumbprint " + std::string(thumbprint));
-    }
-    if (!detail::has_private_key(found.get())) {
-        throw std::system_error(make_error_code(error::no_private_key), "wire::tls::credential::from_store_thumbprint");
-    }
-    return credential(std::make_shared<const detail::certificate>(std::move(found), false));
+    return credential(detail::found_in_store(
+        CertFindCertificateInStore(store.get(), X509_ASN_ENCODING, 0, CERT_FIND_SHA1_HASH, &blob, nullptr),
+        "thumbprint " + std::string(thumbprint)));
 }
 
 credential credential::from_store_subject(std::string_view subject, std::string_view store_name, store_location location) {
@@ -206,16 +211,9 @@ credential credential::from_store_subject(std::string_view subject, std::string_
     }
     const detail::unique_cert_store store = detail::open_system_store(store_name, location);
     const std::wstring wide = detail::widen(subject);
-    detail::unique_cert_context found(
-        CertFindCertificateInStore(store.get(), X509_ASN_ENCODING, 0, CERT_FIND_SUBJECT_STR_W, wide.c_str(), nullptr));
-    if (!found) {
-        throw std::system_error(make_error_code(error::certificate_not_found),
-                                "wire::tls::credential: no certificate whose subject contains " + std::string(subject));
-    }
-    if (!detail::has_private_key(found.get())) {
-        throw std::system_error(make_error_code(error::no_private_key), "wire::tls::credential::from_store_subject");
-    }
-    return credential(std::make_shared<const detail::certificate>(std::move(found), false));
+    return credential(detail::found_in_store(
+        CertFindCertificateInStore(store.get(), X509_ASN_ENCODING, 0, CERT_FIND_SUBJECT_STR_W, wide.c_str(), nullptr),
+        "a subject containing " + std::string(subject)));
 }
 
 std::string credential::thumbprint() const { return certificate_ ? detail::thumbprint_of(certificate_->get()) : std::string{}; }

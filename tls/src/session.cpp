@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstring>
 
 namespace wire::tls::detail {
 
@@ -350,57 +351,69 @@ void session::read_session_info() {
 
 // ---- records -----------------------------------------------------------------------------------
 
+// Decrypts every complete record in input_ in place and gathers the plaintext at its front, so
+// that the application gets what one receive brought in one on_data call, as on a plain
+// connection (and answers it with one send): a record at a time costs a send per record.
 void session::decrypt_records(connection& conn) {
-    while (!input_.empty()) {
+    std::size_t plaintext = 0;  // gathered at the front of input_
+    std::size_t consumed = 0;   // records decrypted so far (plaintext <= consumed)
+    SECURITY_STATUS status = SEC_E_OK;
+    while (consumed < input_.size()) {
         {
             std::lock_guard lock(send_mutex_);
             if (phase_ != phase::open && phase_ != phase::closing) {
                 return;
             }
         }
-        std::array<SecBuffer, 4> buffers{buffer(SECBUFFER_DATA, input_.data(), input_.size()), buffer(SECBUFFER_EMPTY),
-                                         buffer(SECBUFFER_EMPTY), buffer(SECBUFFER_EMPTY)};
+        std::array<SecBuffer, 4> buffers{buffer(SECBUFFER_DATA, input_.data() + consumed, input_.size() - consumed),
+                                         buffer(SECBUFFER_EMPTY), buffer(SECBUFFER_EMPTY), buffer(SECBUFFER_EMPTY)};
         SecBufferDesc desc{SECBUFFER_VERSION, 4, buffers.data()};
-        SECURITY_STATUS status = SEC_E_OK;
         {
             std::lock_guard lock(crypto_mutex_);
             status = DecryptMessage(context_.get(), &desc, 0, nullptr);
         }
-        if (status == SEC_E_INCOMPLETE_MESSAGE) {
-            return;
-        }
         if (status != SEC_E_OK && status != SEC_I_RENEGOTIATE && status != SEC_I_CONTEXT_EXPIRED) {
-            fail(conn, security_error(status));
-            return;
+            break;  // incomplete (wait for the rest) or an error (after delivering what came before)
         }
         const SecBuffer* data = find_buffer(buffers.data(), buffers.size(), SECBUFFER_DATA);
         const SecBuffer* extra = find_buffer(buffers.data(), buffers.size(), SECBUFFER_EXTRA);
-        const std::size_t left = extra != nullptr ? std::min<std::size_t>(extra->cbBuffer, input_.size()) : 0;
-        // The plaintext was decrypted in place inside input_: deliver it before input_ moves.
-        if (data != nullptr && data->cbBuffer > 0 && application_opened_) {
-            application_->on_data(conn, gsl::span<const std::byte>(static_cast<const std::byte*>(data->pvBuffer), data->cbBuffer));
+        if (data != nullptr && data->cbBuffer > 0) {
+            // The plaintext lies inside its record, at or after `plaintext`: move it down.
+            std::memmove(input_.data() + plaintext, data->pvBuffer, data->cbBuffer);
+            plaintext += data->cbBuffer;
         }
-        input_.erase(input_.begin(), input_.end() - static_cast<std::ptrdiff_t>(left));
-        if (status == SEC_I_CONTEXT_EXPIRED) {
-            // close_notify: answer with ours and close; the peer's FIN ends it with end_of_stream.
-            input_.clear();
-            close(conn);
-            return;
-        }
-        if (status == SEC_I_RENEGOTIATE) {
-            // A new handshake (TLS 1.2 renegotiation) or TLS 1.3's post-handshake messages: what
-            // follows the record goes to the handshake; sends wait as plaintext until it is done.
-            {
-                std::lock_guard lock(send_mutex_);
-                if (phase_ != phase::open) {
-                    return;
-                }
-                phase_ = phase::renegotiating;
-            }
-            continue_handshake(conn);
-            return;
+        consumed = input_.size() - (extra != nullptr ? std::min<std::size_t>(extra->cbBuffer, input_.size() - consumed) : 0);
+        if (status != SEC_E_OK) {
+            break;  // close_notify or a new handshake: what follows is not records
         }
     }
+    if (plaintext > 0 && application_opened_) {
+        application_->on_data(conn, gsl::span<const std::byte>(input_.data(), plaintext));
+    }
+    input_.erase(input_.begin(), input_.begin() + static_cast<std::ptrdiff_t>(consumed));
+    if (status == SEC_E_OK || status == SEC_E_INCOMPLETE_MESSAGE) {
+        return;
+    }
+    if (status == SEC_I_CONTEXT_EXPIRED) {
+        // close_notify: answer with ours and close; the peer's FIN ends it with end_of_stream.
+        input_.clear();
+        close(conn);
+        return;
+    }
+    if (status == SEC_I_RENEGOTIATE) {
+        // A new handshake (TLS 1.2 renegotiation) or TLS 1.3's post-handshake messages: what
+        // follows the record goes to the handshake; sends wait as plaintext until it is done.
+        {
+            std::lock_guard lock(send_mutex_);
+            if (phase_ != phase::open) {
+                return;
+            }
+            phase_ = phase::renegotiating;
+        }
+        continue_handshake(conn);
+        return;
+    }
+    fail(conn, security_error(status));
 }
 
 std::error_code session::send(const connection& conn, gsl::span<const std::byte> data) noexcept {

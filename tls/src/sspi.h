@@ -83,68 +83,39 @@ private:
     void* buffer_ = nullptr;
 };
 
-class unique_cert_context {
+// A CryptoAPI object (certificate context, store, chain) and the call that releases it.
+template <typename Pointer, void (*Release)(Pointer) noexcept>
+class unique_crypt_object {
 public:
-    unique_cert_context() noexcept = default;
-    explicit unique_cert_context(PCCERT_CONTEXT context) noexcept : context_(context) {}
-    unique_cert_context(const unique_cert_context&) = delete;
-    unique_cert_context& operator=(const unique_cert_context&) = delete;
-    unique_cert_context(unique_cert_context&& other) noexcept : context_(std::exchange(other.context_, nullptr)) {}
-    unique_cert_context& operator=(unique_cert_context&& other) noexcept {
-        std::swap(context_, other.context_);
+    unique_crypt_object() noexcept = default;
+    explicit unique_crypt_object(Pointer object) noexcept : object_(object) {}
+    unique_crypt_object(const unique_crypt_object&) = delete;
+    unique_crypt_object& operator=(const unique_crypt_object&) = delete;
+    unique_crypt_object(unique_crypt_object&& other) noexcept : object_(std::exchange(other.object_, nullptr)) {}
+    unique_crypt_object& operator=(unique_crypt_object&& other) noexcept {
+        std::swap(object_, other.object_);
         return *this;
     }
-    ~unique_cert_context() {
-        if (context_ != nullptr) {
-            CertFreeCertificateContext(context_);
+    ~unique_crypt_object() {
+        if (object_ != nullptr) {
+            Release(object_);
         }
     }
-    [[nodiscard]] PCCERT_CONTEXT get() const noexcept { return context_; }
-    [[nodiscard]] PCCERT_CONTEXT* put() noexcept { return &context_; }
-    explicit operator bool() const noexcept { return context_ != nullptr; }
+    [[nodiscard]] Pointer get() const noexcept { return object_; }
+    [[nodiscard]] Pointer* put() noexcept { return &object_; }
+    explicit operator bool() const noexcept { return object_ != nullptr; }
 
 private:
-    PCCERT_CONTEXT context_ = nullptr;
+    Pointer object_ = nullptr;
 };
 
-class unique_cert_store {
-public:
-    unique_cert_store() noexcept = default;
-    explicit unique_cert_store(HCERTSTORE store) noexcept : store_(store) {}
-    unique_cert_store(const unique_cert_store&) = delete;
-    unique_cert_store& operator=(const unique_cert_store&) = delete;
-    unique_cert_store(unique_cert_store&& other) noexcept : store_(std::exchange(other.store_, nullptr)) {}
-    unique_cert_store& operator=(unique_cert_store&& other) noexcept {
-        std::swap(store_, other.store_);
-        return *this;
-    }
-    ~unique_cert_store() {
-        if (store_ != nullptr) {
-            CertCloseStore(store_, 0);  // contexts taken from it keep what they need
-        }
-    }
-    [[nodiscard]] HCERTSTORE get() const noexcept { return store_; }
-    explicit operator bool() const noexcept { return store_ != nullptr; }
+inline void release_cert_context(PCCERT_CONTEXT context) noexcept { CertFreeCertificateContext(context); }
+// Contexts taken from a store keep what they need of it.
+inline void release_cert_store(HCERTSTORE store) noexcept { CertCloseStore(store, 0); }
+inline void release_cert_chain(PCCERT_CHAIN_CONTEXT chain) noexcept { CertFreeCertificateChain(chain); }
 
-private:
-    HCERTSTORE store_ = nullptr;
-};
-
-class unique_cert_chain {
-public:
-    unique_cert_chain() noexcept = default;
-    unique_cert_chain(const unique_cert_chain&) = delete;
-    unique_cert_chain& operator=(const unique_cert_chain&) = delete;
-    ~unique_cert_chain() {
-        if (chain_ != nullptr) {
-            CertFreeCertificateChain(chain_);
-        }
-    }
-    [[nodiscard]] PCCERT_CHAIN_CONTEXT get() const noexcept { return chain_; }
-    [[nodiscard]] PCCERT_CHAIN_CONTEXT* put() noexcept { return &chain_; }
-
-private:
-    PCCERT_CHAIN_CONTEXT chain_ = nullptr;
-};
+using unique_cert_context = unique_crypt_object<PCCERT_CONTEXT, &release_cert_context>;
+using unique_cert_store = unique_crypt_object<HCERTSTORE, &release_cert_store>;
+using unique_cert_chain = unique_crypt_object<PCCERT_CHAIN_CONTEXT, &release_cert_chain>;
 
 }  // namespace wire::tls::detail
