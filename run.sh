@@ -48,7 +48,7 @@ NEEDS='  - MinGW-w64 GCC (12 or later) with the posix thread model: x86_64-w64-m
   - Google Benchmark: its sources for the MinGW build (Debian: `apt-get source benchmark`; elsewhere
     unpack release 1.7.1 or later into build/deps/src/benchmark) and a native build that CMake
     finds (the Linux load driver)
-  - OpenSSL 3 development files that CMake finds (the Linux load driver's TLS client)
+  - OpenSSL 3 development files that CMake finds (the TLS client of the Linux load driver)
   - clang and clang++ with compiler-rt (AddressSanitizer, UBSan, libFuzzer), clang-tidy, g++, gnuplot'
 
 # Only Debian 12 and 13 are tested; apt installs the packages above on any Debian from 12 on. Any
