@@ -782,6 +782,10 @@ def reproduce_command(args: argparse.Namespace) -> str:
         words.append("--long")
     if args.placement != "one-cpu":
         words += ["--placement", args.placement]
+    if args.tls_pfx:
+        words += ["--tls-pfx", str(args.tls_pfx)]
+        if args.tls_password != TLS_PASSWORD:
+            words += ["--tls-password", "PASSWORD"]
     return " ".join(words)
 
 
@@ -794,8 +798,9 @@ def tls_table(rows: list[Row], args: argparse.Namespace) -> list[str]:
         "## TLS: the engine's echo server behind wire::tls (SChannel) vs the same server plain",
         "",
         "Both rows of a scenario in the same run, same load driver: plain TCP against `--serve engine`, and "
-        "TLS from the driver's OpenSSL client against `--serve engine-tls` (`tls::listen` with a test "
-        "certificate from tests/tls/tls_peer.py). The handshake happens while connecting, before the "
+        "TLS from the driver's OpenSSL client against `--serve engine-tls` (`tls::listen` with "
+        + ("the certificate given with --tls-pfx" if args.tls_pfx else "a test certificate from tests/tls/tls_peer.py")
+        + "). The handshake happens while connecting, before the "
         "window: these rows price the records. **TLS / plain** is TLS's speed relative to plain (rates: "
         "TLS / plain; times: plain / TLS), so 0.5 means TLS does half as much per second. Server CPU and "
         "calls are per message as the driver counts them; wire bytes: what the server received per message "
