@@ -30,7 +30,7 @@ PACKAGES=(
   g++-mingw-w64-x86-64-posix wine wine64 cmake ninja-build python3
   libmsgsl-dev googletest libasio-dev libcli11-dev
   clang clang-tidy gnuplot-nox
-  g++ libbenchmark-dev
+  g++ libbenchmark-dev libssl-dev openssl
 )
 
 log() { printf '[run.sh] %s\n' "$*" >&2; }
@@ -48,6 +48,8 @@ NEEDS='  - MinGW-w64 GCC (12 or later) with the posix thread model: x86_64-w64-m
   - Google Benchmark: its sources for the MinGW build (Debian: `apt-get source benchmark`; elsewhere
     unpack release 1.7.1 or later into build/deps/src/benchmark) and a native build that CMake
     finds (the Linux load driver)
+  - OpenSSL 3 development files that CMake finds (the TLS client of the Linux load driver) and the
+    openssl command (tests/tls/tls_peer.py makes the test certificates with it)
   - clang and clang++ with compiler-rt (AddressSanitizer, UBSan, libFuzzer), clang-tidy, g++, gnuplot'
 
 # Only Debian 12 and 13 are tested; apt installs the packages above on any Debian from 12 on. Any

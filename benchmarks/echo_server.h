@@ -35,6 +35,12 @@ public:
 // Throw std::system_error when the port cannot be bound.
 [[nodiscard]] std::unique_ptr<echo_server> make_engine_echo_server(std::uint16_t port, unsigned workers);
 [[nodiscard]] std::unique_ptr<echo_server> make_asio_echo_server(std::uint16_t port, unsigned workers);
+// The engine's echo server behind wire::tls (serve kind engine-tls): the same handler, the same
+// engine options, accepted through tls::listen with the certificate and key of a PKCS#12 file.
+// Also throws what tls::credential and tls::server_context throw (std::system_error).
+[[nodiscard]] std::unique_ptr<echo_server> make_engine_tls_echo_server(std::uint16_t port, unsigned workers,
+                                                                       const std::string& pfx_path,
+                                                                       const std::string& password);
 // UDP echo on one socket bound to 127.0.0.1:`port` (serve kinds engine_udp and asio_udp): each
 // datagram goes back to its sender. No connections: connections_open and connections_accepted read 0.
 [[nodiscard]] std::unique_ptr<echo_server> make_engine_udp_echo_server(std::uint16_t port, unsigned workers);

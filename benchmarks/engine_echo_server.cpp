@@ -3,11 +3,13 @@
 #include "echo_server.h"
 #include "win32.h"
 
+#include <wire/tls.h>
 #include <wire/wire.h>
 
 #include <atomic>
 #include <cstdlib>
 #include <string_view>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -22,11 +24,24 @@ namespace {
 struct placement_counters {
     std::atomic<std::uint64_t> data_callbacks{0};
     std::atomic<std::uint64_t> worker_switches{0};
+    // Accepted connections that closed without opening: under TLS, failed handshakes. The last
+    // one's reason (for TLS a SECURITY_STATUS such as 0x80090302, SEC_E_UNSUPPORTED_FUNCTION, which
+    // Wine 8 answers every server handshake with), for tools/bench.py's probe of the TLS server.
+    std::atomic<std::uint64_t> never_opened{0};
+    std::atomic<std::uint64_t> last_open_failure{0};
 };
 
 class echo_handler final : public connection_handler {
 public:
     explicit echo_handler(placement_counters& placement) noexcept : placement_(placement) {}
+
+    void on_open(connection&) override { opened_ = true; }
+    void on_close(connection&, std::error_code reason) override {
+        if (!opened_) {
+            placement_.never_opened.fetch_add(1, std::memory_order_relaxed);
+            placement_.last_open_failure.store(static_cast<std::uint32_t>(reason.value()), std::memory_order_relaxed);
+        }
+    }
 
     void on_data(connection& c, gsl::span<const std::byte> data) override {
         const std::thread::id me = std::this_thread::get_id();
@@ -53,6 +68,7 @@ private:
     placement_counters& placement_;
     std::thread::id last_thread_;
     std::vector<std::byte> pending_;
+    bool opened_ = false;
 };
 
 class engine_echo_server final : public echo_server {
@@ -60,6 +76,12 @@ public:
     engine_echo_server(std::uint16_t port, unsigned workers) : engine_(options_for(workers)) {
         listener_ = engine_.listen(endpoint::loopback_v4(port),
                                    [this] { return std::make_unique<echo_handler>(placement_); });
+    }
+    // With TLS: the same server, accepted through tls::listen.
+    engine_echo_server(std::uint16_t port, unsigned workers, const tls::server_context& context)
+        : engine_(options_for(workers)) {
+        listener_ = tls::listen(engine_, endpoint::loopback_v4(port),
+                                [this] { return std::make_unique<echo_handler>(placement_); }, context);
     }
     ~engine_echo_server() override { stop(); }
     engine_echo_server(const engine_echo_server&) = delete;
@@ -85,6 +107,8 @@ public:
             {"receives_parked", s.receives_parked},
             {"data_callbacks", placement_.data_callbacks.load(std::memory_order_relaxed)},
             {"worker_switches", placement_.worker_switches.load(std::memory_order_relaxed)},
+            {"connections_never_opened", placement_.never_opened.load(std::memory_order_relaxed)},
+            {"last_open_failure", placement_.last_open_failure.load(std::memory_order_relaxed)},
             {"calls_estimated", 0},
         };
     }
@@ -124,6 +148,15 @@ private:
 
 std::unique_ptr<echo_server> make_engine_echo_server(std::uint16_t port, unsigned workers) {
     return std::make_unique<engine_echo_server>(port, workers);
+}
+
+std::unique_ptr<echo_server> make_engine_tls_echo_server(std::uint16_t port, unsigned workers,
+                                                         const std::string& pfx_path, const std::string& password) {
+    // Credentials are acquired once; every accepted connection shares them.
+    // The defaults a user starts from besides the certificate: no ALPN, the default limits.
+    const tls::server_context context(
+        tls::server_options{.certificate = tls::credential::from_pfx_file(pfx_path, password), .alpn = {}, .limits = {}});
+    return std::make_unique<engine_echo_server>(port, workers, context);
 }
 
 }  // namespace wire::bench

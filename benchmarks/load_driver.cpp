@@ -41,6 +41,7 @@ const std::byte* pattern_at(std::uint64_t stream_offset) {
 
 struct driver_connection {
     net::socket socket;
+    std::unique_ptr<net::stream> tls;  // with echo_load::tls: the records over `socket`
     std::size_t token = 0;     // its index, also its token in the poller
     bool failed = false;
     bool wants_write = false;  // the poller watches it for writing (a send would have blocked)
@@ -52,7 +53,7 @@ struct driver_connection {
     steady_clock::time_point queued_at{};  // when the last message was queued (pipeline 1)
 };
 
-echo_driver::echo_driver(std::uint16_t port, const echo_load& load)
+echo_driver::echo_driver(std::uint16_t port, const echo_load& load, std::shared_ptr<net::tls_client> tls)
     : load_(load), buffer_(std::make_unique_for_overwrite<std::byte[]>(receive_size)) {
     connections_.reserve(load_.connections);
     for (std::size_t i = 0; i < load_.connections; ++i) {
@@ -61,6 +62,15 @@ echo_driver::echo_driver(std::uint16_t port, const echo_load& load)
         c->socket = net::connect_loopback(port, 10s, problem);
         if (!c->socket) {
             throw std::runtime_error(problem);
+        }
+        if (tls) {
+            c->tls = tls->open(c->socket, 10s, problem);
+            if (!c->tls) {
+                throw std::runtime_error(problem);
+            }
+            if (session_.empty()) {
+                session_ = c->tls->description();
+            }
         }
         c->token = i;
         if (!net::set_blocking(c->socket, false) || !poller_.add(c->socket, i)) {
@@ -108,7 +118,8 @@ std::uint64_t echo_driver::run_until(steady_clock::time_point deadline, std::uin
 
 void echo_driver::receive(driver_connection& c) {
     for (int round = 0; round < max_receives_in_a_row && !c.failed; ++round) {
-        const net::io_result r = net::receive_some(c.socket, buffer_.get(), receive_size);
+        const net::io_result r = c.tls ? c.tls->receive_some(buffer_.get(), receive_size)
+                                       : net::receive_some(c.socket, buffer_.get(), receive_size);
         switch (r.what) {
         case net::io_result::kind::done:
             if (!on_received(c, r.bytes)) {
@@ -167,7 +178,8 @@ void echo_driver::send(driver_connection& c) {
     while (c.bytes_owed > 0 && !c.failed) {
         const std::uint64_t message_left = load_.message_size - c.bytes_sent % load_.message_size;
         const auto length = static_cast<std::size_t>(std::min({c.bytes_owed, message_left, std::uint64_t{max_send}}));
-        const net::io_result r = net::send_some(c.socket, pattern_at(c.bytes_sent), length);
+        const net::io_result r = c.tls ? c.tls->send_some(pattern_at(c.bytes_sent), length)
+                                       : net::send_some(c.socket, pattern_at(c.bytes_sent), length);
         if (r.what == net::io_result::kind::would_block) {
             break;
         }

@@ -41,7 +41,9 @@ struct driver_connection;
 class echo_driver {
 public:
     // Connects every connection (blocking, each bounded). Throws std::runtime_error on failure.
-    echo_driver(std::uint16_t port, const echo_load& load);
+    // With `tls`, every connection speaks TLS through it (the handshake is part of connecting);
+    // every echo is checked the same way either way.
+    echo_driver(std::uint16_t port, const echo_load& load, std::shared_ptr<net::tls_client> tls = nullptr);
     ~echo_driver();
     echo_driver(const echo_driver&) = delete;
     echo_driver& operator=(const echo_driver&) = delete;
@@ -57,6 +59,8 @@ public:
     [[nodiscard]] std::uint64_t completed() const noexcept { return completed_; }
     // The first failure (a connection reset or closed, or an echo that differs), empty if none.
     [[nodiscard]] const std::string& error() const noexcept { return error_; }
+    // With TLS: what the first connection's handshake settled (net::stream::description); else empty.
+    [[nodiscard]] const std::string& session() const noexcept { return session_; }
 
     // With one message in flight per connection: the round-trip time of every message completed
     // since the last clear, in microseconds (from when it was queued for sending to its whole
@@ -80,6 +84,7 @@ private:
     std::uint64_t completed_ = 0;
     std::size_t active_ = 0;  // connections that have not failed
     std::string error_;
+    std::string session_;
 };
 
 struct udp_load {

@@ -4,10 +4,13 @@
 //
 //   DRIVER [Google Benchmark flags] [--wire_measure=SECONDS] [--wire_warmup=SECONDS]
 //          [--wire_workers=N] [--wire_trace_wineserver] [--wire_server=PATH] [--wire_launcher=PROGRAM]
-//   engine_benchmarks.exe --serve engine|asio [--port P] [--workers N]   (the child mode, serve.h)
+//          [--wire_tls_pfx=PATH --wire_tls_password=PASSWORD]
+//   engine_benchmarks.exe --serve engine|asio|engine-tls [--port P] [--workers N]   (the child mode, serve.h)
 //
 // --wire_server: the program that serves (default: this one); --wire_launcher: what runs it, one
-// word per flag, in order (`wine` for the Linux-native driver; `taskset`, `-c`, `1`, `wine` to pin). tools/bench.py runs it and writes the tables;
+// word per flag, in order (`wine` for the Linux-native driver; `taskset`, `-c`, `1`, `wine` to pin);
+// --wire_tls_pfx: the certificate (PKCS#12) of the TLS rows' server, which the driver registers only
+// with it and only when it has a TLS client (the native driver). tools/bench.py runs it and writes the tables;
 // benchmarks/README.md explains them.
 #include "child_process.h"
 #include "net.h"
@@ -56,6 +59,10 @@ void take_own_flags(int& argc, char** argv) {
             s.trace_wineserver = true;
         } else if (arg.rfind("--wire_server=", 0) == 0) {
             server = arg.substr(std::string_view("--wire_server=").size());
+        } else if (arg.rfind("--wire_tls_pfx=", 0) == 0) {
+            s.tls_pfx = arg.substr(std::string_view("--wire_tls_pfx=").size());
+        } else if (arg.rfind("--wire_tls_password=", 0) == 0) {
+            s.tls_password = arg.substr(std::string_view("--wire_tls_password=").size());
         } else if (arg.rfind("--wire_launcher=", 0) == 0) {
             launcher.emplace_back(arg.substr(std::string_view("--wire_launcher=").size()));
         } else if (!parse_flag(arg, "--wire_workers=", s.workers)) {

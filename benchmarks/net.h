@@ -96,6 +96,32 @@ struct io_result {
 [[nodiscard]] io_result send_some(const socket& s, const std::byte* data, std::size_t size);
 [[nodiscard]] io_result receive_some(const socket& s, std::byte* data, std::size_t size);
 
+// A protocol between the driver's bytes and a connected socket: the TLS client's records. Its
+// send_some and receive_some mean what the functions above mean, for the application's bytes, on
+// the socket it was opened on (non-blocking by then: would_block when the socket would block).
+class stream {
+public:
+    virtual ~stream() = default;
+    [[nodiscard]] virtual io_result send_some(const std::byte* data, std::size_t size) = 0;
+    [[nodiscard]] virtual io_result receive_some(std::byte* data, std::size_t size) = 0;
+    // What the handshake settled, e.g. "TLSv1.2 ECDHE-RSA-AES256-GCM-SHA384".
+    [[nodiscard]] virtual std::string description() const = 0;
+};
+
+// The driver's TLS client: OpenSSL in the Linux-native driver (native/tls_client_openssl.cpp);
+// none in the Windows build, whose TLS rows are left to the native driver. It does not verify the
+// server's certificate: the rows measure records, and the handshake is outside every window.
+class tls_client {
+public:
+    virtual ~tls_client() = default;
+    // The handshake on the connected, blocking socket `s`, each wait at most `limit`. Returns the
+    // stream, or nullptr with `problem` set. The socket must outlive the stream.
+    [[nodiscard]] virtual std::unique_ptr<stream> open(const socket& s, std::chrono::milliseconds limit,
+                                                       std::string& problem) = 0;
+};
+// nullptr with `problem` set where there is no TLS client.
+[[nodiscard]] std::shared_ptr<tls_client> make_tls_client(std::string& problem);
+
 // Readiness of many non-blocking sockets (epoll on Linux, WSAPoll on Windows), level-triggered:
 // a socket stays reported while it can be read (or written, when asked for).
 class poller {

@@ -102,11 +102,15 @@ void add_call_counters(benchmark::State& state, const server_counters& before, c
 
 enum class echo_family { round_trip, throughput, large };
 
-void echo_run(benchmark::State& state, std::string_view kind, echo_load load, echo_family family) {
+// `per_driver_message`: the TLS rows divide the server's calls by the messages the driver saw
+// echoed, since the engine's bytes_received counts the wire's bytes (records, with their headers
+// and tags); wire_bytes_per_msg says how many bytes per message the server received.
+void echo_run(benchmark::State& state, std::string_view kind, echo_load load, echo_family family,
+              bool per_driver_message = false, const std::shared_ptr<net::tls_client>& tls = nullptr) {
     try {
         server_process& server = shared_server(kind);
         wait_until_quiet(server);
-        echo_driver driver(server.port(), load);
+        echo_driver driver(server.port(), load, tls);
         driver.start();
         for (auto _ : state) {
             driver.run_until(steady_clock::now() + to_clock(bench_settings().warmup));
@@ -144,10 +148,16 @@ void echo_run(benchmark::State& state, std::string_view kind, echo_load load, ec
             state.counters["bytes_per_s"] = benchmark::Counter(rate * static_cast<double>(load.message_size),
                                                                benchmark::Counter::kDefaults,
                                                                benchmark::Counter::kIs1024);
-            const double server_messages =
-                static_cast<double>(after["bytes_received"] - before["bytes_received"]) /
-                static_cast<double>(load.message_size);
-            add_call_counters(state, before, after, server_messages, "msg");
+            const auto received = static_cast<double>(after["bytes_received"] - before["bytes_received"]);
+            if (per_driver_message) {
+                state.counters["wire_bytes_per_msg"] = received / static_cast<double>(messages);
+                if (!driver.session().empty()) {
+                    state.SetLabel(driver.session());
+                }
+                add_call_counters(state, before, after, static_cast<double>(messages), "msg");
+            } else {
+                add_call_counters(state, before, after, received / static_cast<double>(load.message_size), "msg");
+            }
         }
     } catch (const std::exception& e) {
         state.SkipWithError(e.what());
@@ -303,6 +313,37 @@ Registered* configure(Registered* b) {
         ->ComputeStatistics("max", [](const std::vector<double>& v) { return *std::max_element(v.begin(), v.end()); });
 }
 
+// What TLS costs on the engine: the engine's echo server behind wire::tls ("engine-tls": SChannel,
+// TLS 1.2 under Wine 10) against the same server without TLS ("engine"), same load, same driver
+// with and without its TLS client; the ratio of the two is the row. The handshake happens while
+// connecting, outside every window: these rows price the records. Only with a certificate
+// (--wire_tls_pfx) and a TLS client (the native driver's OpenSSL).
+void register_tls_scenarios() {
+    const settings& s = bench_settings();
+    if (s.tls_pfx.empty()) {
+        return;
+    }
+    std::string problem;
+    std::shared_ptr<net::tls_client> client = net::make_tls_client(problem);
+    if (!client) {
+        return;  // the Windows build: the native driver runs these rows
+    }
+    const auto pair = [&client](const std::string& scenario, echo_load load, echo_family family) {
+        for (const std::string_view kind : {std::string_view("engine-tls"), std::string_view("engine")}) {
+            std::shared_ptr<net::tls_client> tls = kind == "engine-tls" ? client : nullptr;
+            configure(benchmark::RegisterBenchmark(("tls/" + scenario + "/" + std::string(kind)).c_str(),
+                                                   [kind, load, family, tls](benchmark::State& state) {
+                                                       echo_run(state, kind, load, family, true, tls);
+                                                   }));
+        }
+    };
+    pair("round_trip/size:64", {.connections = 1, .message_size = 64, .pipeline = 1}, echo_family::round_trip);
+    pair("throughput/size:1024/conns:16/pipeline:8", {.connections = 16, .message_size = 1024, .pipeline = 8},
+         echo_family::throughput);
+    pair("large/size:16384/conns:16/pipeline:4", {.connections = 16, .message_size = 16U * 1024U, .pipeline = 4},
+         echo_family::large);
+}
+
 }  // namespace
 
 settings& bench_settings() noexcept {
@@ -373,6 +414,8 @@ void register_scenarios() {
     both("idle_memory/conns:1000/exchanges:8/quiet_ms:3000",
          [](benchmark::State& state, std::string_view kind) { idle_memory_run(state, kind, 1000, 8, 3000ms); },
          memory_repetitions);
+
+    register_tls_scenarios();
 }
 
 void stop_shared_servers() noexcept { shared_servers().clear(); }

@@ -14,6 +14,11 @@ struct settings {
     // How to start a server: the program (and its launcher) before "--serve KIND ...". The Windows
     // build starts itself; the Linux-native driver `wine build/.../engine_benchmarks.exe`.
     std::vector<std::string> server_command;
+    // The TLS rows (tls/...: the engine's echo server behind wire::tls, `--serve engine-tls`, against
+    // the plain one): registered only when a certificate is given and the driver has a TLS client
+    // (the Linux-native one). A PKCS#12 file the server can open (under Wine: its Unix path) and its password.
+    std::string tls_pfx;
+    std::string tls_password;
 };
 
 // Read by the benchmarks when they run; main() fills it from the command line first.

@@ -19,7 +19,16 @@ struct serve_arguments {
     std::uint16_t port = 0;
     unsigned workers = 1;
     bool markers = false;
+    std::string pfx;       // engine-tls: the certificate and key (PKCS#12)
+    std::string password;  // and its password
 };
+
+// WIRE_BENCH_TLS_PFX / WIRE_BENCH_TLS_PASSWORD: the defaults of --pfx and --password.
+std::string environment(const char* name) {
+    char value[1024] = {};
+    const DWORD length = ::GetEnvironmentVariableA(name, value, sizeof(value));
+    return length > 0 && length < sizeof(value) ? std::string(value, length) : std::string();
+}
 
 template <typename Number>
 bool parse_number(std::string_view text, Number& out) {
@@ -29,6 +38,8 @@ bool parse_number(std::string_view text, Number& out) {
 
 std::optional<serve_arguments> parse(const std::vector<std::string_view>& args, std::string& problem) {
     serve_arguments parsed;
+    parsed.pfx = environment("WIRE_BENCH_TLS_PFX");
+    parsed.password = environment("WIRE_BENCH_TLS_PASSWORD");
     for (std::size_t i = 1; i < args.size(); ++i) {
         const std::string_view flag = args[i];
         if (i + 1 >= args.size()) {
@@ -39,11 +50,16 @@ std::optional<serve_arguments> parse(const std::vector<std::string_view>& args, 
         bool ok = true;
         if (flag == "--serve") {
             parsed.kind = value;
-            ok = value == "engine" || value == "asio" || value == "engine_udp" || value == "asio_udp";
+            ok = value == "engine" || value == "asio" || value == "engine_udp" || value == "asio_udp" ||
+                 value == "engine-tls";
         } else if (flag == "--port") {
             ok = parse_number(value, parsed.port);
         } else if (flag == "--workers") {
             ok = parse_number(value, parsed.workers) && parsed.workers > 0;
+        } else if (flag == "--pfx") {
+            parsed.pfx = value;
+        } else if (flag == "--password") {
+            parsed.password = value;
         } else if (flag == "--markers") {
             ok = value == "0" || value == "1";
             parsed.markers = value == "1";
@@ -54,6 +70,10 @@ std::optional<serve_arguments> parse(const std::vector<std::string_view>& args, 
             problem = "bad argument " + std::string(flag) + " " + std::string(value);
             return std::nullopt;
         }
+    }
+    if (parsed.kind == "engine-tls" && parsed.pfx.empty()) {
+        problem = "engine-tls needs a certificate: --pfx PATH [--password PASSWORD] (or WIRE_BENCH_TLS_PFX)";
+        return std::nullopt;
     }
     return parsed;
 }
@@ -96,7 +116,9 @@ std::optional<int> serve_if_asked(const std::vector<std::string_view>& args) {
     const auto parsed = parse(args, problem);
     if (!parsed) {
         std::cout << "error " << problem << std::endl;
-        std::cerr << "usage: " << args[0] << " --serve engine|asio|engine_udp|asio_udp [--port P] [--workers N] [--markers 0|1]\n";
+        std::cerr << "usage: " << args[0]
+                  << " --serve engine|asio|engine_udp|asio_udp|engine-tls [--port P] [--workers N] [--markers 0|1]"
+                     " [--pfx PATH] [--password PASSWORD]\n";
         return 2;
     }
     std::unique_ptr<echo_server> server;
@@ -107,6 +129,7 @@ std::optional<int> serve_if_asked(const std::vector<std::string_view>& args) {
         server = kind == "engine"       ? make_engine_echo_server(port, workers)
                  : kind == "asio"       ? make_asio_echo_server(port, workers)
                  : kind == "engine_udp" ? make_engine_udp_echo_server(port, workers)
+                 : kind == "engine-tls" ? make_engine_tls_echo_server(port, workers, parsed->pfx, parsed->password)
                                         : make_asio_udp_echo_server(port, workers);
     } catch (const std::exception& e) {
         std::cout << "error " << e.what() << std::endl;

@@ -43,6 +43,10 @@ std::vector<std::string> serve_command(std::string_view kind, unsigned workers, 
     if (traced) {
         command.insert(command.end(), {"--markers", "1"});
     }
+    if (kind.ends_with("-tls")) {
+        const settings& s = bench_settings();
+        command.insert(command.end(), {"--pfx", s.tls_pfx, "--password", s.tls_password});
+    }
     return command;
 }
 

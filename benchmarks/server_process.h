@@ -25,7 +25,8 @@ private:
 
 class server_process {
 public:
-    // Starts "[LAUNCHER] SERVER --serve KIND --port 0 --workers N" (settings::server_command, scenarios.h)
+    // Starts "[LAUNCHER] SERVER --serve KIND --port 0 --workers N" (settings::server_command, scenarios.h;
+    // a KIND ending in -tls gets "--pfx PATH --password PASSWORD" from settings::tls_pfx and tls_password)
     // and waits (bounded) for its "listening on" line. Throws std::runtime_error when it does not
     // come.
     // With `trace_wineserver` (a profiling aid under Wine) the server runs with WINEDEBUG=+server,

@@ -4,7 +4,7 @@
 Usage (./run.sh bench [options] calls it this way):
   bench.py --bin build/mingw-release --driver build/native-bench/bench_driver --out benchmarks/results
            [--wine-driver] [--filter REGEX] [--long] [--repetitions N] [--measure SECONDS] [--timeout SECONDS]
-           [--placement one-cpu|split|none] [--no-pin]
+           [--placement one-cpu|split|none] [--no-pin] [--tls-pfx PATH --tls-password PASSWORD]
 
 The servers under test are always engine_benchmarks.exe --serve engine|asio from --bin, run under
 Wine. The load driver is --driver, the same driver sources built natively on Linux (its calls never
@@ -22,6 +22,13 @@ and prints the table. Exit status: 0 when every benchmark ran, 1 when one failed
 
 Every scenario runs once with the engine's echo server and once with Asio's, with the same load
 driver, in the same run: only the ratio means something here (see benchmarks/README.md).
+
+TLS rows (tls/...: the engine's server behind wire::tls, `--serve engine-tls`, against the plain
+engine server; native driver only) run when the selection includes them (no filter, or e.g.
+`--filter tls`) and a probe finds the TLS server working: the probe makes a certificate with
+tests/tls/tls_peer.py (or takes --tls-pfx), starts the server and makes one handshake. Under Wine 8,
+whose SChannel has no server side (SEC_E_UNSUPPORTED_FUNCTION), it prints one line and the run goes
+on without them. A run that selects only TLS rows writes to OUT/tls/ (a filtered run replaces latest.*).
 """
 from __future__ import annotations
 
@@ -45,6 +52,9 @@ sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 ROOT = Path(__file__).resolve().parent.parent
 EXE = Path("benchmarks") / "engine_benchmarks.exe"
 KINDS = ("engine", "asio")
+TLS_KINDS = ("engine-tls", "engine")  # the TLS rows: the server behind wire::tls, and the same one plain
+TLS_PASSWORD = "wire-test"  # the password tests/tls/tls_peer.py gives the .pfx it writes
+SEC_E_UNSUPPORTED_FUNCTION = 0x80090302  # Wine 8's answer to every SChannel server handshake
 
 # The default run: 24 throughput-style benchmarks x repetitions x (warm-up + window + set-up) plus
 # 4 idle-memory benchmarks x 3, about 5 minutes on a loaded 2-core machine. --long triples the
@@ -95,19 +105,22 @@ class Row:
     cv: dict[str, float] = field(default_factory=dict)      # coefficient of variation, %
     repetitions: dict[str, int] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
+    wire_bytes: dict[str, float] = field(default_factory=dict)  # TLS rows: bytes the server received per message
+    session: str = ""                                            # TLS rows: what the handshake settled
+    kinds: tuple[str, str] = KINDS  # the ratio is kinds[0] relative to kinds[1]
 
     def noise(self) -> float | None:
         """Rough relative standard error of the ratio of two medians (1.25 sigma / sqrt(n) each)."""
-        if not all(k in self.cv and self.repetitions.get(k) for k in KINDS):
+        if not all(k in self.cv and self.repetitions.get(k) for k in self.kinds):
             return None
-        return sum((1.25 * self.cv[k] / 100.0) ** 2 / self.repetitions[k] for k in KINDS) ** 0.5
+        return sum((1.25 * self.cv[k] / 100.0) ** 2 / self.repetitions[k] for k in self.kinds) ** 0.5
 
     def ratio(self, values: dict[str, float] | None = None) -> float | None:
         values = self.values if values is None else values
-        engine, asio = values.get("engine"), values.get("asio")
-        if not engine or not asio:
+        first, second = values.get(self.kinds[0]), values.get(self.kinds[1])
+        if not first or not second:
             return None
-        return engine / asio if self.metric.higher_is_better else asio / engine
+        return first / second if self.metric.higher_is_better else second / first
 
 
 def parse_args() -> argparse.Namespace:
@@ -128,7 +141,13 @@ def parse_args() -> argparse.Namespace:
                              "scheduler's placement (see Placement)")
     parser.add_argument("--no-pin", dest="placement", action="store_const", const="none",
                         help="the same as --placement none")
-    return parser.parse_args()
+    parser.add_argument("--tls-pfx", type=Path,
+                        help="the TLS rows' server certificate (PKCS#12); default: made by tests/tls/tls_peer.py certs")
+    parser.add_argument("--tls-password", default=TLS_PASSWORD, help="its password (default: %(default)s)")
+    args = parser.parse_args()
+    args.tls_ready = None  # the .pfx the TLS rows use, once the probe found the TLS server working
+    args.tls_only = False  # the selection is TLS rows only
+    return args
 
 
 @dataclass
@@ -280,8 +299,11 @@ def driver_command(args: argparse.Namespace, placement: Placement) -> list[str]:
         sys.exit(f"bench.py: the native driver {args.driver} does not exist (./run.sh bench builds it)")
     launcher = placement.prefix + wine_command()
     # One server thread per logical CPU of the machine, whatever CPUs the processes are placed on.
-    return placement.driver_prefix + [str(args.driver), f"--wire_server={exe}", f"--wire_workers={os.cpu_count()}"] + [
+    command = placement.driver_prefix + [str(args.driver), f"--wire_server={exe}", f"--wire_workers={os.cpu_count()}"] + [
         f"--wire_launcher={w}" for w in launcher]
+    if args.tls_ready is not None:  # the driver registers the TLS rows only with a certificate
+        command += [f"--wire_tls_pfx={args.tls_ready}", f"--wire_tls_password={args.tls_password}"]
+    return command
 
 
 def driver_label(args: argparse.Namespace) -> str:
@@ -381,23 +403,172 @@ def run_timer_rows(args: argparse.Namespace, settings: dict[str, float], raw_jso
         return 1
 
 
+def list_benchmarks(args: argparse.Namespace, env: dict[str, str], tls_pfx: str | None = None) -> list[str]:
+    """The names the native driver would run with args.filter (and with a certificate, its TLS rows)."""
+    command = driver_command(args, Placement()) + ["--benchmark_list_tests=true"]
+    if tls_pfx is not None and args.tls_ready is None:
+        command.append(f"--wire_tls_pfx={tls_pfx}")
+    if args.filter:
+        command.append(f"--benchmark_filter={args.filter}")
+    try:
+        listed = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60, check=False)
+    except subprocess.TimeoutExpired:
+        return []
+    return listed.stdout.split()
+
+
+def prepare_tls(args: argparse.Namespace, cert_dir: Path) -> None:
+    """Sets args.tls_ready when the run includes the TLS rows: they are selected (native driver; no
+    filter, or one that matches them) and the probe found the TLS server working, or failing for
+    another reason than Wine 8's missing SChannel server (then the rows run and show the error)."""
+    if args.wine_driver or os.name == "nt":
+        return  # the TLS client is the native driver's
+    env = bench_environment()
+    selected = list_benchmarks(args, env, tls_pfx="probe.pfx")
+    if not any(name.startswith("tls/") for name in selected):
+        return
+    args.tls_only = all(name.startswith("tls/") for name in selected)
+    pfx = args.tls_pfx
+    if pfx is None:
+        peer = ROOT / "tests" / "tls" / "tls_peer.py"
+        if not peer.is_file():
+            print(f"bench.py: TLS rows skipped: no {peer.relative_to(ROOT)} to make their certificate",
+                  file=sys.stderr)
+            return
+        try:
+            made = subprocess.run([sys.executable, "-B", str(peer), "certs", str(cert_dir)], capture_output=True,
+                                  text=True, timeout=120, check=False)
+        except subprocess.TimeoutExpired:
+            made = None
+        pfx = cert_dir / "server.pfx"
+        if made is None or made.returncode != 0 or not pfx.is_file():
+            detail = "timed out" if made is None else (made.stderr.strip().splitlines() or ["no server.pfx"])[-1]
+            print(f"bench.py: TLS rows skipped: tls_peer.py certs failed ({detail})", file=sys.stderr)
+            return
+    working, detail, code = probe_tls_server(args, env, pfx.resolve())
+    if working:
+        print(f"bench.py: TLS probe: one handshake with --serve engine-tls worked ({detail})", file=sys.stderr)
+        args.tls_ready = pfx.resolve()
+    elif code == SEC_E_UNSUPPORTED_FUNCTION:
+        print("bench.py: TLS rows skipped: this Wine's SChannel has no TLS server (the probe's handshake failed "
+              "with SEC_E_UNSUPPORTED_FUNCTION 0x80090302, as under Wine 8); Wine 10 has one: "
+              "tools/debian-root.sh 13 ./run.sh bench --filter tls", file=sys.stderr)
+    else:
+        print(f"bench.py: the TLS probe failed ({detail}); the TLS rows run anyway, to show it", file=sys.stderr)
+        args.tls_ready = pfx.resolve()
+
+
+def probe_tls_server(args: argparse.Namespace, env: dict[str, str], pfx: Path) -> tuple[bool, str, int | None]:
+    """Starts `--serve engine-tls` and makes one TLS handshake and echo with Python's ssl module.
+    Returns (worked, what happened, the server's last handshake failure code or None)."""
+    import queue
+    import socket
+    import ssl
+
+    command = wine_command() + [str(args.bin / EXE), "--serve", "engine-tls", "--port", "0", "--workers", "1",
+                                "--pfx", str(pfx), "--password", args.tls_password]
+    server = subprocess.Popen(command, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True, errors="replace")
+    lines: queue.Queue[str | None] = queue.Queue()
+
+    def pump() -> None:
+        for line in server.stdout:
+            lines.put(line.rstrip("\r\n"))
+        lines.put(None)
+
+    threading.Thread(target=pump, daemon=True).start()
+
+    def reply(prefix: str, limit: float) -> str:
+        """The next line starting with `prefix` or "error " (Wine's own lines skipped), or why none came."""
+        deadline = time.monotonic() + limit
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                line = lines.get(timeout=left)
+            except queue.Empty:
+                break
+            if line is None:
+                return "error the server exited"
+            if line.startswith((prefix, "error ")):
+                return line
+        return "error no answer in time"
+
+    def counters() -> dict[str, int]:
+        server.stdin.write("stats\n")
+        server.stdin.flush()
+        line = reply("stats ", 30)
+        pairs = (p.partition("=") for p in line.split()[1:]) if line.startswith("stats ") else ()
+        return {k: int(v) for k, _, v in pairs if v.isdigit()}
+
+    try:
+        ready = reply("listening on 127.0.0.1:", 60)
+        if not ready.startswith("listening on"):
+            return False, f"the server did not start: {ready}", None
+        port = int(ready.rsplit(":", 1)[1])
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE  # a test certificate; the probe asks whether a server runs at all
+        message = bytes(range(64))
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=15) as raw, \
+                    context.wrap_socket(raw, server_hostname="localhost") as tls:
+                tls.sendall(message)
+                echoed = b""
+                while len(echoed) < len(message) and (chunk := tls.recv(len(message) - len(echoed))):
+                    echoed += chunk
+                if echoed != message:
+                    return False, f"the echo differs ({len(echoed)} of {len(message)} bytes back)", None
+                return True, f"{tls.version()} {tls.cipher()[0]}", None
+        except (OSError, ssl.SSLError) as e:
+            failure = str(e) or type(e).__name__
+        # The server's reason, once its side of the failed handshake has closed (bounded).
+        code = None
+        for _ in range(20):
+            stats = counters()
+            if stats.get("connections_never_opened"):
+                code = stats.get("last_open_failure")
+                break
+            time.sleep(0.25)
+        return False, failure + ("" if code is None else f"; the server: 0x{code:08X}"), code
+    except (OSError, ValueError) as e:
+        return False, f"the probe failed: {e}", None
+    finally:
+        try:
+            server.stdin.write("quit\n")
+            server.stdin.close()
+        except OSError:
+            pass
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
 def split_name(run_name: str) -> tuple[str, str] | None:
     """'round_trip/size:64/engine/iterations:1/manual_time' -> ('round_trip/size:64', 'engine')."""
     parts = [p for p in run_name.split("/")
              if not p.startswith(("iterations:", "repeats:")) and p != "manual_time"]
-    if len(parts) < 2 or parts[-1] not in KINDS:
+    if len(parts) < 2 or parts[-1] not in KINDS + TLS_KINDS:
         return None
     return "/".join(parts[:-1]), parts[-1]
 
 
-def collect(report: dict) -> list[Row]:
+def family_of(scenario: str) -> str:
+    """'throughput/size:64/...' -> 'throughput'; a TLS row's family is the one after 'tls/'."""
+    return scenario.removeprefix("tls/").split("/")[0]
+
+
+def collect(report: dict, tls: bool = False) -> list[Row]:
+    """The engine-vs-Asio rows, or with `tls` the TLS rows (tls/...: engine-tls vs engine)."""
     rows: dict[tuple[str, str], Row] = {}
 
     def rows_for(scenario: str) -> list[Row]:
-        family = scenario.split("/")[0]
+        if scenario.startswith("tls/") != tls:
+            return []
         out = []
-        for metric in FAMILIES.get(family, []):
-            out.append(rows.setdefault((scenario, metric.key), Row(scenario, metric)))
+        for metric in FAMILIES.get(family_of(scenario), []):
+            out.append(rows.setdefault((scenario, metric.key),
+                                       Row(scenario, metric, kinds=TLS_KINDS if tls else KINDS)))
         return out
 
     medians: dict[tuple[str, str], dict] = {}
@@ -442,6 +613,10 @@ def collect(report: dict) -> list[Row]:
                     row.cpu[kind] = float(entry[name])
             if "loss_pct" in entry:
                 row.loss[kind] = float(entry["loss_pct"])
+            if "wire_bytes_per_msg" in entry:
+                row.wire_bytes[kind] = float(entry["wire_bytes_per_msg"])
+            if entry.get("label") and kind == "engine-tls":
+                row.session = entry["label"]
     return sorted(rows.values(), key=sort_key)
 
 
@@ -457,7 +632,7 @@ def parameters(scenario: str) -> dict[str, int]:
 
 def sort_key(row: Row) -> tuple:
     """Registration order: family, then its parameters numerically, then the metric."""
-    family = row.scenario.split("/")[0]
+    family = family_of(row.scenario)
     metrics = FAMILIES[family]
     return (list(FAMILIES).index(family), tuple(parameters(row.scenario).values()), metrics.index(row.metric))
 
@@ -478,6 +653,8 @@ def size_text(size: int) -> str:
 
 
 def label(row: Row) -> str:
+    if row.scenario.startswith("tls/"):  # the same words as the plain family's
+        return label(Row(row.scenario.removeprefix("tls/"), row.metric))
     family = row.scenario.split("/")[0]
     p = parameters(row.scenario)
     size = size_text(p.get("size", 0))
@@ -526,20 +703,41 @@ def machine_description() -> list[str]:
 
 
 def write_markdown(path: Path, rows: list[Row], report: dict, settings: dict[str, float], args: argparse.Namespace,
-                   started: datetime.datetime, load_before: str, load_after: str) -> str:
+                   started: datetime.datetime, load_before: str, load_after: str, tls_rows: list[Row] | None = None) -> str:
     context = report.get("context", {})
+    tls_rows = tls_rows or []
     lines = [
-        "# Engine vs Asio echo server",
+        "# Engine vs Asio echo server" if rows or not tls_rows else "# What TLS costs the engine's echo server",
         "",
         f"- Date: {started:%Y-%m-%d %H:%M} UTC",
         f"- Machine: {machine_description()[0]}; {load_before} before, {load_after} after the run",
         f"- Load driver: {driver_label(args)}; driver platform {context.get('platform', '?')}",
-        f"- Servers: `{context.get('server_command', '?')} --serve engine|asio` (UDP rows: `engine_udp|asio_udp`) (under Wine), server threads: "
+        f"- Servers: `{context.get('server_command', '?')} --serve engine|asio` (UDP rows: `engine_udp|asio_udp`; "
+        "TLS rows: `engine-tls|engine`) (under Wine), server threads: "
         f"{context.get('server_workers', '?')} (engine workers = Asio io_context threads)",
         f"- CPU placement: {getattr(args, 'placement_text', 'left to the scheduler')}",
         f"- Settings: {settings['repetitions']} repetitions (median shown, random interleaving), "
         f"{settings['warmup']} s warm-up + {settings['measure']} s measured window per run"
         + (f", filter `{args.filter}`" if args.filter else ""),
+    ]
+    if rows or not tls_rows:
+        lines += main_table(rows)
+    if tls_rows:
+        lines += tls_table(tls_rows, args)
+    lines += [
+        "",
+        "Under Wine every Winsock call and every dequeue of the server is a round trip to the single "
+        "wineserver: ratios and calls per message carry over to Windows, absolute numbers do not. "
+        "See benchmarks/README.md.",
+        "",
+    ]
+    text = "\n".join(lines)
+    path.write_text(text, encoding="utf-8")
+    return text
+
+
+def main_table(rows: list[Row]) -> list[str]:
+    lines = [
         "",
         "Ratio: engine relative to Asio, oriented so that **> 1 means the engine is better** (faster, more "
         "per second, or less memory). Calls: the server's Winsock calls plus completion-port dequeues per "
@@ -572,19 +770,70 @@ def write_markdown(path: Path, rows: list[Row], report: dict, settings: dict[str
         cpu = " / ".join(f"{row.cpu[k]:.0f}" if k in row.cpu else "–" for k in KINDS)
         lines.append(f"| {label(row)} | {row.metric.label} | {engine} | {asio} | {ratio_text} | {noise_text} | "
                      f"{'–' if best is None else f'{best:.2f}'} | {calls[0]} | {calls[1]} | {cpu} | {cv} |")
-    lines += [
+    return lines
+
+
+def reproduce_command(args: argparse.Namespace) -> str:
+    """The run.sh command that selects the same rows (bench.py's own options after `bench`)."""
+    words = ["./run.sh", "bench"]
+    if args.filter:
+        words += ["--filter", f"'{args.filter}'"]
+    if args.long:
+        words.append("--long")
+    if args.placement != "one-cpu":
+        words += ["--placement", args.placement]
+    if args.tls_pfx:
+        words += ["--tls-pfx", str(args.tls_pfx)]
+        if args.tls_password != TLS_PASSWORD:
+            words += ["--tls-password", "PASSWORD"]
+    return " ".join(words)
+
+
+def tls_table(rows: list[Row], args: argparse.Namespace) -> list[str]:
+    """The TLS rows: the engine's echo server behind wire::tls against the same server plain."""
+    sessions = sorted({r.session for r in rows if r.session})
+    command = reproduce_command(args)
+    lines = [
         "",
-        "Under Wine every Winsock call and every dequeue of the server is a round trip to the single "
-        "wineserver: ratios and calls per message carry over to Windows, absolute numbers do not. "
-        "See benchmarks/README.md.",
+        "## TLS: the engine's echo server behind wire::tls (SChannel) vs the same server plain",
         "",
+        "Both rows of a scenario in the same run, same load driver: plain TCP against `--serve engine`, and "
+        "TLS from the driver's OpenSSL client against `--serve engine-tls` (`tls::listen` with "
+        + ("the certificate given with --tls-pfx" if args.tls_pfx else "a test certificate from tests/tls/tls_peer.py")
+        + "). The handshake happens while connecting, before the "
+        "window: these rows price the records. **TLS / plain** is TLS's speed relative to plain (rates: "
+        "TLS / plain; times: plain / TLS), so 0.5 means TLS does half as much per second. Server CPU and "
+        "calls are per message as the driver counts them; wire bytes: what the server received per message "
+        "(the record's header, nonce and tag on top of the payload)."
+        + (f" Negotiated: {', '.join(sessions)}." if sessions else ""),
+        "",
+        f"Reproduce: `{command}` (under Wine 10: `tools/debian-root.sh 13 {command}`).",
+        "",
+        "| scenario | metric | TLS | plain | TLS / plain | noise | best | server CPU µs TLS / plain "
+        "| calls TLS / plain | wire bytes/msg TLS / plain | cv TLS / plain |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    text = "\n".join(lines)
-    path.write_text(text, encoding="utf-8")
-    return text
+    for row in rows:
+        tls_kind, plain_kind = row.kinds
+        shown = {k: (row.errors.get(k) and f"error: {row.errors[k]}") or fmt(row.values.get(k), row.metric)
+                 for k in row.kinds}
+        ratio, noise, best = row.ratio(), row.noise(), row.ratio(row.best)
+        ratio_text = "–" if ratio is None else f"{ratio:.2f}"
+        if ratio is not None and noise is not None and abs(ratio - 1.0) < 2 * noise:
+            ratio_text += " ≈"
+
+        def pair(values: dict[str, float], digits: int) -> str:
+            return " / ".join(f"{values[k]:.{digits}f}" if k in values else "–" for k in row.kinds)
+
+        cv = " / ".join(f"{row.cv[k]:.0f}%" if k in row.cv else "–" for k in row.kinds)
+        lines.append(f"| {label(row)} | {row.metric.label} | {shown[tls_kind]} | {shown[plain_kind]} | {ratio_text} | "
+                     f"{'–' if noise is None else f'±{100 * noise:.0f}%'} | {'–' if best is None else f'{best:.2f}'} | "
+                     f"{pair(row.cpu, 0)} | {pair(row.calls, 2)} | {pair(row.wire_bytes, 0)} | {cv} |")
+    return lines
 
 
-def write_chart(path: Path, rows: list[Row]) -> bool:
+def write_chart(path: Path, rows: list[Row],
+                title: str = "Engine vs Asio echo server (ratio > 1: the engine is better; whiskers: ±noise of the ratio)") -> bool:
     gnuplot = shutil.which("gnuplot")
     plotted = [(label(r), r.ratio(), r.noise() or 0.0) for r in rows if r.ratio() is not None]
     if gnuplot is None or not plotted:
@@ -600,7 +849,7 @@ def write_chart(path: Path, rows: list[Row]) -> bool:
         script = f"""
 set terminal pngcairo size 1100,{160 + 28 * len(plotted)} font "sans,10"
 set output "{path}"
-set title "Engine vs Asio echo server (ratio > 1: the engine is better; whiskers: ±noise of the ratio)"
+set title "{title}"
 set xlabel "ratio"
 set xrange [0:{top:.2f}]
 set yrange [0.4:{len(plotted) + 0.6}]
@@ -627,10 +876,24 @@ def main() -> int:
         settings["repetitions"] = args.repetitions
     if args.measure:
         settings["measure"] = args.measure
+    cert_dir = Path(tempfile.mkdtemp(prefix="wire-bench-tls-"))  # the test certificate's keys: never kept
+    try:
+        return run(args, settings, cert_dir)
+    finally:
+        shutil.rmtree(cert_dir, ignore_errors=True)
+
+
+def run(args: argparse.Namespace, settings: dict[str, float], cert_dir: Path) -> int:
+    prepare_tls(args, cert_dir)
+    if args.tls_only and args.tls_ready is None:
+        return 0  # nothing else was asked for: the results of earlier runs stay as they are
+    tls_only = args.tls_only
     if args.wine_driver:
         args.out = args.out / "wine-driver"
     elif args.placement == "split":
         args.out = args.out / "split"
+    if tls_only:  # a filtered run replaces latest.*: the TLS rows keep a folder of their own
+        args.out = args.out / "tls"
     args.out.mkdir(parents=True, exist_ok=True)
     raw_json = args.out / "latest.json"
 
@@ -652,10 +915,16 @@ def main() -> int:
         return 1
     status = status or timer_status
     rows = collect(report)
-    table = write_markdown(args.out / "latest.md", rows, report, settings, args, started, load_before, load_after)
-    write_chart(args.out / "latest.png", rows)
+    tls_rows = collect(report, tls=True)
+    table = write_markdown(args.out / "latest.md", rows, report, settings, args, started, load_before, load_after,
+                           tls_rows)
+    if rows or not tls_rows:
+        write_chart(args.out / "latest.png", rows)
+    else:
+        write_chart(args.out / "latest.png", tls_rows,
+                    "TLS vs plain, the engine's echo server (ratio: TLS's speed relative to plain; whiskers: ±noise)")
     print(table)
-    failed = any(row.errors for row in rows)
+    failed = any(row.errors for row in rows + tls_rows)
     return 1 if status != 0 or failed else 0
 
 
