@@ -10,6 +10,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 
@@ -199,7 +200,7 @@ TEST_F(TlsClient, RefusesGarbageInsteadOfAHandshakeAndTheEngineGoesOn) {
     // Refused as soon as SChannel sees it is no TLS, or (Wine: GnuTLS waits for the length the
     // bytes claim) when the peer closes inside what looked like a record.
     EXPECT_TRUE(reason.category() == tls::security_category() || reason == tls::error::record_too_large ||
-                reason == tls::error::truncated_record)
+                reason == tls::error::truncated_record || reason == tls::error::not_tls)
         << reason.message();
 
     auto peer = native_peer::serve(serving("server"));
@@ -338,19 +339,21 @@ TEST_F(TlsServer, EchoesByteExactToTheEnginesOwnClient) {
     expect_echoes(*r, {1, 1000, 16 * 1024, 16 * 1024 + 1, 64 * 1024, 1024 * 1024});
 }
 
-TEST_F(TlsServer, RefusesAGarbageHandshakeWithoutOpeningAndGoesOnServing) {
+TEST_F(TlsServer, RefusesAPlainTextClientAtOnceWithoutOpeningAndGoesOnServing) {
     accepted_log log;
     listener recorded = tls::listen(engine_, *endpoint::parse("127.0.0.1", 0), log.recording_factory(), *context_);
-    auto garbage = std::make_shared<recorder>();
-    const connection raw = engine_.connect(recorded.local_endpoint(), std::make_unique<recording_handler>(garbage));
-    ASSERT_TRUE(eventually([&] { return published_handle(*garbage).is_open(); }));
-    ASSERT_FALSE(raw.send(random_bytes(4096, 3)));
+    auto plain = std::make_shared<recorder>();
+    const connection raw = engine_.connect(recorded.local_endpoint(), std::make_unique<recording_handler>(plain));
+    ASSERT_TRUE(eventually([&] { return published_handle(*plain).is_open(); }));
+    // An HTTP request to a TLS port, then noise: refused by the record check, not after the
+    // handshake timeout (SChannel might wait for the length the bytes seem to announce).
+    std::vector<std::byte> garbage = random_bytes(4096, 3);
+    const std::string request = "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n";
+    std::transform(request.begin(), request.end(), garbage.begin(), [](char c) { return static_cast<std::byte>(c); });
+    ASSERT_FALSE(raw.send(garbage));
     const std::shared_ptr<tls_recorder> accepted = log.first();
-    const std::error_code reason = close_reason(*accepted);
+    EXPECT_EQ(close_reason(*accepted), tls::error::not_tls) << accepted->reason.message();
     EXPECT_EQ(accepted->opened, 0);
-    EXPECT_TRUE(reason.category() == tls::security_category() || reason == tls::error::record_too_large ||
-                reason == tls::error::truncated_record)
-        << reason.message();
 
     const tls::client_context context(trusting_the_test_ca());
     auto good = connect_and_settle(engine_, listener_.local_endpoint(), context);

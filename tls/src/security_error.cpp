@@ -25,6 +25,7 @@ public:
         case error::no_private_key: return "the certificate has no usable private key";
         case error::no_peer_certificate: return "the server presented no certificate";
         case error::pinned_certificate_mismatch: return "the server's certificate is not the one accept_thumbprint names";
+        case error::not_tls: return "the peer does not speak TLS (its bytes are no TLS records)";
         }
         return "unknown wire.tls error";
     }

@@ -27,6 +27,33 @@ constexpr std::size_t plaintext_per_slice = 64 * 1024;
 // certificate we do not have): SChannel then goes on without one.
 constexpr int max_handshake_steps = 8;
 
+// Whether the record headers among `input` (type, version, length) can be TLS's. SChannel may
+// wait for as many bytes as a garbage header claims, so garbage would hold the connection until
+// the handshake timeout; this refuses it at once, before any SSPI call.
+bool records_look_like_tls(gsl::span<const std::byte> input) noexcept {
+    constexpr std::size_t header = 5;
+    constexpr std::size_t largest_record = 16 * 1024 + 2048;
+    std::size_t at = 0;
+    while (at < input.size()) {
+        const auto type = std::to_integer<unsigned>(input[at]);
+        if (type < 20 || type > 23) {  // change_cipher_spec, alert, handshake, application_data
+            return false;
+        }
+        if (at + 1 < input.size() && std::to_integer<unsigned>(input[at + 1]) != 3) {  // TLS 1.x: major version 3
+            return false;
+        }
+        if (at + header > input.size()) {
+            return true;
+        }
+        const std::size_t length = std::to_integer<std::size_t>(input[at + 3]) << 8 | std::to_integer<std::size_t>(input[at + 4]);
+        if (length > largest_record) {
+            return false;
+        }
+        at += header + length;
+    }
+    return true;
+}
+
 std::error_code security_error(SECURITY_STATUS status) noexcept { return {static_cast<int>(status), security_category()}; }
 
 SecBuffer buffer(unsigned long type, void* data = nullptr, std::size_t size = 0) noexcept {
@@ -201,6 +228,10 @@ void session::on_close(connection& conn, std::error_code reason) {
 
 void session::continue_handshake(connection& conn) {
     const bool server = credentials_->is_server();
+    if (!records_look_like_tls(input_)) {
+        fail(conn, make_error_code(error::not_tls));
+        return;
+    }
     for (int step = 0; step < max_handshake_steps; ++step) {
         std::array<SecBuffer, 3> input{buffer(SECBUFFER_TOKEN, input_.data(), input_.size()), buffer(SECBUFFER_EMPTY),
                                        buffer(SECBUFFER_APPLICATION_PROTOCOLS,

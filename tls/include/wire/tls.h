@@ -55,6 +55,7 @@ enum class error {
     no_private_key,         // the certificate has no private key this process can use
     no_peer_certificate,    // the server presented no certificate to verify
     pinned_certificate_mismatch,  // client_options::accept_thumbprint named another certificate
+    not_tls,                // the peer's first bytes are no TLS records (checked before SChannel sees them)
 };
 
 [[nodiscard]] const std::error_category& error_category() noexcept;
