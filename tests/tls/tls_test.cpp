@@ -12,6 +12,8 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
+#include <thread>
 #include <string>
 
 namespace wire::test {
@@ -128,6 +130,58 @@ TEST_F(TlsClient, KeepsWhatIsSentBeforeTheHandshakeAndSendsItAfter) {
     ASSERT_TRUE(eventually([&] { return r->received_size() >= early.size() || r->is_closed(); }));
     std::lock_guard lock(r->mutex);
     EXPECT_TRUE(r->received == early) << r->reason.message();
+}
+
+// send() is callable from any thread: each call's records must reach the wire whole and in the
+// order the calls were made, or the peer's decryption fails (sequence numbers) or bytes mix.
+TEST_F(TlsClient, SendsFromManyThreadsKeepEachCallWholeAndEachThreadsOrder) {
+    auto peer = native_peer::serve(serving("server"));
+    ASSERT_TRUE(peer);
+    const tls::client_context context(trusting_the_test_ca());
+    auto r = connect_and_settle(engine_, peer->address(), context);
+    ASSERT_EQ(r->opened, 1) << r->reason.message();
+    const connection c = published_handle(*r);
+    constexpr std::uint32_t threads = 4;
+    constexpr std::uint32_t messages = 400;
+    constexpr std::size_t message_size = 3000;  // a record each, some sends two
+    auto message = [](std::uint32_t thread, std::uint32_t sequence) {
+        std::vector<std::byte> m = random_bytes(message_size, thread * 100'000 + sequence);
+        std::memcpy(m.data(), &thread, sizeof(thread));
+        std::memcpy(m.data() + sizeof(thread), &sequence, sizeof(sequence));
+        return m;
+    };
+    std::vector<std::thread> senders;
+    for (std::uint32_t t = 0; t < threads; ++t) {
+        senders.emplace_back([&, t] {
+            for (std::uint32_t i = 0; i < messages; ++i) {
+                const std::vector<std::byte> m = message(t, i);
+                // Refused when the queue is full: try again (bounded by the test's own limit).
+                for (int attempt = 0; attempt < 10'000 && c.send(m) == error::send_queue_full; ++attempt) {
+                    std::this_thread::sleep_for(1ms);
+                }
+            }
+        });
+    }
+    for (std::thread& sender : senders) {
+        sender.join();
+    }
+    const std::size_t total = std::size_t{threads} * messages * message_size;
+    ASSERT_TRUE(eventually([&] { return r->received_size() >= total || r->is_closed(); }, 120s));
+    std::lock_guard lock(r->mutex);
+    ASSERT_EQ(r->received.size(), total) << r->reason.message();
+    std::vector<std::uint32_t> next(threads, 0);
+    for (std::size_t at = 0; at < total; at += message_size) {
+        std::uint32_t thread = 0;
+        std::uint32_t sequence = 0;
+        std::memcpy(&thread, r->received.data() + at, sizeof(thread));
+        std::memcpy(&sequence, r->received.data() + at + sizeof(thread), sizeof(sequence));
+        ASSERT_LT(thread, threads) << "at byte " << at;
+        ASSERT_EQ(sequence, next[thread]) << "thread " << thread << "'s messages out of order at byte " << at;
+        const std::vector<std::byte> expected = message(thread, sequence);
+        ASSERT_TRUE(std::equal(expected.begin(), expected.end(), r->received.begin() + static_cast<std::ptrdiff_t>(at)))
+            << "message " << sequence << " of thread " << thread << " differs";
+        ++next[thread];
+    }
 }
 
 TEST_F(TlsClient, RefusesACertificateForAnotherName) {
