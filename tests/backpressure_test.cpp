@@ -67,6 +67,12 @@ std::atomic<int> firehose::refusals{0};
 std::atomic<bool> firehose::stop_sending{false};
 
 TEST(Backpressure, PeerThatNeverReadsHitsTheCapThenDrainResumes) {
+    // The firehose's counters are static: start from zero, so that the test can repeat in one
+    // process (--gtest_repeat), as it must to be run under load many times.
+    firehose::accepted = 0;
+    firehose::max_queued = 0;
+    firehose::refusals = 0;
+    firehose::stop_sending = false;
     engine_options options;
     options.send_queue_cap = cap;
     engine e(options);
