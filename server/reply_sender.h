@@ -5,9 +5,9 @@
 // connection stops receiving; on_drained sends it again and, once it is accepted, receiving
 // resumes. Nothing more is read (so nothing more is produced) until the kept reply has gone:
 // what the server holds per connection stays bounded by one receive's worth of replies, however
-// fast the peer sends and however slowly it reads. Under TLS one receive may hold several records
-// and the layer delivers each of them, also after pause_receiving: a reply that comes while one is
-// kept joins it (never sent ahead of it), so the bound is one receive's records.
+// fast the peer sends and however slowly it reads. A layer (TLS) may still hand over plaintext it
+// already holds after pause_receiving (pause stops the socket's receives, not the layer): a reply
+// that comes while one is kept joins it, never goes ahead of it or replaces it.
 #include <wire/connection.h>
 
 #include "server_counters.h"

@@ -126,9 +126,8 @@ def localhost_address() -> str:
     return socket.getaddrinfo("localhost", None, type=socket.SOCK_STREAM)[0][4][0]
 
 
-# Bytes that are not a TLS handshake, or a broken one: SChannel fails some at once (a record of
-# another type, zeros) and waits for the rest of others (a record or handshake message whose
-# declared length has not arrived) until its handshake timeout ends them.
+# Bytes that are not a TLS handshake, or a broken one: the layer or SChannel fails them, or (a
+# handshake message whose declared length never arrives) the handshake timeout ends them.
 GARBAGE = (lambda: os.urandom(1024),
            lambda: b"\x16\x03\x01\x00\x05hello",                   # a ClientHello record holding nonsense
            lambda: b"\x17\x03\x03\x00\x10" + os.urandom(16),       # application data before any handshake
