@@ -25,9 +25,15 @@ void churn_loop::next() noexcept {
         // connect()), so the counter needs no lock.
         const std::uint64_t iteration = iteration_++;
         auto handler = std::make_unique<churn_handler>(shared_from_this(), iteration);
-        // The message rides in the connect itself (ConnectEx's send buffer): one call fewer.
-        const std::vector<std::byte> message = handler->first_message();
-        (void)run_.net().connect(run_.opts().server, std::move(handler), message);
+        std::vector<std::byte> message = handler->first_message();
+        if (run_.tls()) {
+            // The ClientHello rides in the connect: the message waits for on_open.
+            handler->send_on_open(std::move(message));
+            (void)run_.connect(std::move(handler));
+        } else {
+            // The message rides in the connect itself (ConnectEx's send buffer): one call fewer.
+            (void)run_.connect(std::move(handler), message);
+        }
     } catch (const std::exception& e) {
         run_.report_error("loop " + std::to_string(index_) + ": cannot start a connection: " + e.what());
         run_.participant_finished();
@@ -47,7 +53,19 @@ std::vector<std::byte> churn_handler::first_message() {
     return message;
 }
 
-void churn_handler::on_open(connection& /*c*/) { opened_ = true; }
+void churn_handler::send_on_open(std::vector<std::byte> message) noexcept { deferred_ = std::move(message); }
+
+void churn_handler::on_open(connection& c) {
+    opened_ = true;
+    if (!loop_->run().tls()) {
+        return;  // the message went with the connect
+    }
+    loop_->run().note_session(c);
+    sent_at_ = clock::now();  // TLS: the exchange is timed from the handshake's end
+    // A refusal means the connection is closing: on_close reports the missing reply.
+    (void)c.send(deferred_);
+    deferred_ = {};
+}
 
 void churn_handler::on_data(connection& c, gsl::span<const std::byte> data) {
     run_state& run = loop_->run();
@@ -92,7 +110,7 @@ void churn_handler::on_close(connection& /*c*/, std::error_code reason) {
             run.counters().connects.fetch_add(1, std::memory_order_relaxed);
         }
     } else if (!opened_) {
-        run.report_error(name + ": did not connect: " + because);
+        run.report_not_opened(name, reason);
     } else if (intact_) {
         run.report_error(name + ": closed after " + std::to_string(received_) + " of " +
                          std::to_string(run.opts().size) + " reply bytes: " + because);

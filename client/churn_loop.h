@@ -1,7 +1,7 @@
 #pragma once
 // churn mode: each loop connects, sends one message of --size bytes, checks the reply, closes
 // gracefully, and starts over until the run stops. Measures the whole connection life cycle:
-// connect, accept, exchange, close on both sides.
+// connect, accept, exchange, close on both sides (with --tls the handshake too).
 #include <wire/connection.h>
 
 #include "payload_stream.h"
@@ -39,6 +39,8 @@ public:
 
     // This cycle's message, sent with the connect. Throws std::bad_alloc only.
     [[nodiscard]] std::vector<std::byte> first_message();
+    // --tls: the message goes once the handshake is done (on_open), not with the connect.
+    void send_on_open(std::vector<std::byte> message) noexcept;
 
     void on_open(connection& c) override;
     void on_data(connection& c, gsl::span<const std::byte> data) override;
@@ -56,6 +58,7 @@ private:
     bool intact_ = true;
     bool opened_ = false;
     bool done_ = false;  // the whole reply arrived and the close was requested
+    std::vector<std::byte> deferred_;  // --tls: this cycle's message until on_open
 };
 
 }  // namespace wire::client

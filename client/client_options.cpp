@@ -2,11 +2,14 @@
 
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
+#include <filesystem>
 #include <ostream>
 #include <string>
+#include <system_error>
 
 namespace wire::client {
 
@@ -56,6 +59,50 @@ CLI::Validator one_of_modes() {
         "");
 }
 
+// --ca: the file must be there; what is wrong inside it is found when the client reads it (exit 1).
+CLI::Validator existing_file() {
+    return CLI::Validator(
+        [](std::string& input) -> std::string {
+            std::error_code error;
+            if (input.empty() || !std::filesystem::is_regular_file(std::filesystem::path(input), error)) {
+                return "no such file (got '" + input + "')";
+            }
+            return {};
+        },
+        "");
+}
+
+// ALPN protocol names, comma-separated: each 1 to 255 bytes (TLS's limit).
+std::vector<std::string> split_list(const std::string& text) {
+    std::vector<std::string> items;
+    std::size_t start = 0;
+    for (;;) {
+        const std::size_t comma = text.find(',', start);
+        items.push_back(text.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
+        if (comma == std::string::npos) {
+            return items;
+        }
+        start = comma + 1;
+    }
+}
+
+CLI::Validator alpn_list() {
+    return CLI::Validator(
+        [](std::string& input) -> std::string {
+            const std::vector<std::string> names = split_list(input);
+            if (std::any_of(names.begin(), names.end(), [](const std::string& n) { return n.empty() || n.size() > 255; })) {
+                return "must be protocol names of 1 to 255 bytes separated by commas (got '" + input + "')";
+            }
+            return {};
+        },
+        "");
+}
+
+CLI::Validator not_empty() {
+    return CLI::Validator(
+        [](std::string& input) -> std::string { return input.empty() ? "must not be empty" : std::string(); }, "");
+}
+
 mode parse_mode(const std::string& text) {
     if (text == "frame") {
         return mode::frame;
@@ -78,13 +125,19 @@ constexpr const char* footer_text =
     "bytes (8 to 65507) in flight, each verifiable from its number; one unanswered for 1 s is counted\n"
     "lost and replaced. Loss is reported (JSON adds the key lost), not an error; a corrupted or foreign\n"
     "datagram is a mismatch.\n"
+    "--tls (echo, frame, churn): every connection is TLS (1.2 or later, through SChannel). The server's\n"
+    "certificate must chain to a root the system trusts or to --ca FILE (PEM or DER), and name\n"
+    "--server-name (default: the --host text, also sent as SNI); --insecure accepts any certificate.\n"
+    "A failed handshake is an error, its reason printed once. The summary adds the protocol and\n"
+    "cipher of the first connection that opened; JSON adds the keys tls_protocol and tls_cipher.\n"
     "Exit 0: no errors, no mismatches and at least one verified message; 1 otherwise; 2: bad arguments.\n"
     "\n"
     "Examples:\n"
     "  client --port 7000\n"
     "  client --port 7000 --connections 64 --size 1024 --pipeline 8 --duration 10 --json\n"
     "  client --port 7000 --mode churn --connections 8 --size 32\n"
-    "  client --udp --port 7000 --connections 16 --size 1200 --pipeline 8 --json";
+    "  client --udp --port 7000 --connections 16 --size 1200 --pipeline 8 --json\n"
+    "  client --tls --ca ca.pem --server-name localhost --port 8443 --json";
 
 }  // namespace
 
@@ -137,6 +190,23 @@ parse_result parse_options(int argc, const char* const* argv, std::ostream& out,
     bool udp = false;
     app.add_flag("--udp", udp, "Send UDP datagrams to a UDP echo server (server --udp) instead of TCP");
     app.add_flag("--json", json, "Print one JSON line on stdout instead of the summary table");
+    bool tls = false;
+    bool insecure = false;
+    std::string ca_file;
+    std::string server_name;
+    std::string alpn;
+    app.add_flag("--tls", tls, "Connect with TLS (echo, frame and churn)");
+    app.add_flag("--insecure", insecure, "With --tls: accept any server certificate (tests and tools only)");
+    app.add_option("--ca", ca_file, "With --tls: a root certificate to trust besides the system's, PEM or DER")
+        ->type_name("FILE")
+        ->check(existing_file());
+    app.add_option("--server-name", server_name,
+                   "With --tls: the name sent as SNI and checked in the certificate (default: the --host text)")
+        ->type_name("NAME")
+        ->check(not_empty());
+    app.add_option("--alpn", alpn, "With --tls: ALPN protocols to offer, comma-separated, most preferred first")
+        ->type_name("LIST")
+        ->check(alpn_list());
 
     const auto usage_error = [&](const std::string& message) {
         err << "client: error: " << message << "\n\n" << app.help() << std::flush;
@@ -168,6 +238,22 @@ parse_result parse_options(int argc, const char* const* argv, std::ostream& out,
     result.udp = udp;
     if (udp && result.mode != mode::echo) {
         return usage_error("--mode " + std::string(to_string(result.mode)) + ": TCP only; --udp is echo only");
+    }
+    if (!tls) {
+        for (const char* flag : {"--insecure", "--ca", "--server-name", "--alpn"}) {
+            if (app.count(flag) > 0) {
+                return usage_error(std::string(flag) + ": only with --tls");
+            }
+        }
+    } else {
+        if (udp) {
+            return usage_error("--tls: TCP only; not with --udp");
+        }
+        if (insecure && app.count("--ca") > 0) {
+            return usage_error("--insecure and --ca: give one of them, not both (--insecure trusts any certificate)");
+        }
+        result.tls = options::tls_settings{!insecure, ca_file, server_name.empty() ? host : server_name,
+                                           alpn.empty() ? std::vector<std::string>{} : split_list(alpn)};
     }
     if (udp && (result.size < min_datagram_size || result.size > max_datagram_size)) {
         return usage_error("--size: must be " + std::to_string(min_datagram_size) + " to " +

@@ -9,7 +9,9 @@
 #include <cstdint>
 #include <iosfwd>
 #include <optional>
+#include <string>
 #include <string_view>
+#include <vector>
 
 namespace wire::client {
 
@@ -30,6 +32,14 @@ struct options {
     client::mode mode = client::mode::echo;
     bool json = false;
     bool udp = false;  // --udp: numbered datagrams from `connections` UDP sockets (echo only)
+    // --tls: TLS (wire::tls, SChannel) on every connection, in every TCP mode.
+    struct tls_settings {
+        bool verify = true;             // false with --insecure: any certificate is accepted
+        std::string ca_file;            // --ca: a root to trust besides the system's (PEM or DER)
+        std::string server_name;        // --server-name, else the --host text: SNI and the name checked
+        std::vector<std::string> alpn;  // --alpn: offered, most preferred first
+    };
+    std::optional<tls_settings> tls;
 };
 
 // Limits, checked with a clear message. They bound the client's own memory: payloads in flight

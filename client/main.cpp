@@ -11,12 +11,14 @@
 #include "pipelined_session.h"
 #include "report.h"
 #include "run_state.h"
+#include "tls_setup.h"
 
 #include <algorithm>
 #include <chrono>
 #include <exception>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <vector>
 
 namespace wire::client {
@@ -29,18 +31,30 @@ using clock = run_clock;
 // engine is stopped and whatever is left counts as errors.
 constexpr std::chrono::seconds drain_limit{10};
 
+// A TLS record's header and trailer at most (5-byte header, explicit nonce or IV, MAC or tag,
+// padding): what --tls adds to the send queue per record, rounded up.
+constexpr std::size_t tls_record_overhead = 128;
+
 int run(const options& opts) {
     if (opts.udp) {
         return run_udp(opts);
     }
+    // --tls: the context (and --ca) before anything connects; a failure ends the run (exit 1).
+    std::optional<tls::client_context> tls_context;
+    if (opts.tls) {
+        tls_context.emplace(make_tls_context(*opts.tls));
+    }
+
     engine_options settings;
     // Churn: a closing connection still holds its slot while the loop's next one connects.
     settings.max_connections = opts.connections * 2 + 16;
     // Room for a whole pipeline, so a full window of messages is never refused for lack of space.
-    settings.send_queue_cap = std::max(settings.send_queue_cap, opts.pipeline * (opts.size + 4));
+    // TLS queues records: each message may add a record's header and trailer per 16 KiB and one more.
+    const std::size_t record_overhead = opts.tls ? (opts.size / (16 * 1024) + 2) * tls_record_overhead : 0;
+    settings.send_queue_cap = std::max(settings.send_queue_cap, opts.pipeline * (opts.size + 4 + record_overhead));
 
     engine e(settings);
-    run_state run(opts, e);
+    run_state run(opts, e, tls_context ? &*tls_context : nullptr);
     std::vector<std::shared_ptr<pipelined_session>> sessions;  // destroyed before run and e
 
     const auto start = clock::now();
@@ -52,7 +66,7 @@ int run(const options& opts) {
         }
         auto session = std::make_shared<pipelined_session>(run, i);
         try {
-            session->attach(e.connect(opts.server, pipelined_session::make_handler(session)));
+            session->attach(run.connect(pipelined_session::make_handler(session)));
             sessions.push_back(std::move(session));
         } catch (const std::exception& ex) {
             run.report_error("connection " + std::to_string(i) + ": cannot start: " + ex.what());
@@ -72,7 +86,13 @@ int run(const options& opts) {
     const auto end = clock::now();
     e.stop();  // closes what is left: each counts its missing replies as errors
 
-    return conclude(opts, collect(run.counters(), run.latency(), seconds_between(start, end)));
+    run_result result = collect(run.counters(), run.latency(), seconds_between(start, end));
+    if (const std::optional<tls::session_info> session = run.session()) {
+        result.tls_protocol = session->protocol;
+        result.tls_cipher = session->cipher;
+        result.tls_alpn = session->alpn;
+    }
+    return conclude(opts, result);
 }
 
 }  // namespace

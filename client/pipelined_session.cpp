@@ -65,6 +65,9 @@ void pipelined_session::opened(connection& c) {
     const std::lock_guard lock(mutex_);
     opened_ = true;
     conn_ = c;
+    if (run_.tls()) {
+        run_.note_session(c);
+    }
     if (winding_down()) {
         close_when_done(c);
         return;
@@ -225,7 +228,7 @@ void pipelined_session::closed(std::error_code reason) {
         closed_ = true;
         const std::string because = reason ? reason.message() : "closed gracefully";
         if (!opened_) {
-            run_.report_error(name() + ": did not connect: " + because);
+            run_.report_not_opened(name(), reason);  // refused, timed out, or (--tls) a failed handshake
         } else if (broken_) {
             // Already reported when the bad reply arrived.
         } else if (!close_requested_) {

@@ -24,10 +24,10 @@ class pipelined_session {
 public:
     pipelined_session(run_state& run, std::uint64_t index);
 
-    // The handler to give engine::connect; it forwards every event to the session.
+    // The handler to give run_state::connect; it forwards every event to the session.
     [[nodiscard]] static std::unique_ptr<connection_handler> make_handler(std::shared_ptr<pipelined_session> session);
 
-    // From main, with what engine::connect returned: the handle to close should the connection
+    // From main, with what run_state::connect returned: the handle to close should the connection
     // still be connecting when the run ends.
     void attach(const connection& c);
     // From main at the end of the run: send nothing new; close once the last reply is in.

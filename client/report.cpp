@@ -19,6 +19,24 @@ std::string fixed(double value, int decimals) {
     return buffer;
 }
 
+// A JSON string: quotes, backslashes and control characters escaped.
+std::string json_string(const std::string& text) {
+    std::string out = "\"";
+    for (const char c : text) {
+        if (c == '"' || c == '\\') {
+            out += '\\';
+            out += c;
+        } else if (static_cast<unsigned char>(c) < 0x20) {
+            char escaped[8];
+            std::snprintf(escaped, sizeof(escaped), "\\u%04x", static_cast<unsigned>(static_cast<unsigned char>(c)));
+            out += escaped;
+        } else {
+            out += c;
+        }
+    }
+    return out + "\"";
+}
+
 double per_second(double amount, double seconds) noexcept { return seconds > 0 ? amount / seconds : 0.0; }
 
 std::string row(const std::string& label, const std::string& value) {
@@ -41,7 +59,8 @@ std::string progress_line(const options& opts, const progress_sample& s) {
 }
 
 std::string summary_table(const options& opts, const run_result& r) {
-    std::string out = "client: " + std::string(to_string(opts.mode)) + (opts.udp ? " (UDP)" : "") + " against " + opts.server.to_string() + "\n";
+    std::string out = "client: " + std::string(to_string(opts.mode)) + (opts.udp ? " (UDP)" : opts.tls ? " (TLS)" : "") +
+                      " against " + opts.server.to_string() + "\n";
     out += row("connections", std::to_string(opts.connections) + (opts.mode == mode::churn ? " loops" : ""));
     out += row("size", std::to_string(opts.size) + " bytes" + (opts.mode == mode::frame ? " (+4 header)" : ""));
     if (opts.mode != mode::churn) {
@@ -59,6 +78,11 @@ std::string summary_table(const options& opts, const run_result& r) {
                                  fixed(r.p999_us, 1) + "  max " + fixed(r.max_us, 1));
     if (opts.udp) {
         out += row("lost", std::to_string(r.lost) + " datagrams never answered");
+    }
+    if (opts.tls) {
+        out += row("tls", r.tls_protocol.empty() ? std::string("no connection completed its handshake")
+                                                 : r.tls_protocol + ", " + r.tls_cipher +
+                                                       (r.tls_alpn.empty() ? "" : ", ALPN " + r.tls_alpn));
     }
     out += row("errors", std::to_string(r.errors));
     out += row("mismatches", std::to_string(r.mismatches));
@@ -79,6 +103,9 @@ std::string json_line(const options& opts, const run_result& r) {
     }
     if (opts.udp) {
         out += ", \"lost\": " + std::to_string(r.lost);
+    }
+    if (opts.tls) {
+        out += ", \"tls_protocol\": " + json_string(r.tls_protocol) + ", \"tls_cipher\": " + json_string(r.tls_cipher);
     }
     return out + "}";
 }

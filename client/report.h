@@ -22,6 +22,10 @@ struct run_result {
     double p99_us = 0;
     double p999_us = 0;
     double max_us = 0;
+    // --tls: what the first connection that opened settled (empty if none opened).
+    std::string tls_protocol;
+    std::string tls_cipher;
+    std::string tls_alpn;  // the protocol ALPN chose; empty without
 };
 
 struct progress_sample {

@@ -2,6 +2,7 @@
 // gracefully. The command-line contract is in docs (DESIGN.md, "Front-end contracts") and --help.
 #include <wire/console_stop.h>
 #include <wire/engine.h>
+#include <wire/tls.h>
 
 #include "console_output.h"
 #include "datagram_handlers.h"
@@ -9,6 +10,7 @@
 #include "server_counters.h"
 #include "server_options.h"
 #include "stats_printer.h"
+#include "tls_setup.h"
 
 #include <algorithm>
 #include <chrono>
@@ -50,6 +52,12 @@ int run(const options& opts) {
     settings.max_connections = opts.max_connections;
     settings.idle_timeout = opts.idle_timeout;
 
+    // --tls: the certificate is loaded before anything listens; a failure ends the run (exit 1).
+    std::optional<tls::server_context> tls_context;
+    if (opts.tls) {
+        tls_context.emplace(make_tls_context(*opts.tls));
+    }
+
     server_counters counters;  // before the engine, so it outlives every handler that counts into it
     settings.on_rejected = [&counters](const endpoint& remote, std::error_code reason) {
         counters.rejections.record_refused(remote, reason);
@@ -59,13 +67,15 @@ int run(const options& opts) {
     datagram_socket udp;
     if (opts.udp) {
         udp = e.open_datagram(opts.address, make_datagram_handler(opts.mode, counters));
+    } else if (tls_context) {
+        l = tls::listen(e, opts.address, count_handshakes(make_handler_factory(opts, counters), counters), *tls_context);
     } else {
         l = e.listen(opts.address, make_handler_factory(opts, counters));
     }
     // The contract's readiness line: the real port, flushed at once (whoever waits for it reads a pipe).
     print_stdout_line("listening on " + (opts.udp ? udp.local_endpoint() : l.local_endpoint()).to_string());
 
-    stats_printer stats(e, counters);
+    stats_printer stats(e, counters, tls_context.has_value());
     serve(opts.duration, stats);
 
     l.close();
@@ -93,7 +103,8 @@ int main(int argc, char* argv[]) {
     try {
         code = run(*parsed.value);
     } catch (const std::exception& e) {
-        // Set-up failures only (the engine never throws on its I/O path): e.g. the port is taken.
+        // Set-up failures only (the engine never throws on its I/O path): e.g. the port is taken,
+        // or the --tls certificate cannot be loaded.
         std::cerr << "server: " << e.what() << std::endl;
     }
     wire::notify_stopped();

@@ -8,8 +8,9 @@ namespace wire::server {
 
 namespace {
 
-constexpr std::array<const char*, 4> kind_names = {"over --max-connections", "idle past --idle-timeout",
-                                                   "frame above --max-frame", "out of memory"};
+constexpr std::array<const char*, 5> kind_names = {"over --max-connections", "idle past --idle-timeout",
+                                                   "frame above --max-frame", "out of memory",
+                                                   "TLS handshake failed"};
 
 std::size_t index(rejection kind) noexcept { return static_cast<std::size_t>(kind); }
 
@@ -45,6 +46,12 @@ void rejection_log::record_close(const connection& c, std::error_code reason) no
     } else if (reason == std::errc::not_enough_memory) {
         record(rejection::out_of_memory, c, [] { return std::string("out of memory for its data; closed"); });
     }
+}
+
+void rejection_log::record_handshake_failure(const connection& c, std::error_code reason) noexcept {
+    record(rejection::tls_handshake, c, [&reason] {
+        return "TLS handshake failed: " + (reason ? reason.message() : std::string("closed gracefully")) + "; closed";
+    });
 }
 
 void rejection_log::flush_counts(double interval_seconds) noexcept {

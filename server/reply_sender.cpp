@@ -11,10 +11,22 @@ bool reply_sender::refused(connection& c, gsl::span<const std::byte> reply) noex
     return c.send(reply) == error::send_queue_full;
 }
 
+bool reply_sender::kept_behind(connection& c, gsl::span<const std::byte> reply) noexcept {
+    if (pending_.empty()) {
+        return false;
+    }
+    try {
+        pending_.insert(pending_.end(), reply.begin(), reply.end());
+    } catch (const std::bad_alloc&) {
+        c.abort(std::make_error_code(std::errc::not_enough_memory));
+    }
+    return true;
+}
+
 void reply_sender::send(connection& c, gsl::span<const std::byte> reply) noexcept {
     // Held across send(): a drain that the refusal triggers must find the reply already kept.
     const std::lock_guard lock(mutex_);
-    if (!refused(c, reply)) {
+    if (kept_behind(c, reply) || !refused(c, reply)) {
         return;
     }
     try {
@@ -29,7 +41,7 @@ void reply_sender::send(connection& c, gsl::span<const std::byte> reply) noexcep
 
 void reply_sender::send(connection& c, std::vector<std::byte>& reply) noexcept {
     const std::lock_guard lock(mutex_);
-    if (!refused(c, reply)) {
+    if (kept_behind(c, reply) || !refused(c, reply)) {
         return;
     }
     pending_.swap(reply);  // pending_ was empty: reply comes back empty

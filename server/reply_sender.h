@@ -3,9 +3,11 @@
 //
 // When connection::send refuses a reply with error::send_queue_full, the reply is kept and the
 // connection stops receiving; on_drained sends it again and, once it is accepted, receiving
-// resumes. Only one reply is ever kept, because nothing more is read (so nothing more is
-// produced) until it has gone: what the server holds per connection stays bounded by one
-// receive's worth of replies, however fast the peer sends and however slowly it reads.
+// resumes. Nothing more is read (so nothing more is produced) until the kept reply has gone:
+// what the server holds per connection stays bounded by one receive's worth of replies, however
+// fast the peer sends and however slowly it reads. A layer (TLS) may still hand over plaintext it
+// already holds after pause_receiving (pause stops the socket's receives, not the layer): a reply
+// that comes while one is kept joins it, never goes ahead of it or replaces it.
 #include <wire/connection.h>
 
 #include "server_counters.h"
@@ -34,6 +36,8 @@ public:
 private:
     // Returns true when the reply must be kept (the queue was full).
     [[nodiscard]] bool refused(connection& c, gsl::span<const std::byte> reply) noexcept;
+    // With a reply kept already: appends `reply` to it (order) and returns true.
+    [[nodiscard]] bool kept_behind(connection& c, gsl::span<const std::byte> reply) noexcept;
 
     server_counters& counters_;
     // on_drained may run on another worker while on_data runs: the kept reply is shared.

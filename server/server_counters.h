@@ -15,6 +15,8 @@ struct server_counters {
     rejection_log rejections;
     // Times a connection stopped reading because its replies did not fit in the send queue.
     std::atomic<std::uint64_t> backpressure_pauses{0};
+    // --tls: handshakes completed (on_open). Failed ones are rejections (rejection::tls_handshake).
+    std::atomic<std::uint64_t> tls_handshakes{0};
 
     static void add(std::atomic<std::uint64_t>& counter, std::uint64_t n = 1) noexcept {
         counter.fetch_add(n, std::memory_order_relaxed);

@@ -2,11 +2,15 @@
 
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
+#include <filesystem>
 #include <ostream>
 #include <string>
+#include <system_error>
 
 namespace wire::server {
 
@@ -58,6 +62,67 @@ CLI::Validator one_of_modes() {
         "");
 }
 
+// --cert: the file must be there; what is wrong inside it (a wrong password, not PKCS#12) is only
+// found when the server loads it, which then exits 1 (as for a port it cannot listen on).
+CLI::Validator existing_file() {
+    return CLI::Validator(
+        [](std::string& input) -> std::string {
+            std::error_code error;
+            if (input.empty() || !std::filesystem::is_regular_file(std::filesystem::path(input), error)) {
+                return "no such file (got '" + input + "')";
+            }
+            return {};
+        },
+        "");
+}
+
+// A SHA-1 thumbprint as certificate tools print it: 40 hex digits, spaces and colons allowed.
+CLI::Validator sha1_thumbprint() {
+    return CLI::Validator(
+        [](std::string& input) -> std::string {
+            std::size_t digits = 0;
+            for (const char c : input) {
+                if (std::isxdigit(static_cast<unsigned char>(c)) != 0) {
+                    ++digits;
+                } else if (c != ' ' && c != ':') {
+                    digits = 0;
+                    break;
+                }
+            }
+            if (digits != 40) {
+                return "must be a SHA-1 thumbprint, 40 hex digits (got '" + input + "')";
+            }
+            return {};
+        },
+        "");
+}
+
+// ALPN protocol names, comma-separated: each 1 to 255 bytes (TLS's limit).
+std::vector<std::string> split_list(const std::string& text) {
+    std::vector<std::string> items;
+    std::size_t start = 0;
+    for (;;) {
+        const std::size_t comma = text.find(',', start);
+        items.push_back(text.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
+        if (comma == std::string::npos) {
+            return items;
+        }
+        start = comma + 1;
+    }
+}
+
+CLI::Validator alpn_list() {
+    return CLI::Validator(
+        [](std::string& input) -> std::string {
+            const std::vector<std::string> names = split_list(input);
+            if (std::any_of(names.begin(), names.end(), [](const std::string& n) { return n.empty() || n.size() > 255; })) {
+                return "must be protocol names of 1 to 255 bytes separated by commas (got '" + input + "')";
+            }
+            return {};
+        },
+        "");
+}
+
 std::chrono::milliseconds to_milliseconds(double seconds) {
     // Rounded up, so a tiny positive duration never becomes 0 (which means "never" for timeouts).
     return std::chrono::milliseconds(static_cast<long long>(std::ceil(seconds * 1000.0)));
@@ -81,14 +146,21 @@ constexpr const char* footer_text =
     "--udp: one UDP socket on the same --host/--port serves echo (each datagram sent back to its\n"
     "sender) or discard; the same 'listening on HOST:PORT' line; msgs/s counts datagrams. Frame mode,\n"
     "--max-connections and --idle-timeout are TCP only. Datagrams up to 65527 bytes are echoed whole.\n"
+    "--tls: TLS (1.2 or later, through SChannel) on the TCP listener, every mode alike, with the\n"
+    "certificate and private key of --cert FILE (PKCS#12: .pfx or .p12; --cert-password PW) or of\n"
+    "--cert-thumbprint HEX (the CurrentUser\\MY store); --alpn h2,http/1.1 names the protocols it speaks.\n"
+    "The same 'listening on HOST:PORT' line; the statistics lines add the TLS handshakes completed and\n"
+    "failed (each failure logged like a rejection: the peer and the reason).\n"
     "Ctrl+C, closing the console or the end of --duration: stops gracefully, prints a final statistics\n"
-    "line, exits 0. Bad arguments exit 2; failing to listen (address in use) exits 1.\n"
+    "line, exits 0. Bad arguments exit 2; failing to listen (address in use) or to load the --tls\n"
+    "certificate (wrong password, not PKCS#12, not in the store) exits 1.\n"
     "\n"
     "Examples:\n"
     "  server --port 7000\n"
     "  server --mode frame --max-frame 65536 --duration 60\n"
     "  server --host ::1 --port 0 --workers 2 --idle-timeout 30\n"
-    "  server --udp --port 7000 --mode discard";
+    "  server --udp --port 7000 --mode discard\n"
+    "  server --tls --cert server.pfx --cert-password secret --port 8443";
 
 }  // namespace
 
@@ -149,6 +221,24 @@ parse_result parse_options(int argc, const char* const* argv, std::ostream& out,
     app.add_option("--duration", duration, "Serve this long, then stop gracefully (default: until Ctrl+C)")
         ->type_name("SECONDS")
         ->check(seconds(false));
+    bool tls = false;
+    std::string cert_file;
+    std::string cert_password;
+    std::string cert_thumbprint;
+    std::string alpn;
+    app.add_flag("--tls", tls, "Serve TLS on the TCP listener (needs --cert or --cert-thumbprint)");
+    app.add_option("--cert", cert_file, "With --tls: the certificate and its private key, a PKCS#12 file (.pfx, .p12)")
+        ->type_name("FILE")
+        ->check(existing_file());
+    app.add_option("--cert-password", cert_password, "With --cert: the PKCS#12 file's password (default: empty)")
+        ->type_name("PW");
+    app.add_option("--cert-thumbprint", cert_thumbprint,
+                   "With --tls, instead of --cert: the SHA-1 thumbprint of a certificate in CurrentUser\\MY")
+        ->type_name("HEX")
+        ->check(sha1_thumbprint());
+    app.add_option("--alpn", alpn, "With --tls: ALPN protocols, comma-separated, most preferred first")
+        ->type_name("LIST")
+        ->check(alpn_list());
 
     const auto usage_error = [&](const std::string& message) {
         err << "server: error: " << message << "\n\n" << app.help() << std::flush;
@@ -175,6 +265,28 @@ parse_result parse_options(int argc, const char* const* argv, std::ostream& out,
     result.udp = udp;
     if (udp && result.mode == mode::frame) {
         return usage_error("--mode frame: TCP only; with --udp use echo or discard");
+    }
+    if (!tls) {
+        for (const char* flag : {"--cert", "--cert-password", "--cert-thumbprint", "--alpn"}) {
+            if (app.count(flag) > 0) {
+                return usage_error(std::string(flag) + ": only with --tls");
+            }
+        }
+    } else {
+        if (udp) {
+            return usage_error("--tls: TCP only; not with --udp");
+        }
+        const bool from_file = app.count("--cert") > 0;
+        const bool from_store = app.count("--cert-thumbprint") > 0;
+        if (from_file == from_store) {
+            return usage_error(from_file ? "--cert and --cert-thumbprint: give one of them, not both"
+                                         : "--tls: needs a certificate: --cert FILE (PKCS#12) or --cert-thumbprint HEX");
+        }
+        if (from_store && app.count("--cert-password") > 0) {
+            return usage_error("--cert-password: only with --cert (a store's certificate needs none)");
+        }
+        result.tls = options::tls_settings{cert_file, cert_password, cert_thumbprint,
+                                           alpn.empty() ? std::vector<std::string>{} : split_list(alpn)};
     }
     result.workers = static_cast<unsigned>(workers);
     result.max_connections = static_cast<std::size_t>(max_connections);

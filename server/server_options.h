@@ -10,7 +10,9 @@
 #include <cstdint>
 #include <iosfwd>
 #include <optional>
+#include <string>
 #include <string_view>
+#include <vector>
 
 namespace wire::server {
 
@@ -31,6 +33,15 @@ struct options {
     std::chrono::milliseconds idle_timeout{0};     // 0: never
     std::optional<std::chrono::milliseconds> duration;  // none: until Ctrl+C
     bool udp = false;  // --udp: echo or discard datagrams on one UDP socket instead of TCP
+    // --tls: TLS (wire::tls, SChannel) on the TCP listener. Exactly one of the certificate's
+    // sources is set.
+    struct tls_settings {
+        std::string cert_file;          // --cert: a PKCS#12 file (.pfx / .p12)...
+        std::string cert_password;      // ...and its password (--cert-password)
+        std::string cert_thumbprint;    // --cert-thumbprint: SHA-1, from the CurrentUser\MY store
+        std::vector<std::string> alpn;  // --alpn: protocols, most preferred first
+    };
+    std::optional<tls_settings> tls;
 };
 
 // Upper bound of --max-frame: a connection may buffer this much of a frame, so it stays well

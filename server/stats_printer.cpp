@@ -28,8 +28,8 @@ std::string megabytes(std::uint64_t bytes) { return fixed(static_cast<double>(by
 
 }  // namespace
 
-stats_printer::stats_printer(const engine& e, server_counters& counters) noexcept
-    : engine_(e), counters_(counters), start_(take()), previous_(start_) {}
+stats_printer::stats_printer(const engine& e, server_counters& counters, bool tls) noexcept
+    : engine_(e), counters_(counters), tls_(tls), start_(take()), previous_(start_) {}
 
 stats_printer::sample stats_printer::take() const noexcept {
     const statistics s = engine_.stats();
@@ -41,7 +41,10 @@ std::string stats_printer::totals(const statistics& s) const {
            " accepted, " + std::to_string(s.connections_rejected) + " rejected, " + std::to_string(s.idle_timeouts) +
            " idle-closed; protocol errors " + std::to_string(counters_.rejections.total(rejection::oversized_frame)) +
            "; backpressure pauses " + std::to_string(counters_.backpressure_pauses.load(std::memory_order_relaxed)) +
-           "; buffered " + megabytes(s.buffered_bytes) + " MB; memory " + megabytes(resident_bytes()) + " MB";
+           "; buffered " + megabytes(s.buffered_bytes) + " MB; memory " + megabytes(resident_bytes()) + " MB" +
+           (tls_ ? "; TLS handshakes " + std::to_string(counters_.tls_handshakes.load(std::memory_order_relaxed)) +
+                       " completed, " + std::to_string(counters_.rejections.total(rejection::tls_handshake)) + " failed"
+                 : std::string());
 }
 
 void stats_printer::print_periodic() {

@@ -14,7 +14,8 @@ class stats_printer {
 public:
     using clock = std::chrono::steady_clock;
 
-    stats_printer(const engine& e, server_counters& counters) noexcept;
+    // `tls`: the lines end with the TLS handshakes completed and failed.
+    stats_printer(const engine& e, server_counters& counters, bool tls = false) noexcept;
 
     // Rates since the previous line (or the start), plus current totals; then the rejections of
     // the interval that were counted rather than logged one by one.
@@ -34,6 +35,7 @@ private:
 
     const engine& engine_;
     server_counters& counters_;  // flushes the rejection log's counts
+    bool tls_;
     sample start_;
     sample previous_;
 };

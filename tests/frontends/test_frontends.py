@@ -372,6 +372,23 @@ class ArgumentsTest(unittest.TestCase):
         self.check_rejected(paths.server, "--host", "no-such-host.invalid", mentions="--host")
         self.check_rejected(paths.server, "stray", mentions="stray")
 
+    def test_server_tls(self) -> None:
+        # Each --tls flag alone, the certificate's two sources, and TLS over UDP; a file that is not
+        # there is an argument error too (one that is there but cannot be loaded exits 1: test_tls.py).
+        here = os.path.abspath(__file__)  # any file that exists
+        self.check_rejected(paths.server, "--cert", here, mentions="--cert")
+        self.check_rejected(paths.server, "--cert-thumbprint", "00" * 20, mentions="--cert-thumbprint")
+        self.check_rejected(paths.server, "--cert-password", "pw", mentions="--cert-password")
+        self.check_rejected(paths.server, "--alpn", "h2", mentions="--alpn")
+        self.check_rejected(paths.server, "--tls", mentions="--tls")
+        self.check_rejected(paths.server, "--tls", "--cert", here, "--cert-thumbprint", "00" * 20, mentions="--cert")
+        self.check_rejected(paths.server, "--tls", "--udp", "--cert", here, mentions="--udp")
+        self.check_rejected(paths.server, "--tls", "--cert", "no-such-file.pfx", mentions="no-such-file.pfx")
+        self.check_rejected(paths.server, "--tls", "--cert-thumbprint", "12ab", mentions="--cert-thumbprint")
+        self.check_rejected(paths.server, "--tls", "--cert-thumbprint", "00" * 20, "--cert-password", "pw",
+                            mentions="--cert-password")
+        self.check_rejected(paths.server, "--tls", "--cert", here, "--alpn", "h2,,x", mentions="--alpn")
+
     def test_client(self) -> None:
         self.check_rejected(paths.client, "--port", "7", "--bogus", mentions="--bogus")
         self.check_rejected(paths.client, "--port", "70000", mentions="--port")
@@ -386,9 +403,23 @@ class ArgumentsTest(unittest.TestCase):
         self.check_rejected(paths.client, "--port", "7", "--connections", "50000", "--pipeline", "10000",
                             mentions="in flight")
 
+    def test_client_tls(self) -> None:
+        here = os.path.abspath(__file__)
+        self.check_rejected(paths.client, "--port", "7", "--insecure", mentions="--insecure")
+        self.check_rejected(paths.client, "--port", "7", "--ca", here, mentions="--ca")
+        self.check_rejected(paths.client, "--port", "7", "--server-name", "localhost", mentions="--server-name")
+        self.check_rejected(paths.client, "--port", "7", "--alpn", "h2", mentions="--alpn")
+        self.check_rejected(paths.client, "--port", "7", "--tls", "--udp", mentions="--udp")
+        self.check_rejected(paths.client, "--port", "7", "--tls", "--ca", "no-such-ca.pem", mentions="no-such-ca.pem")
+        self.check_rejected(paths.client, "--port", "7", "--tls", "--insecure", "--ca", here, mentions="--insecure")
+        self.check_rejected(paths.client, "--port", "7", "--tls", "--server-name", "", mentions="--server-name")
+        self.check_rejected(paths.client, "--port", "7", "--tls", "--alpn", ",h2", mentions="--alpn")
+
     def test_help(self) -> None:
-        for exe, flags in ((paths.server, ("--mode", "--max-frame", "--idle-timeout", "--duration")),
-                           (paths.client, ("--connections", "--pipeline", "--json", "--mode"))):
+        for exe, flags in ((paths.server, ("--mode", "--max-frame", "--idle-timeout", "--duration", "--tls", "--cert",
+                                           "--cert-password", "--cert-thumbprint", "--alpn")),
+                           (paths.client, ("--connections", "--pipeline", "--json", "--mode", "--tls", "--insecure",
+                                           "--ca", "--server-name", "--alpn"))):
             result = run(exe, "--help", timeout=START_LIMIT)
             self.assertEqual(result.returncode, 0, result.stderr)
             self.assertIn("Usage:", result.stdout)

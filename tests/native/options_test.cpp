@@ -8,6 +8,8 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
 #include <initializer_list>
 #include <sstream>
 #include <string>
@@ -166,6 +168,127 @@ TEST(ClientOptions, BadInputIsRefused) {
     // Bounded memory: connections x pipeline x size above 1 GiB in flight is refused up front.
     expect_refused(client_args({"--port", "7000", "--connections", "1000", "--pipeline", "100", "--size", "65536"}),
                    "in flight");
+}
+
+// A file that exists, for --cert and --ca (the parsers only check that it is there).
+class existing_file {
+public:
+    existing_file() : path_((std::filesystem::temp_directory_path() / "wire_options_test.bin").string()) {
+        std::ofstream(path_) << "not read by the parser";
+    }
+    existing_file(const existing_file&) = delete;
+    existing_file& operator=(const existing_file&) = delete;
+    ~existing_file() {
+        std::error_code ignored;
+        std::filesystem::remove(path_, ignored);
+    }
+    [[nodiscard]] const char* path() const noexcept { return path_.c_str(); }
+
+private:
+    std::string path_;
+};
+
+TEST(ServerOptions, TlsIsOffUnlessAsked) {
+    const char* argv[] = {"server"};
+    std::ostringstream out;
+    std::ostringstream err;
+    const auto r = server::parse_options(1, argv, out, err, &fake_resolve);
+    ASSERT_TRUE(r.value.has_value()) << err.str();
+    EXPECT_FALSE(r.value->tls.has_value());
+}
+
+TEST(ServerOptions, TlsFlagsAreRead) {
+    const existing_file pfx;
+    std::ostringstream out;
+    std::ostringstream err;
+    const char* from_file[] = {"server", "--tls", "--cert", pfx.path(), "--cert-password", "secret", "--alpn", "h2,http/1.1"};
+    const auto f = server::parse_options(static_cast<int>(std::size(from_file)), from_file, out, err, &fake_resolve);
+    ASSERT_TRUE(f.value.has_value()) << err.str();
+    ASSERT_TRUE(f.value->tls.has_value());
+    EXPECT_EQ(f.value->tls->cert_file, pfx.path());
+    EXPECT_EQ(f.value->tls->cert_password, "secret");
+    EXPECT_TRUE(f.value->tls->cert_thumbprint.empty());
+    EXPECT_EQ(f.value->tls->alpn, (std::vector<std::string>{"h2", "http/1.1"}));
+
+    const char* from_store[] = {"server", "--tls", "--cert-thumbprint",
+                                "0A:1B:2C:3D:4E:5F:60:71:82:93:A4:B5:C6:D7:E8:F9:0a:1b:2c:3d", "--mode", "frame"};
+    const auto s = server::parse_options(static_cast<int>(std::size(from_store)), from_store, out, err, &fake_resolve);
+    ASSERT_TRUE(s.value.has_value()) << err.str();
+    ASSERT_TRUE(s.value->tls.has_value());
+    EXPECT_TRUE(s.value->tls->cert_file.empty());
+    EXPECT_EQ(s.value->tls->cert_thumbprint, "0A:1B:2C:3D:4E:5F:60:71:82:93:A4:B5:C6:D7:E8:F9:0a:1b:2c:3d");
+    EXPECT_TRUE(s.value->tls->alpn.empty());
+    EXPECT_EQ(s.value->mode, server::mode::frame);
+}
+
+TEST(ServerOptions, TlsMisuseIsRefused) {
+    const existing_file pfx;
+    const std::string thumbprint(40, 'a');
+    // A certificate flag without --tls.
+    expect_refused(server_args({"--cert", pfx.path()}), "--cert");
+    expect_refused(server_args({"--cert-thumbprint", thumbprint.c_str()}), "--cert-thumbprint");
+    expect_refused(server_args({"--cert-password", "x"}), "--cert-password");
+    expect_refused(server_args({"--alpn", "h2"}), "--alpn");
+    // --tls with no certificate, with both sources, over UDP.
+    expect_refused(server_args({"--tls"}), "--tls");
+    expect_refused(server_args({"--tls", "--cert", pfx.path(), "--cert-thumbprint", thumbprint.c_str()}), "--cert");
+    expect_refused(server_args({"--tls", "--udp", "--cert", pfx.path()}), "--udp");
+    // The file must be there; a thumbprint is 40 hex digits; a password only goes with a file.
+    expect_refused(server_args({"--tls", "--cert", "/no/such/file.pfx"}), "/no/such/file.pfx");
+    expect_refused(server_args({"--tls", "--cert", ""}), "--cert");
+    expect_refused(server_args({"--tls", "--cert-thumbprint", "abc"}), "--cert-thumbprint");
+    expect_refused(server_args({"--tls", "--cert-thumbprint", (thumbprint + "0").c_str()}), "--cert-thumbprint");
+    expect_refused(server_args({"--tls", "--cert-thumbprint", (thumbprint.substr(1) + "g").c_str()}), "--cert-thumbprint");
+    expect_refused(server_args({"--tls", "--cert-thumbprint", thumbprint.c_str(), "--cert-password", "x"}),
+                   "--cert-password");
+    // ALPN names are 1 to 255 bytes.
+    expect_refused(server_args({"--tls", "--cert", pfx.path(), "--alpn", "h2,"}), "--alpn");
+    expect_refused(server_args({"--tls", "--cert", pfx.path(), "--alpn", ""}), "--alpn");
+    expect_refused(server_args({"--tls", "--cert", pfx.path(), "--alpn", std::string(256, 'p').c_str()}), "--alpn");
+}
+
+TEST(ClientOptions, TlsFlagsAreRead) {
+    const existing_file ca;
+    std::ostringstream out;
+    std::ostringstream err;
+    const char* plain[] = {"client", "--port", "7000"};
+    const auto p = client::parse_options(3, plain, out, err, &fake_resolve);
+    ASSERT_TRUE(p.value.has_value()) << err.str();
+    EXPECT_FALSE(p.value->tls.has_value());
+
+    // The server name defaults to the --host text, not to the address it resolves to.
+    const char* by_name[] = {"client", "--host", "db.example", "--port", "7000", "--tls", "--ca", ca.path()};
+    const auto n = client::parse_options(static_cast<int>(std::size(by_name)), by_name, out, err, &fake_resolve);
+    ASSERT_TRUE(n.value.has_value()) << err.str();
+    ASSERT_TRUE(n.value->tls.has_value());
+    EXPECT_TRUE(n.value->tls->verify);
+    EXPECT_EQ(n.value->tls->ca_file, ca.path());
+    EXPECT_EQ(n.value->tls->server_name, "db.example");
+    EXPECT_TRUE(n.value->tls->alpn.empty());
+
+    const char* all[] = {"client", "--port", "7000", "--tls", "--insecure", "--server-name", "localhost",
+                         "--alpn", "h2,http/1.1", "--mode", "churn"};
+    const auto a = client::parse_options(static_cast<int>(std::size(all)), all, out, err, &fake_resolve);
+    ASSERT_TRUE(a.value.has_value()) << err.str();
+    ASSERT_TRUE(a.value->tls.has_value());
+    EXPECT_FALSE(a.value->tls->verify);
+    EXPECT_TRUE(a.value->tls->ca_file.empty());
+    EXPECT_EQ(a.value->tls->server_name, "localhost");
+    EXPECT_EQ(a.value->tls->alpn, (std::vector<std::string>{"h2", "http/1.1"}));
+    EXPECT_EQ(a.value->mode, client::mode::churn);
+}
+
+TEST(ClientOptions, TlsMisuseIsRefused) {
+    const existing_file ca;
+    expect_refused(client_args({"--port", "7000", "--insecure"}), "--insecure");
+    expect_refused(client_args({"--port", "7000", "--ca", ca.path()}), "--ca");
+    expect_refused(client_args({"--port", "7000", "--server-name", "localhost"}), "--server-name");
+    expect_refused(client_args({"--port", "7000", "--alpn", "h2"}), "--alpn");
+    expect_refused(client_args({"--port", "7000", "--tls", "--udp"}), "--udp");
+    expect_refused(client_args({"--port", "7000", "--tls", "--ca", "/no/such/ca.pem"}), "/no/such/ca.pem");
+    expect_refused(client_args({"--port", "7000", "--tls", "--insecure", "--ca", ca.path()}), "--insecure");
+    expect_refused(client_args({"--port", "7000", "--tls", "--server-name", ""}), "--server-name");
+    expect_refused(client_args({"--port", "7000", "--tls", "--alpn", "h2,,x"}), "--alpn");
 }
 
 }  // namespace
