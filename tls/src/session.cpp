@@ -176,15 +176,19 @@ void session::on_drained(connection& conn) {
 
 void session::on_close(connection& conn, std::error_code reason) {
     handshake_timer_.cancel();
+    bool goodbye_first = false;
+    {
+        std::lock_guard lock(send_mutex_);
+        goodbye_first = goodbye_first_;
+        phase_ = phase::closing;
+        pending_.clear();
+    }
     if (failure_) {
         reason = failure_;
     } else if (reason == wire::error::end_of_stream && !input_.empty()) {
         reason = make_error_code(error::truncated_record);
-    }
-    {
-        std::lock_guard lock(send_mutex_);
-        phase_ = phase::closing;
-        pending_.clear();
+    } else if (reason == wire::error::end_of_stream && goodbye_first && !peer_goodbye_) {
+        reason = {};  // the peer's FIN answered our close_notify: the close this side asked for
     }
     application_->on_close(conn, reason);
 }
@@ -371,6 +375,10 @@ void session::decrypt_records(connection& conn) {
     if (status == SEC_I_CONTEXT_EXPIRED) {
         // close_notify: answer with ours and close; the peer's FIN ends it with end_of_stream.
         input_.clear();
+        {
+            std::lock_guard lock(send_mutex_);
+            peer_goodbye_ = !goodbye_first_;  // else it answers ours
+        }
         close(conn);
         return;
     }
@@ -486,6 +494,7 @@ void session::close(const connection& conn) noexcept {
         }
         pending_.clear();  // not yet encrypted: a renegotiation cannot finish once closing
         if (say_goodbye) {
+            goodbye_first_ = true;
             // close_notify: SCHANNEL_SHUTDOWN, then one more handshake step yields the alert.
             DWORD shutdown = SCHANNEL_SHUTDOWN;
             std::array<SecBuffer, 1> control{buffer(SECBUFFER_TOKEN, &shutdown, sizeof(shutdown))};

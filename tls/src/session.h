@@ -88,6 +88,9 @@ private:
     phase phase_ = phase::handshaking;      // send_mutex_
     std::vector<std::byte> pending_;        // send_mutex_: plaintext sent before the handshake ended
     bool drained_owed_ = false;             // send_mutex_: a send was refused while pending_ was full
+    // send_mutex_: this side sent close_notify first. The peer's answer (its close_notify and FIN)
+    // may then arrive before the socket's own close was requested: still a close this side asked for.
+    bool goodbye_first_ = false;
     SecPkgContext_StreamSizes sizes_{};     // set when open, before phase_ says so
 
     std::mutex crypto_mutex_;
@@ -98,6 +101,7 @@ private:
     std::error_code failure_;
     bool application_opened_ = false;
     bool handshake_started_ = false;  // the first ISC / ASC call has been made
+    bool peer_goodbye_ = false;       // the peer's close_notify came first (not as the answer to ours)
     timer handshake_timer_;
     std::optional<session_info> info_;
 };
