@@ -449,8 +449,12 @@ TEST_F(TlsCredential, LoadsAPfxFileWithItsPassword) {
 }
 
 TEST_F(TlsCredential, RefusesAWrongPasswordOrDataThatIsNotPkcs12) {
-    EXPECT_THROW(static_cast<void>(tls::credential::from_pfx_file(certificate_path("server.pfx"), "not the password")),
-                 std::system_error);
+    try {
+        static_cast<void>(tls::credential::from_pfx_file(certificate_path("server.pfx"), "not the password"));
+        ADD_FAILURE() << "a wrong password was accepted";
+    } catch (const std::system_error& e) {
+        EXPECT_TRUE(e.code()) << "a failure that reads as success: " << e.what();  // Wine leaves no error
+    }
     const std::vector<std::byte> junk = random_bytes(300, 5);
     EXPECT_THROW(static_cast<void>(tls::credential::from_pfx(junk, pfx_password)), std::system_error);
     EXPECT_THROW(static_cast<void>(tls::credential::from_pfx({}, pfx_password)), std::invalid_argument);

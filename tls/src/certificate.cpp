@@ -21,7 +21,10 @@ namespace detail {
 namespace {
 
 [[noreturn]] void throw_last_error(const char* what) {
-    throw std::system_error(static_cast<int>(GetLastError()), std::system_category(), what);
+    // A failure that left no error behind (Wine's PFXImportCertStore with a wrong password) must
+    // not read "Success": say the data was not usable.
+    const DWORD error = GetLastError();
+    throw std::system_error(static_cast<int>(error != 0 ? error : ERROR_INVALID_DATA), std::system_category(), what);
 }
 
 bool has_private_key(PCCERT_CONTEXT context) noexcept {
