@@ -145,7 +145,9 @@ TEST(Close, LocalAbortResetsThePeer) {
     }
     c.abort();
     auto [rest, clean] = client.receive_to_end();
-    EXPECT_EQ(rest.size(), 10U);  // the echo may or may not have left before the reset
+    // The echo may or may not have left before the reset: a reset discards what the socket has not
+    // sent yet (Windows and Linux alike; Wine 10's full run once got none of it).
+    EXPECT_TRUE(rest.empty() || rest.size() == 10U) << rest.size();
     ASSERT_TRUE(eventually([&] { return rec->is_closed(); }));
     std::lock_guard lock(rec->mutex);
     EXPECT_EQ(rec->reason, error::aborted);
